@@ -1,0 +1,1365 @@
+/*
+ * config: loads the INI configuration (DESIGN.md "Config") with inih and
+ * checks it completely before anyone sees it, so that a config either loads
+ * whole or fails with one error naming its file, line and key.
+ *
+ * inih hands us one "key = value" at a time and nothing else: it has no line
+ * numbers in Debian's build (no INI_HANDLER_LINENO) and does not report
+ * section headers. So inih reads through our own line reader, which counts
+ * lines and sees every header first; the header opens the section (an
+ * [area] exists even with no keys) and its checks carry the header's line.
+ * Files are read whole into memory first: one reader serves files and
+ * strings, and a syntax error found by inih can quote its line.
+ *
+ * Allocation failure aborts with a message (STYLE.md rule 4): a config is
+ * loaded at start and on SIGHUP, where there is nothing better to do.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fnmatch.h>
+#include <ini.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config/config.h"
+#include "config/default_config.h"
+
+#define LOCAL_CONFIG  "config/mandated.conf"
+#define SYSTEM_CONFIG "/etc/mandated/mandated.conf"
+/* Config files are hand-written pages; anything bigger is a mistake. */
+#define MAX_FILE_BYTES (1024 * 1024)
+/* Names end up in MDP service names, unit names and error keys (96 bytes). */
+#define MAX_NAME 64
+#define MAX_RATE 1e9
+#define KIB      1024ull
+#define MIB      (1024ull * 1024)
+/* Past 64 TiB an LMDB map cannot be mapped in a 47-bit address space. */
+#define MAX_MAP_BYTES (64ull * 1024 * 1024 * 1024 * 1024)
+
+/* ------------------------------------------------------------------------ */
+/* Allocation: abort on failure. */
+
+static void
+s_oom(void)
+{
+    fputs("mandated: config: out of memory\n", stderr);
+    abort();
+}
+
+static void *
+s_xrealloc(void *ptr, size_t n, size_t size)
+{
+    if (size && n > SIZE_MAX / size)
+        s_oom();
+    size_t bytes = n * size;
+    void *p = realloc(ptr, bytes ? bytes : 1);
+    if (!p)
+        s_oom();
+    return p;
+}
+
+static void *
+s_xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p)
+        s_oom();
+    return p;
+}
+
+static char *
+s_xstrdup(const char *s)
+{
+    char *p = strdup(s);
+    if (!p)
+        s_oom();
+    return p;
+}
+
+static char *
+s_xstrndup(const char *s, size_t n)
+{
+    char *p = strndup(s, n);
+    if (!p)
+        s_oom();
+    return p;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The key table: every key, its section, type, range and default. */
+
+enum section {
+    SEC_NONE,
+    SEC_BROKER,
+    SEC_DELIVERY,
+    SEC_SECURITY,
+    SEC_AREA,
+    SEC_SOURCE,
+};
+
+enum kind {
+    K_ENDPOINT, /* ZeroMQ endpoint: tcp://, ipc://, inproc:// */
+    K_HOSTPORT, /* HOST:PORT for the HTTP server */
+    K_PATH,     /* non-empty string */
+    K_TEXT,     /* UTF-8 text, may be empty, may continue on indented lines */
+    K_DURABILITY,
+    K_BOOL,
+    K_UINT, /* unsigned */
+    K_SIZE, /* size_t */
+    K_U64,  /* uint64_t */
+    K_RATE, /* double in 0..MAX_RATE */
+    K_GLOBS,
+};
+
+struct key_def {
+    enum section sec;
+    const char *name;
+    enum kind kind;
+    /* Offset in struct mandated_config (global sections), struct area_conf
+     * or struct source_conf. */
+    size_t offset;
+    uint64_t min, max;
+};
+
+#define BROKER(m)   offsetof(struct mandated_config, broker.m)
+#define DELIVERY(m) offsetof(struct mandated_config, delivery.m)
+#define SECURITY(m) offsetof(struct mandated_config, security.m)
+#define AREA(m)     offsetof(struct area_conf, m)
+#define SOURCE(m)   offsetof(struct source_conf, m)
+
+static const struct key_def s_keys[] = {
+    {SEC_BROKER, "ingress", K_ENDPOINT, BROKER(ingress), 0, 0},
+    {SEC_BROKER, "workers", K_ENDPOINT, BROKER(workers), 0, 0},
+    {SEC_BROKER, "http", K_HOSTPORT, BROKER(http), 0, 0},
+    {SEC_BROKER, "state_dir", K_PATH, BROKER(state_dir), 0, 0},
+    {SEC_BROKER, "durability", K_DURABILITY, BROKER(durability), 0, 0},
+    {SEC_BROKER, "max_event_bytes", K_SIZE, BROKER(max_event_bytes), 256, 16 * MIB},
+    {SEC_BROKER, "commit_max_batch", K_UINT, BROKER(commit_max_batch), 1, 65536},
+    {SEC_BROKER, "commit_max_delay_ms", K_UINT, BROKER(commit_max_delay_ms), 0, 1000},
+    {SEC_BROKER, "map_max_bytes", K_U64, BROKER(map_max_bytes), MIB, MAX_MAP_BYTES},
+    {SEC_BROKER, "map_initial_bytes", K_U64, BROKER(map_initial_bytes), 64 * KIB, MAX_MAP_BYTES},
+    {SEC_BROKER, "rejected_log_rate", K_RATE, BROKER(rejected_log_rate), 0, 0},
+    {SEC_DELIVERY, "heartbeat_ms", K_UINT, DELIVERY(heartbeat_ms), 10, 600000},
+    {SEC_DELIVERY, "liveness", K_UINT, DELIVERY(liveness), 1, 100},
+    {SEC_DELIVERY, "max_attempts", K_UINT, DELIVERY(max_attempts), 1, 1000},
+    {SEC_DELIVERY, "retry_backoff_ms", K_UINT, DELIVERY(retry_backoff_ms), 0, 3600000},
+    {SEC_SECURITY, "curve", K_BOOL, SECURITY(curve), 0, 0},
+    {SEC_SECURITY, "server_secret_key", K_PATH, SECURITY(server_secret_key), 0, 0},
+    {SEC_SECURITY, "sources_dir", K_PATH, SECURITY(sources_dir), 0, 0},
+    {SEC_AREA, "unit", K_TEXT, AREA(unit), 0, 0},
+    {SEC_AREA, "types", K_GLOBS, AREA(types), 0, 0},
+    {SEC_AREA, "workers", K_UINT, AREA(workers), 0, 64},
+    {SEC_AREA, "spawn", K_BOOL, AREA(spawn), 0, 0},
+    {SEC_SOURCE, "allow", K_GLOBS, SOURCE(allow), 0, 0},
+    {SEC_SOURCE, "rate", K_RATE, SOURCE(rate), 0, 0},
+    {SEC_SOURCE, "burst", K_RATE, SOURCE(burst), 0, 0},
+};
+
+#define NKEYS (sizeof(s_keys) / sizeof(s_keys[0]))
+
+static const char *const s_section_names[] = {
+    [SEC_NONE] = "",
+    [SEC_BROKER] = "broker",
+    [SEC_DELIVERY] = "delivery",
+    [SEC_SECURITY] = "security",
+    [SEC_AREA] = "area",
+    [SEC_SOURCE] = "source",
+};
+
+/* ------------------------------------------------------------------------ */
+/* Parser state. */
+
+/* Where a section and each of its keys were set; 0 = not set. */
+struct section_lines {
+    unsigned header;
+    unsigned key[NKEYS];
+};
+
+struct parse {
+    const char *name; /* file name for errors */
+    struct mandated_config *cfg;
+    struct config_error *err;
+    bool failed;
+
+    /* The reader's cursor over the whole text. */
+    const char *text, *pos, *end;
+    unsigned lineno;
+    /* inih treats an indented line as a continuation once a key has been
+     * seen in the section; the reader must agree with it on which lines are
+     * headers, and tells the handler which calls are continuations. */
+    bool key_seen;
+    bool continuation;
+    size_t last_key;
+
+    enum section cur;
+    size_t cur_index; /* area or source index */
+    struct section_lines global[SEC_SOURCE + 1];
+    struct section_lines *area_lines;
+    struct section_lines *source_lines;
+};
+
+/* ------------------------------------------------------------------------ */
+/* Errors. */
+
+void
+config_error_format(const struct config_error *err, char *buf, size_t size)
+{
+    if (!buf || size == 0)
+        return;
+    char line[16] = "";
+    if (err->line)
+        snprintf(line, sizeof line, ":%u", err->line);
+    snprintf(buf, size, "%s%s: %s%s%s", err->file, line, err->key, err->key[0] ? ": " : "",
+             err->message);
+}
+
+static void
+s_error_set(struct config_error *err, const char *file, unsigned line, const char *key,
+            const char *fmt, va_list ap)
+{
+    memset(err, 0, sizeof *err);
+    snprintf(err->file, sizeof err->file, "%s", file ? file : "");
+    err->line = line;
+    snprintf(err->key, sizeof err->key, "%s", key ? key : "");
+    vsnprintf(err->message, sizeof err->message, fmt, ap);
+}
+
+static void s_error_plain(struct config_error *err, const char *file, unsigned line,
+                          const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+static void
+s_error_plain(struct config_error *err, const char *file, unsigned line, const char *key,
+              const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    s_error_set(err, file, line, key, fmt, ap);
+    va_end(ap);
+}
+
+/* Records the first error only: it is the one the operator must fix first,
+ * and later ones are often its consequences. */
+static void s_fail(struct parse *p, unsigned line, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void
+s_fail(struct parse *p, unsigned line, const char *key, const char *fmt, ...)
+{
+    if (p->failed)
+        return;
+    p->failed = true;
+    va_list ap;
+    va_start(ap, fmt);
+    s_error_set(p->err, p->name, line, key, fmt, ap);
+    va_end(ap);
+}
+
+/* "broker.ingress", "area.press.types", "source.soc.rate". */
+static void
+s_key_name(const struct parse *p, enum section sec, size_t index, const char *key, char *buf,
+           size_t size)
+{
+    if (sec == SEC_AREA)
+        snprintf(buf, size, "area.%s.%s", p->cfg->areas[index].name, key);
+    else if (sec == SEC_SOURCE)
+        snprintf(buf, size, "source.%s.%s", p->cfg->sources[index].name, key);
+    else if (sec == SEC_NONE)
+        snprintf(buf, size, "%s", key);
+    else
+        snprintf(buf, size, "%s.%s", s_section_names[sec], key);
+}
+
+static struct section_lines *
+s_lines(struct parse *p, enum section sec, size_t index)
+{
+    if (sec == SEC_AREA)
+        return &p->area_lines[index];
+    if (sec == SEC_SOURCE)
+        return &p->source_lines[index];
+    return &p->global[sec];
+}
+
+/* ------------------------------------------------------------------------ */
+/* Value parsers: 0 on success, else a message in msg. */
+
+static bool
+s_is_digits(const char *s)
+{
+    if (!*s)
+        return false;
+    for (; *s; s++)
+        if (*s < '0' || *s > '9')
+            return false;
+    return true;
+}
+
+/* Digits only: strtoull alone would accept " 12", "+12", "-12" (negated!)
+ * and "0x12". */
+static int
+s_parse_u64(const char *value, uint64_t min, uint64_t max, uint64_t *ret, char *msg, size_t size)
+{
+    if (!s_is_digits(value)) {
+        snprintf(msg, size, "not an integer in %" PRIu64 "..%" PRIu64 ": '%.64s'%s", min, max,
+                 value, value[0] == '-' ? " (negative)" : "");
+        return -EINVAL;
+    }
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull(value, &end, 10);
+    if (errno == ERANGE || *end) {
+        snprintf(msg, size, "not an integer in %" PRIu64 "..%" PRIu64 ": '%.64s' (overflow)", min,
+                 max, value);
+        return -ERANGE;
+    }
+    if (v < min || v > max) {
+        snprintf(msg, size, "out of range %" PRIu64 "..%" PRIu64 ": %.64s", min, max, value);
+        return -ERANGE;
+    }
+    *ret = v;
+    return 0;
+}
+
+/* A plain decimal number: no hex, inf or nan, which strtod would take. */
+static int
+s_parse_rate(const char *value, double *ret, char *msg, size_t size)
+{
+    bool ok = *value != '\0';
+    for (const char *c = value; *c; c++)
+        if (!isdigit((unsigned char)*c) && *c != '.' && *c != 'e' && *c != 'E' && *c != '-' &&
+            *c != '+')
+            ok = false;
+    double v = 0;
+    if (ok) {
+        errno = 0;
+        char *end;
+        v = strtod(value, &end);
+        ok = !errno && !*end && isfinite(v);
+    }
+    if (!ok) {
+        snprintf(msg, size, "not a number in 0..%.0f: '%.64s'", MAX_RATE, value);
+        return -EINVAL;
+    }
+    if (v < 0 || v > MAX_RATE) {
+        snprintf(msg, size, "out of range 0..%.0f: %.64s", MAX_RATE, value);
+        return -ERANGE;
+    }
+    *ret = v;
+    return 0;
+}
+
+static int
+s_parse_bool(const char *value, bool *ret, char *msg, size_t size)
+{
+    static const char *const yes[] = {"on", "yes", "true", "1"};
+    static const char *const no[] = {"off", "no", "false", "0"};
+    for (size_t i = 0; i < 4; i++) {
+        if (strcasecmp(value, yes[i]) == 0) {
+            *ret = true;
+            return 0;
+        }
+        if (strcasecmp(value, no[i]) == 0) {
+            *ret = false;
+            return 0;
+        }
+    }
+    snprintf(msg, size, "not a boolean (on/off, yes/no, true/false, 1/0): '%.64s'", value);
+    return -EINVAL;
+}
+
+static int
+s_parse_endpoint(const char *value, char *msg, size_t size)
+{
+    static const char *const schemes[] = {"tcp://", "ipc://", "inproc://"};
+    for (size_t i = 0; i < 3; i++) {
+        size_t n = strlen(schemes[i]);
+        if (strncmp(value, schemes[i], n) == 0 && value[n])
+            return 0;
+    }
+    snprintf(msg, size,
+             "not a ZeroMQ endpoint (tcp://HOST:PORT, ipc://PATH or inproc://NAME): '%.64s'",
+             value);
+    return -EINVAL;
+}
+
+int
+config_split_hostport(const char *s, char *host, size_t hostsize, unsigned *ret_port)
+{
+    const char *colon, *h = s;
+    size_t hlen;
+    if (s[0] == '[') {
+        /* [IPv6]:PORT */
+        const char *close = strchr(s, ']');
+        if (!close || close[1] != ':')
+            return -EINVAL;
+        h = s + 1;
+        hlen = (size_t)(close - h);
+        colon = close + 1;
+    } else {
+        colon = strrchr(s, ':');
+        if (!colon || memchr(s, ':', (size_t)(colon - s)))
+            return -EINVAL;
+        hlen = (size_t)(colon - s);
+    }
+    if (hlen == 0 || !s_is_digits(colon + 1) || strlen(colon + 1) > 5)
+        return -EINVAL;
+    unsigned long port = strtoul(colon + 1, NULL, 10);
+    if (port == 0 || port > 65535)
+        return -EINVAL;
+    if (host) {
+        if (hlen >= hostsize)
+            return -ENAMETOOLONG;
+        memcpy(host, h, hlen);
+        host[hlen] = '\0';
+    }
+    if (ret_port)
+        *ret_port = (unsigned)port;
+    return 0;
+}
+
+/* Rejects what cannot be shown as text: invalid UTF-8 and control bytes. */
+static bool
+s_is_text(const char *s)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    while (*u) {
+        size_t n;
+        uint32_t cp;
+        if (*u < 0x80) {
+            if (*u < 0x20 && *u != '\t')
+                return false;
+            u++;
+            continue;
+        } else if ((*u & 0xe0) == 0xc0) {
+            n = 1;
+            cp = *u & 0x1f;
+        } else if ((*u & 0xf0) == 0xe0) {
+            n = 2;
+            cp = *u & 0x0f;
+        } else if ((*u & 0xf8) == 0xf0) {
+            n = 3;
+            cp = *u & 0x07;
+        } else {
+            return false;
+        }
+        for (size_t i = 1; i <= n; i++) {
+            if ((u[i] & 0xc0) != 0x80)
+                return false;
+            cp = (cp << 6) | (u[i] & 0x3f);
+        }
+        /* Overlong forms, surrogates and code points past Unicode. */
+        if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+            (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+            return false;
+        u += n + 1;
+    }
+    return true;
+}
+
+/* A type pattern: the characters of type names (lower-case, digits, '_',
+ * '.', '-') plus fnmatch's '*', '?' and balanced '[...]'. Anything else
+ * could never match a type and is a typo. */
+static int
+s_check_glob(const char *g, char *msg, size_t size)
+{
+    bool in_bracket = false;
+    for (const char *c = g; *c; c++) {
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || strchr("_.*?[]-", *c))) {
+            snprintf(
+                msg, size,
+                "bad type pattern '%.64s': '%c' is not allowed (use [a-z0-9_.-] and * ? [...])", g,
+                *c);
+            return -EINVAL;
+        }
+        if (*c == '[') {
+            if (in_bracket) {
+                snprintf(msg, size, "bad type pattern '%.64s': nested '['", g);
+                return -EINVAL;
+            }
+            in_bracket = true;
+        } else if (*c == ']') {
+            if (!in_bracket) {
+                snprintf(msg, size, "bad type pattern '%.64s': ']' without '['", g);
+                return -EINVAL;
+            }
+            in_bracket = false;
+        }
+    }
+    if (in_bracket) {
+        snprintf(msg, size, "bad type pattern '%.64s': '[' without ']'", g);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static bool
+s_is_literal(const char *glob)
+{
+    return !strpbrk(glob, "*?[");
+}
+
+/* ------------------------------------------------------------------------ */
+/* Applying one key. */
+
+static void *
+s_field(struct parse *p, const struct key_def *k)
+{
+    char *base;
+    if (k->sec == SEC_AREA)
+        base = (char *)&p->cfg->areas[p->cur_index];
+    else if (k->sec == SEC_SOURCE)
+        base = (char *)&p->cfg->sources[p->cur_index];
+    else
+        base = (char *)p->cfg;
+    return base + k->offset;
+}
+
+static void
+s_glob_fields(struct parse *p, const struct key_def *k, char ****ret_list, size_t **ret_n)
+{
+    if (k->sec == SEC_AREA) {
+        *ret_list = (char ***)s_field(p, k);
+        *ret_n = &p->cfg->areas[p->cur_index].ntypes;
+    } else {
+        *ret_list = (char ***)s_field(p, k);
+        *ret_n = &p->cfg->sources[p->cur_index].nallow;
+    }
+}
+
+static int
+s_add_globs(struct parse *p, const struct key_def *k, const char *value, char *msg, size_t size)
+{
+    char ***list;
+    size_t *n;
+    s_glob_fields(p, k, &list, &n);
+    const char *c = value;
+    for (;;) {
+        while (*c == ' ' || *c == '\t')
+            c++;
+        if (!*c)
+            return 0;
+        size_t len = strcspn(c, " \t");
+        char *g = s_xstrndup(c, len);
+        int rc = s_check_glob(g, msg, size);
+        if (rc < 0) {
+            free(g);
+            return rc;
+        }
+        *list = s_xrealloc(*list, *n + 1, sizeof **list);
+        (*list)[(*n)++] = g;
+        c += len;
+    }
+}
+
+static int
+s_apply(struct parse *p, const struct key_def *k, const char *value, char *msg, size_t size)
+{
+    void *field = s_field(p, k);
+    uint64_t u;
+    int rc = 0;
+
+    switch (k->kind) {
+    case K_ENDPOINT:
+        rc = s_parse_endpoint(value, msg, size);
+        break;
+    case K_HOSTPORT:
+        rc = config_split_hostport(value, NULL, 0, NULL);
+        if (rc < 0)
+            snprintf(msg, size, "not HOST:PORT (port 1..65535, IPv6 as [ADDR]:PORT): '%.64s'",
+                     value);
+        break;
+    case K_PATH:
+        if (!*value) {
+            snprintf(msg, size, "empty value");
+            rc = -EINVAL;
+        }
+        break;
+    case K_TEXT:
+        if (!s_is_text(value)) {
+            snprintf(msg, size, "not valid UTF-8 text");
+            rc = -EINVAL;
+        }
+        break;
+    case K_DURABILITY:
+        if (strcasecmp(value, "full") == 0)
+            *(enum durability *)field = DURABILITY_FULL;
+        else if (strcasecmp(value, "relaxed") == 0)
+            *(enum durability *)field = DURABILITY_RELAXED;
+        else {
+            snprintf(msg, size, "not 'full' or 'relaxed': '%.64s'", value);
+            rc = -EINVAL;
+        }
+        return rc;
+    case K_BOOL:
+        return s_parse_bool(value, (bool *)field, msg, size);
+    case K_UINT:
+        if ((rc = s_parse_u64(value, k->min, k->max, &u, msg, size)) == 0)
+            *(unsigned *)field = (unsigned)u;
+        return rc;
+    case K_SIZE:
+        if ((rc = s_parse_u64(value, k->min, k->max, &u, msg, size)) == 0)
+            *(size_t *)field = (size_t)u;
+        return rc;
+    case K_U64:
+        if ((rc = s_parse_u64(value, k->min, k->max, &u, msg, size)) == 0)
+            *(uint64_t *)field = u;
+        return rc;
+    case K_RATE:
+        return s_parse_rate(value, (double *)field, msg, size);
+    case K_GLOBS:
+        return s_add_globs(p, k, value, msg, size);
+    }
+    if (rc == 0) {
+        /* The string kinds replace their default. */
+        char **s = field;
+        free(*s);
+        *s = s_xstrdup(value);
+    }
+    return rc;
+}
+
+/* An indented line after a key: inih hands it to us as more of that key's
+ * value (Python configparser's rule). Lists and text take it; for anything
+ * else it is almost surely an indented "key = value", which inih would
+ * otherwise silently fold into the previous value. */
+static int
+s_continue(struct parse *p, const struct key_def *k, const char *value, char *msg, size_t size)
+{
+    if (strchr(value, '=')) {
+        snprintf(msg, size,
+                 "indented line '%.64s' continues this key's value; to set a key, do "
+                 "not indent it",
+                 value);
+        return -EINVAL;
+    }
+    if (k->kind == K_GLOBS)
+        return s_add_globs(p, k, value, msg, size);
+    if (k->kind == K_TEXT) {
+        if (!s_is_text(value)) {
+            snprintf(msg, size, "not valid UTF-8 text");
+            return -EINVAL;
+        }
+        char **s = s_field(p, k);
+        size_t a = strlen(*s), b = strlen(value);
+        *s = s_xrealloc(*s, a + b + 2, 1);
+        if (a)
+            (*s)[a++] = ' ';
+        memcpy(*s + a, value, b + 1);
+        return 0;
+    }
+    snprintf(msg, size,
+             "indented line '%.64s' continues this key's value, but only types, allow "
+             "and unit may span lines",
+             value);
+    return -EINVAL;
+}
+
+static int
+s_handler(void *user, const char *section, const char *name, const char *value)
+{
+    struct parse *p = user;
+    char key[128], msg[256];
+    (void)section; /* the reader tracks sections itself, with their lines */
+
+    if (p->failed)
+        return 0;
+    if (p->continuation) {
+        const struct key_def *k = &s_keys[p->last_key];
+        if (s_continue(p, k, value, msg, sizeof msg) < 0) {
+            s_key_name(p, p->cur, p->cur_index, k->name, key, sizeof key);
+            s_fail(p, p->lineno, key, "%s", msg);
+            return 0;
+        }
+        return 1;
+    }
+    p->key_seen = true;
+    if (!*name) {
+        s_fail(p, p->lineno, "", "syntax error: no key name before '='");
+        return 0;
+    }
+    if (p->cur == SEC_NONE) {
+        s_fail(p, p->lineno, name,
+               "key outside any section (put it under [broker], [delivery], [security], "
+               "[area NAME] or [source NAME])");
+        return 0;
+    }
+    s_key_name(p, p->cur, p->cur_index, name, key, sizeof key);
+    size_t i;
+    for (i = 0; i < NKEYS; i++)
+        if (s_keys[i].sec == p->cur && strcmp(s_keys[i].name, name) == 0)
+            break;
+    if (i == NKEYS) {
+        s_fail(p, p->lineno, key, "unknown key");
+        return 0;
+    }
+    struct section_lines *lines = s_lines(p, p->cur, p->cur_index);
+    if (lines->key[i]) {
+        s_fail(p, p->lineno, key, "duplicate key (first set on line %u)", lines->key[i]);
+        return 0;
+    }
+    lines->key[i] = p->lineno;
+    p->last_key = i;
+    if (s_apply(p, &s_keys[i], value, msg, sizeof msg) < 0) {
+        s_fail(p, p->lineno, key, "%s", msg);
+        return 0;
+    }
+    return 1;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Sections. */
+
+static bool
+s_valid_area_name(const char *s)
+{
+    if (!(*s >= 'a' && *s <= 'z') || strlen(s) > MAX_NAME)
+        return false;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_'))
+            return false;
+    return true;
+}
+
+/* Source names are agency codes, also used as key file names under
+ * sources_dir: no '/', no spaces. ':' is allowed for "area:NAME". */
+static bool
+s_valid_source_name(const char *s)
+{
+    if (!*s || strlen(s) > MAX_NAME)
+        return false;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && !strchr("_.:-", *s))
+            return false;
+    return true;
+}
+
+static void
+s_area_init(struct area_conf *a, const char *name)
+{
+    memset(a, 0, sizeof *a);
+    a->name = s_xstrdup(name);
+    a->unit = s_xstrdup("");
+    a->workers = 1;
+    a->spawn = true;
+}
+
+static void
+s_source_init(struct source_conf *s, const char *name)
+{
+    memset(s, 0, sizeof *s);
+    s->name = s_xstrdup(name);
+}
+
+/* Opens the section of the header text between '[' and ']'. */
+static void
+s_open_section(struct parse *p, const char *inner, size_t len)
+{
+    char raw[128], label[sizeof raw + 2], kind[16] = "", name[sizeof raw] = "";
+    while (len && isspace((unsigned char)*inner))
+        inner++, len--;
+    while (len && isspace((unsigned char)inner[len - 1]))
+        len--;
+    snprintf(raw, sizeof raw, "%.*s", (int)(len < 100 ? len : 100), inner);
+    snprintf(label, sizeof label, "[%s]", raw);
+
+    /* "kind" or "kind name": split at the first run of blanks. */
+    size_t klen = strcspn(raw, " \t");
+    const char *rest = raw + klen;
+    while (*rest == ' ' || *rest == '\t')
+        rest++;
+    if (klen >= sizeof kind)
+        klen = sizeof kind - 1;
+    memcpy(kind, raw, klen);
+    kind[klen] = '\0';
+    snprintf(name, sizeof name, "%s", rest);
+
+    enum section sec = SEC_NONE;
+    for (int s = SEC_BROKER; s <= SEC_SOURCE; s++)
+        if (strcmp(kind, s_section_names[s]) == 0)
+            sec = (enum section)s;
+    if (sec == SEC_NONE) {
+        s_fail(p, p->lineno, label,
+               "unknown section (expected [broker], [delivery], [security], [area NAME] or "
+               "[source NAME])");
+        return;
+    }
+
+    if (sec == SEC_BROKER || sec == SEC_DELIVERY || sec == SEC_SECURITY) {
+        if (*name) {
+            s_fail(p, p->lineno, label, "[%s] takes no name", kind);
+            return;
+        }
+        if (p->global[sec].header) {
+            s_fail(p, p->lineno, label, "duplicate section (first on line %u)",
+                   p->global[sec].header);
+            return;
+        }
+        p->global[sec].header = p->lineno;
+        p->cur = sec;
+        p->cur_index = 0;
+        return;
+    }
+
+    struct mandated_config *cfg = p->cfg;
+    if (!*name) {
+        s_fail(p, p->lineno, label, "missing name: [%s NAME]", kind);
+        return;
+    }
+    if (sec == SEC_AREA) {
+        if (!s_valid_area_name(name)) {
+            s_fail(p, p->lineno, label,
+                   "bad area name '%.64s': must match [a-z][a-z0-9_]*, at most %d characters", name,
+                   MAX_NAME);
+            return;
+        }
+        for (size_t i = 0; i < cfg->nareas; i++)
+            if (strcmp(cfg->areas[i].name, name) == 0) {
+                s_fail(p, p->lineno, label, "duplicate area (first on line %u)",
+                       p->area_lines[i].header);
+                return;
+            }
+        cfg->areas = s_xrealloc(cfg->areas, cfg->nareas + 1, sizeof *cfg->areas);
+        p->area_lines = s_xrealloc(p->area_lines, cfg->nareas + 1, sizeof *p->area_lines);
+        s_area_init(&cfg->areas[cfg->nareas], name);
+        memset(&p->area_lines[cfg->nareas], 0, sizeof *p->area_lines);
+        p->area_lines[cfg->nareas].header = p->lineno;
+        p->cur_index = cfg->nareas++;
+    } else {
+        if (!s_valid_source_name(name)) {
+            s_fail(p, p->lineno, label,
+                   "bad source name '%.64s': use letters, digits and _ . : -, at most %d "
+                   "characters",
+                   name, MAX_NAME);
+            return;
+        }
+        for (size_t i = 0; i < cfg->nsources; i++)
+            if (strcmp(cfg->sources[i].name, name) == 0) {
+                s_fail(p, p->lineno, label, "duplicate source (first on line %u)",
+                       p->source_lines[i].header);
+                return;
+            }
+        cfg->sources = s_xrealloc(cfg->sources, cfg->nsources + 1, sizeof *cfg->sources);
+        p->source_lines = s_xrealloc(p->source_lines, cfg->nsources + 1, sizeof *p->source_lines);
+        s_source_init(&cfg->sources[cfg->nsources], name);
+        memset(&p->source_lines[cfg->nsources], 0, sizeof *p->source_lines);
+        p->source_lines[cfg->nsources].header = p->lineno;
+        p->cur_index = cfg->nsources++;
+    }
+    p->cur = sec;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The line reader inih pulls from. */
+
+/* inih's find_chars_or_comment(): the first of chars, or an inline ';'
+ * comment (one preceded by whitespace), or the end. */
+static const char *
+s_find_or_comment(const char *s, const char *chars)
+{
+    bool was_space = false;
+    while (*s && !strchr(chars, *s) && !(was_space && *s == ';')) {
+        was_space = isspace((unsigned char)*s);
+        s++;
+    }
+    return s;
+}
+
+/* Classifies the line the way inih's ini_parse_stream() will, so that both
+ * agree on what is a header and what is a continuation. */
+static void
+s_look_at_line(struct parse *p, const char *line)
+{
+    const char *start = line;
+    p->continuation = false;
+    if (p->lineno == 1 && (unsigned char)start[0] == 0xef && (unsigned char)start[1] == 0xbb &&
+        (unsigned char)start[2] == 0xbf)
+        start += 3;
+    while (isspace((unsigned char)*start))
+        start++;
+    if (!*start || *start == ';' || *start == '#')
+        return;
+    if (p->key_seen && start > line) {
+        p->continuation = true;
+        return;
+    }
+    if (*start != '[')
+        return;
+    const char *close = s_find_or_comment(start + 1, "]");
+    if (*close != ']')
+        return; /* inih reports it; see s_syntax_error() */
+    const char *after = close + 1;
+    while (isspace((unsigned char)*after))
+        after++;
+    if (*after && *after != ';' && *after != '#') {
+        /* inih would ignore it, and with it perhaps a key on the same line. */
+        char label[128];
+        snprintf(label, sizeof label, "%.*s",
+                 (int)(close - start + 1 < 100 ? close - start + 1 : 100), start);
+        s_fail(p, p->lineno, label, "unexpected text after ']': '%.64s'", after);
+        return;
+    }
+    p->key_seen = false;
+    s_open_section(p, start + 1, (size_t)(close - start - 1));
+}
+
+static char *
+s_reader(char *buf, int size, void *stream)
+{
+    struct parse *p = stream;
+    if (p->failed || p->pos >= p->end)
+        return NULL; /* stops inih at the first error */
+    const char *nl = memchr(p->pos, '\n', (size_t)(p->end - p->pos));
+    size_t len = nl ? (size_t)(nl - p->pos) : (size_t)(p->end - p->pos);
+    p->lineno++;
+    /* inih's line buffer is fixed (INI_MAX_LINE): a longer line would be
+     * split in two and every later line number would be off. */
+    if (size < 2 || len > (size_t)size - 1) {
+        s_fail(p, p->lineno, "",
+               "line longer than %d bytes; split types or allow over indented continuation "
+               "lines",
+               size - 1);
+        return NULL;
+    }
+    memcpy(buf, p->pos, len);
+    buf[len] = '\0';
+    p->pos = nl ? nl + 1 : p->end;
+    s_look_at_line(p, buf);
+    if (p->failed)
+        return NULL;
+    return buf;
+}
+
+/* inih found a line it could not parse: a key without '=' or a header
+ * without ']'. */
+static void
+s_syntax_error(struct parse *p, unsigned line)
+{
+    const char *s = p->text;
+    for (unsigned n = 1; n < line && s < p->end; n++) {
+        const char *nl = memchr(s, '\n', (size_t)(p->end - s));
+        s = nl ? nl + 1 : p->end;
+    }
+    const char *nl = memchr(s, '\n', (size_t)(p->end - s));
+    size_t len = nl ? (size_t)(nl - s) : (size_t)(p->end - s);
+    while (len && isspace((unsigned char)*s))
+        s++, len--;
+    while (len && isspace((unsigned char)s[len - 1]))
+        len--;
+    if (len > 64)
+        len = 64;
+    if (len && *s == '[')
+        s_fail(p, line, "", "syntax error: section header without closing ']': '%.*s'", (int)len,
+               s);
+    else
+        s_fail(p, line, "", "syntax error: expected 'key = value' or '[section]': '%.*s'", (int)len,
+               s);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Whole-config checks, after every key is known. */
+
+static void
+s_check(struct parse *p)
+{
+    struct mandated_config *cfg = p->cfg;
+    const struct section_lines *broker = &p->global[SEC_BROKER];
+    size_t k_initial = 0, k_max = 0, k_burst = 0;
+    for (size_t i = 0; i < NKEYS; i++) {
+        if (strcmp(s_keys[i].name, "map_initial_bytes") == 0)
+            k_initial = i;
+        else if (strcmp(s_keys[i].name, "map_max_bytes") == 0)
+            k_max = i;
+        else if (strcmp(s_keys[i].name, "burst") == 0)
+            k_burst = i;
+    }
+
+    if (cfg->nareas == 0) {
+        s_fail(p, 0, "", "no [area] sections: nothing could be routed");
+        return;
+    }
+
+    /* The default first map size yields to a smaller explicit maximum; two
+     * explicit values that contradict each other are an error. */
+    if (cfg->broker.map_initial_bytes > cfg->broker.map_max_bytes) {
+        if (broker->key[k_initial]) {
+            char where[32] = "its default";
+            if (broker->key[k_max])
+                snprintf(where, sizeof where, "line %u", broker->key[k_max]);
+            s_fail(p, broker->key[k_initial], "broker.map_initial_bytes",
+                   "%" PRIu64 " exceeds map_max_bytes %" PRIu64 " (%s)",
+                   cfg->broker.map_initial_bytes, cfg->broker.map_max_bytes, where);
+            return;
+        }
+        cfg->broker.map_initial_bytes = cfg->broker.map_max_bytes;
+    }
+
+    for (size_t i = 0; i < cfg->nsources; i++) {
+        struct source_conf *s = &cfg->sources[i];
+        unsigned line = p->source_lines[i].key[k_burst];
+        if (!line) {
+            /* A bucket smaller than one token would refuse everything. */
+            s->burst = s->rate > 0 && s->rate < 1 ? 1 : s->rate;
+        } else if (s->rate > 0 && s->burst < 1) {
+            char key[128];
+            s_key_name(p, SEC_SOURCE, i, "burst", key, sizeof key);
+            s_fail(p, line, key, "must be at least 1 when rate is set, or no event would pass");
+            return;
+        }
+    }
+
+    /* A literal type that an earlier area's glob already claims would never
+     * reach this area: routing takes the first match. */
+    size_t k_types = 0;
+    for (size_t i = 0; i < NKEYS; i++)
+        if (s_keys[i].sec == SEC_AREA && strcmp(s_keys[i].name, "types") == 0)
+            k_types = i;
+    for (size_t a = 1; a < cfg->nareas; a++) {
+        for (size_t t = 0; t < cfg->areas[a].ntypes; t++) {
+            const char *type = cfg->areas[a].types[t];
+            if (!s_is_literal(type))
+                continue;
+            const struct area_conf *owner = config_area_for_type(cfg, type);
+            if (owner && owner != &cfg->areas[a]) {
+                char key[128];
+                s_key_name(p, SEC_AREA, a, "types", key, sizeof key);
+                s_fail(p, p->area_lines[a].key[k_types], key,
+                       "type '%.64s' is already routed to area '%s' (line %u), which comes first",
+                       type, owner->name, p->area_lines[owner - cfg->areas].key[k_types]);
+                return;
+            }
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Loading. */
+
+static struct mandated_config *
+s_config_new(const char *path)
+{
+    struct mandated_config *cfg = s_xcalloc(1, sizeof *cfg);
+    cfg->path = s_xstrdup(path);
+    cfg->broker.ingress = s_xstrdup("tcp://127.0.0.1:7400");
+    cfg->broker.workers = s_xstrdup("ipc://mandated-workers.ipc");
+    cfg->broker.http = s_xstrdup("127.0.0.1:7480");
+    cfg->broker.state_dir = s_xstrdup("./var");
+    cfg->broker.durability = DURABILITY_FULL;
+    cfg->broker.max_event_bytes = 65536;
+    cfg->broker.commit_max_batch = 1024;
+    cfg->broker.commit_max_delay_ms = 0;
+    cfg->broker.map_max_bytes = 68719476736ull;
+    cfg->broker.map_initial_bytes = 67108864ull;
+    cfg->broker.rejected_log_rate = 100;
+    cfg->delivery.heartbeat_ms = 2500;
+    cfg->delivery.liveness = 3;
+    cfg->delivery.max_attempts = 5;
+    cfg->delivery.retry_backoff_ms = 1000;
+    cfg->security.curve = false;
+    cfg->security.server_secret_key = s_xstrdup("keys/server.key_secret");
+    cfg->security.sources_dir = s_xstrdup("keys/sources");
+    return cfg;
+}
+
+/* Parses len bytes of text (not necessarily NUL-terminated at len). */
+static int
+s_load_text(const char *text, size_t len, const char *name, struct mandated_config **ret,
+            struct config_error *err)
+{
+    struct config_error local;
+    if (!err)
+        err = &local;
+    memset(err, 0, sizeof *err);
+
+    const char *nul = memchr(text, '\0', len);
+    if (nul) {
+        unsigned line = 1;
+        for (const char *c = text; c < nul; c++)
+            line += *c == '\n';
+        s_error_plain(err, name, line, "", "NUL byte in a text file");
+        return -EINVAL;
+    }
+
+    struct parse p = {
+        .name = name,
+        .cfg = s_config_new(name),
+        .err = err,
+        .text = text,
+        .pos = text,
+        .end = text + len,
+    };
+    int rc = ini_parse_stream(s_reader, &p, s_handler, &p);
+    /* inih reports the first line it failed on: its own syntax errors and
+     * those our handler refused. The earlier one is the one to report. */
+    if (rc > 0 && (!p.failed || (unsigned)rc < p.err->line)) {
+        p.failed = false;
+        s_syntax_error(&p, (unsigned)rc);
+    } else if (rc < 0 && !p.failed) {
+        /* -2: inih could not allocate its buffer. */
+        s_oom();
+    }
+    if (!p.failed)
+        s_check(&p);
+
+    free(p.area_lines);
+    free(p.source_lines);
+    if (p.failed) {
+        config_destroy(&p.cfg);
+        return -EINVAL;
+    }
+    *ret = p.cfg;
+    return 0;
+}
+
+int
+config_load_string(const char *text, const char *name, struct mandated_config **ret,
+                   struct config_error *err)
+{
+    if (!name)
+        name = "(string)";
+    if (!text || !ret) {
+        if (err)
+            s_error_plain(err, name, 0, "", "no text");
+        return -EINVAL;
+    }
+    return s_load_text(text, strlen(text), name, ret, err);
+}
+
+int
+config_load_file(const char *path, struct mandated_config **ret, struct config_error *err)
+{
+    struct config_error local;
+    if (!err)
+        err = &local;
+    if (!path || !ret) {
+        s_error_plain(err, "", 0, "", "no file name");
+        return -EINVAL;
+    }
+
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        int e = errno;
+        s_error_plain(err, path, 0, "", "cannot open: %s", strerror(e));
+        return -e;
+    }
+    /* One byte over the limit tells a too-large file from one at it. */
+    char *buf = s_xcalloc(1, MAX_FILE_BYTES + 1);
+    size_t len = fread(buf, 1, MAX_FILE_BYTES + 1, f);
+    int rc = 0;
+    if (ferror(f)) {
+        rc = errno ? -errno : -EIO;
+        s_error_plain(err, path, 0, "", "cannot read: %s", strerror(-rc));
+    } else if (len > MAX_FILE_BYTES) {
+        rc = -EFBIG;
+        s_error_plain(err, path, 0, "", "larger than %d bytes: not a config file", MAX_FILE_BYTES);
+    }
+    fclose(f);
+    if (rc == 0)
+        rc = s_load_text(buf, len, path, ret, err);
+    free(buf);
+    return rc;
+}
+
+int
+config_load_default(const char *explicit_path, struct mandated_config **ret,
+                    struct config_error *err)
+{
+    if (explicit_path)
+        return config_load_file(explicit_path, ret, err);
+    if (access(LOCAL_CONFIG, R_OK) == 0)
+        return config_load_file(LOCAL_CONFIG, ret, err);
+    if (access(SYSTEM_CONFIG, R_OK) == 0)
+        return config_load_file(SYSTEM_CONFIG, ret, err);
+    return config_load_string(default_config_text, default_config_name, ret, err);
+}
+
+static void
+s_free_list(char **list, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(list[i]);
+    free(list);
+}
+
+void
+config_destroy(struct mandated_config **cfg_p)
+{
+    if (!cfg_p || !*cfg_p)
+        return;
+    struct mandated_config *cfg = *cfg_p;
+    free(cfg->path);
+    free(cfg->broker.ingress);
+    free(cfg->broker.workers);
+    free(cfg->broker.http);
+    free(cfg->broker.state_dir);
+    free(cfg->security.server_secret_key);
+    free(cfg->security.sources_dir);
+    for (size_t i = 0; i < cfg->nareas; i++) {
+        free(cfg->areas[i].name);
+        free(cfg->areas[i].unit);
+        s_free_list(cfg->areas[i].types, cfg->areas[i].ntypes);
+    }
+    free(cfg->areas);
+    for (size_t i = 0; i < cfg->nsources; i++) {
+        free(cfg->sources[i].name);
+        s_free_list(cfg->sources[i].allow, cfg->sources[i].nallow);
+    }
+    free(cfg->sources);
+    free(cfg);
+    *cfg_p = NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Lookups. */
+
+const struct area_conf *
+config_area_for_type(const struct mandated_config *cfg, const char *type)
+{
+    if (!cfg || !type)
+        return NULL;
+    for (size_t a = 0; a < cfg->nareas; a++)
+        for (size_t t = 0; t < cfg->areas[a].ntypes; t++)
+            if (fnmatch(cfg->areas[a].types[t], type, 0) == 0)
+                return &cfg->areas[a];
+    return NULL;
+}
+
+const struct area_conf *
+config_area(const struct mandated_config *cfg, const char *name)
+{
+    if (!cfg || !name)
+        return NULL;
+    for (size_t a = 0; a < cfg->nareas; a++)
+        if (strcmp(cfg->areas[a].name, name) == 0)
+            return &cfg->areas[a];
+    return NULL;
+}
+
+const struct source_conf *
+config_source(const struct mandated_config *cfg, const char *name)
+{
+    if (!cfg || !name)
+        return NULL;
+    for (size_t s = 0; s < cfg->nsources; s++)
+        if (strcmp(cfg->sources[s].name, name) == 0)
+            return &cfg->sources[s];
+    return NULL;
+}
+
+bool
+config_source_allows(const struct source_conf *src, const char *type)
+{
+    if (!src || src->nallow == 0)
+        return true;
+    if (!type)
+        return false;
+    for (size_t i = 0; i < src->nallow; i++)
+        if (fnmatch(src->allow[i], type, 0) == 0)
+            return true;
+    return false;
+}
+
+/* ------------------------------------------------------------------------ */
+/* --check-config. */
+
+/* "68719476736 (64 GiB)": the exact figure, and one a person can read. */
+static void
+s_print_bytes(FILE *out, const char *label, uint64_t n)
+{
+    static const char *const units[] = {"bytes", "KiB", "MiB", "GiB", "TiB"};
+    double v = (double)n;
+    size_t u = 0;
+    while (v >= 1024 && u + 1 < sizeof units / sizeof units[0])
+        v /= 1024, u++;
+    if (u == 0)
+        fprintf(out, "  %-22s %" PRIu64 "\n", label, n);
+    else
+        fprintf(out, "  %-22s %" PRIu64 " (%.4g %s)\n", label, n, v, units[u]);
+}
+
+static void
+s_print_globs(FILE *out, char **list, size_t n, const char *none)
+{
+    if (n == 0)
+        fputs(none, out);
+    for (size_t i = 0; i < n; i++)
+        fprintf(out, "%s%s", i ? " " : "", list[i]);
+    fputc('\n', out);
+}
+
+void
+config_describe(const struct mandated_config *cfg, FILE *out)
+{
+    if (!cfg || !out)
+        return;
+    const char *sd = cfg->broker.state_dir;
+    size_t sdlen = strlen(sd);
+    bool slash = sdlen && sd[sdlen - 1] == '/';
+
+    fprintf(out, "config: %s\n\n[broker]\n", cfg->path);
+    fprintf(out, "  %-22s %s\n", "ingress", cfg->broker.ingress);
+    fprintf(out, "  %-22s %s\n", "workers", cfg->broker.workers);
+    fprintf(out, "  %-22s %s\n", "http", cfg->broker.http);
+    fprintf(out, "  %-22s %s\n", "state_dir", sd);
+    fprintf(out, "  %-22s %s\n", "durability",
+            cfg->broker.durability == DURABILITY_FULL ? "full" : "relaxed");
+    s_print_bytes(out, "max_event_bytes", cfg->broker.max_event_bytes);
+    fprintf(out, "  %-22s %u\n", "commit_max_batch", cfg->broker.commit_max_batch);
+    fprintf(out, "  %-22s %u\n", "commit_max_delay_ms", cfg->broker.commit_max_delay_ms);
+    s_print_bytes(out, "map_max_bytes", cfg->broker.map_max_bytes);
+    s_print_bytes(out, "map_initial_bytes", cfg->broker.map_initial_bytes);
+    fprintf(out, "  %-22s %g/s%s\n", "rejected_log_rate", cfg->broker.rejected_log_rate,
+            cfg->broker.rejected_log_rate > 0 ? "" : " (rejections counted, never written)");
+
+    fprintf(out, "\n[delivery]\n");
+    fprintf(out, "  %-22s %u\n", "heartbeat_ms", cfg->delivery.heartbeat_ms);
+    fprintf(out, "  %-22s %u\n", "liveness", cfg->delivery.liveness);
+    fprintf(out, "  %-22s %u\n", "max_attempts", cfg->delivery.max_attempts);
+    fprintf(out, "  %-22s %u\n", "retry_backoff_ms", cfg->delivery.retry_backoff_ms);
+
+    fprintf(out, "\n[security]\n");
+    fprintf(out, "  %-22s %s\n", "curve", cfg->security.curve ? "on" : "off");
+    fprintf(out, "  %-22s %s\n", "server_secret_key", cfg->security.server_secret_key);
+    fprintf(out, "  %-22s %s\n", "sources_dir", cfg->security.sources_dir);
+
+    unsigned spawned = 0;
+    fprintf(out, "\n%zu area%s:\n", cfg->nareas, cfg->nareas == 1 ? "" : "s");
+    for (size_t i = 0; i < cfg->nareas; i++) {
+        const struct area_conf *a = &cfg->areas[i];
+        fprintf(out, "  [area %s] unit: %s; workers: %u, spawn: %s\n", a->name,
+                a->unit[0] ? a->unit : "(none)", a->workers, a->spawn ? "yes" : "no");
+        fputs("    types: ", out);
+        s_print_globs(out, a->types, a->ntypes, "(none: this area receives nothing)");
+        if (a->spawn)
+            spawned += a->workers;
+    }
+
+    fprintf(out, "\n%zu source%s%s\n", cfg->nsources, cfg->nsources == 1 ? "" : "s",
+            cfg->nsources ? ":" : "");
+    for (size_t i = 0; i < cfg->nsources; i++) {
+        const struct source_conf *s = &cfg->sources[i];
+        fprintf(out, "  [source %s] rate: ", s->name);
+        if (s->rate > 0)
+            fprintf(out, "%g/s, burst %g\n", s->rate, s->burst);
+        else
+            fputs("unlimited\n", out);
+        fputs("    allow: ", out);
+        s_print_globs(out, s->allow, s->nallow, "(any type)");
+    }
+
+    fprintf(out,
+            "\nwould: bind ingress %s, workers %s, http %s, keep the audit log in %s%saudit, %s\n",
+            cfg->broker.ingress, cfg->broker.workers, cfg->broker.http, sd, slash ? "" : "/",
+            cfg->broker.durability == DURABILITY_FULL ? "fsync every commit"
+                                                      : "durability relaxed: commits not fsynced");
+    fprintf(out, "       spawn %u worker process%s; ", spawned, spawned == 1 ? "" : "es");
+    if (cfg->security.curve)
+        fprintf(out, "CURVE on: admit only the public keys in %s\n", cfg->security.sources_dir);
+    else
+        fprintf(out, "CURVE off: sources are taken at their word (keep ingress on loopback)\n");
+}

@@ -1,0 +1,111 @@
+/*
+ * config: the INI configuration (DESIGN.md "Config"), parsed with inih.
+ * Every key has its default; every error names the file, line and key.
+ * The areas' `types` globs are the type catalogue: a type no area claims is
+ * unknown to the broker.
+ */
+#ifndef MANDATE_CONFIG_H
+#define MANDATE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+enum durability { DURABILITY_FULL, DURABILITY_RELAXED };
+
+struct area_conf {
+    char *name;   /* MDP service name, e.g. "press" */
+    char *unit;   /* handling unit */
+    char **types; /* globs (fnmatch), e.g. "press.*" */
+    size_t ntypes;
+    unsigned workers; /* processes to spawn */
+    bool spawn;
+};
+
+struct source_conf {
+    char *name;
+    char **allow; /* type globs this source may publish; none = any */
+    size_t nallow;
+    double rate;  /* events/s, token bucket; 0 = unlimited */
+    double burst; /* bucket size; defaults to rate (one second's worth) */
+};
+
+struct mandated_config {
+    char *path; /* file it came from, or the embedded default's name */
+
+    struct {
+        char *ingress;
+        char *workers;
+        char *http;
+        char *state_dir;
+        enum durability durability;
+        size_t max_event_bytes;
+        unsigned commit_max_batch;
+        unsigned commit_max_delay_ms;
+        uint64_t map_max_bytes;
+        uint64_t map_initial_bytes; /* first map size; grows on MDB_MAP_FULL */
+        double rejected_log_rate;   /* rejected records/s written at most */
+    } broker;
+
+    struct {
+        unsigned heartbeat_ms;
+        unsigned liveness;
+        unsigned max_attempts;
+        unsigned retry_backoff_ms;
+    } delivery;
+
+    struct {
+        bool curve;
+        char *server_secret_key;
+        char *sources_dir;
+    } security;
+
+    struct area_conf *areas;
+    size_t nareas;
+    struct source_conf *sources;
+    size_t nsources;
+};
+
+struct config_error {
+    char file[256];
+    unsigned line; /* 0 when the fault is not on one line (e.g. a missing file) */
+    char key[96];  /* "section.key" or "[section]", empty if none */
+    char message[256];
+};
+
+/* Formats "file:line: key: message" into buf. */
+void config_error_format(const struct config_error *err, char *buf, size_t size);
+
+/* Returns 0, or -errno (file unreadable) / -EINVAL (bad content) with *err filled. */
+int config_load_file(const char *path, struct mandated_config **ret, struct config_error *err);
+/* Parses text as if read from a file called name. */
+int config_load_string(const char *text, const char *name, struct mandated_config **ret,
+                       struct config_error *err);
+/*
+ * The lookup order of DESIGN.md: explicit path if given; else
+ * config/mandated.conf under the working directory; else
+ * /etc/mandated/mandated.conf; else the embedded default.
+ */
+int config_load_default(const char *explicit_path, struct mandated_config **ret,
+                        struct config_error *err);
+void config_destroy(struct mandated_config **cfg_p);
+
+/* The area whose type globs match type (first in file order), or NULL. */
+const struct area_conf *config_area_for_type(const struct mandated_config *cfg, const char *type);
+const struct area_conf *config_area(const struct mandated_config *cfg, const char *name);
+const struct source_conf *config_source(const struct mandated_config *cfg, const char *name);
+/* With no section a source may publish anything (curve = off); else only its allow globs. */
+bool config_source_allows(const struct source_conf *src, const char *type);
+
+/*
+ * Splits "HOST:PORT" or "[IPV6]:PORT" (the form of [broker] http) into host
+ * (NUL-terminated, hostsize bytes at most) and port 1..65535. host and
+ * ret_port may be NULL to only check. Returns 0, -EINVAL or -ENAMETOOLONG.
+ */
+int config_split_hostport(const char *s, char *host, size_t hostsize, unsigned *ret_port);
+
+/* Prints what the daemon would do with this config (for --check-config). */
+void config_describe(const struct mandated_config *cfg, FILE *out);
+
+#endif

@@ -1,0 +1,421 @@
+/*
+ * audit_log: the single writer of the LMDB audit log. Keeps the chain head
+ * and next seq in memory, advances them only on a successful commit, and
+ * turns LMDB's return codes into -errno at this boundary.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <lmdb.h>
+#include <msgpack.h>
+
+#include "daemon/audit_log.h"
+#include "daemon/log.h"
+
+struct audit_log {
+    MDB_env *env;
+    MDB_dbi db_log, db_ids, db_pending, db_meta;
+    MDB_txn *txn; /* the open batch, or NULL */
+    struct audit_log_options opts;
+    uint64_t map_size;
+
+    /* Committed state. */
+    uint64_t last_seq;
+    uint8_t head[AUDIT_HASH_LEN];
+
+    /* State of the open batch, adopted on commit. */
+    uint64_t batch_seq;
+    uint8_t batch_head[AUDIT_HASH_LEN];
+
+    bool map_full; /* the last failure was MDB_MAP_FULL */
+    msgpack_sbuffer rec; /* reused record buffer */
+};
+
+static void
+s_be64(uint64_t v, uint8_t out[8])
+{
+    for (int i = 7; i >= 0; i--) {
+        out[i] = (uint8_t)v;
+        v >>= 8;
+    }
+}
+
+static uint64_t
+s_from_be64(const uint8_t in[8])
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | in[i];
+    return v;
+}
+
+/* LMDB codes to -errno: map full and disk full both mean "no room". */
+static int
+s_mdb_errno(struct audit_log *log, int rc)
+{
+    if (rc == MDB_MAP_FULL) {
+        log->map_full = true;
+        return -ENOSPC;
+    }
+    log->map_full = false;
+    if (rc == ENOSPC || rc == EDQUOT)
+        return -ENOSPC;
+    if (rc > 0)
+        return -rc;
+    return -EIO;
+}
+
+static int
+s_mkdir_p(const char *path)
+{
+    char buf[4096];
+    if (strlen(path) >= sizeof buf)
+        return -ENAMETOOLONG;
+    strcpy(buf, path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0750) < 0 && errno != EEXIST)
+            return -errno;
+        *p = '/';
+    }
+    if (mkdir(buf, 0750) < 0 && errno != EEXIST)
+        return -errno;
+    return 0;
+}
+
+/* Reads the last record and meta's chain head; refuses a log whose head disagrees. */
+static int
+s_recover(struct audit_log *log, char *errbuf, size_t errlen)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    MDB_val key, val;
+    int rc = mdb_txn_begin(log->env, NULL, MDB_RDONLY, &txn);
+    if (rc) {
+        snprintf(errbuf, errlen, "audit log: read transaction: %s", mdb_strerror(rc));
+        return -EIO;
+    }
+    memset(log->head, 0, sizeof log->head);
+    log->last_seq = 0;
+    rc = mdb_cursor_open(txn, log->db_log, &cur);
+    if (rc == 0) {
+        rc = mdb_cursor_get(cur, &key, &val, MDB_LAST);
+        if (rc == 0) {
+            if (key.mv_size != 8) {
+                snprintf(errbuf, errlen, "audit log: last key is %zu bytes, not 8", key.mv_size);
+                rc = -EBADMSG;
+            } else {
+                log->last_seq = s_from_be64(key.mv_data);
+                audit_chain_hash(val.mv_data, val.mv_size, log->head);
+                rc = 0;
+            }
+        } else if (rc == MDB_NOTFOUND) {
+            rc = 0;
+        }
+        mdb_cursor_close(cur);
+    }
+    if (rc == 0 && log->last_seq > 0) {
+        MDB_val k = {.mv_size = 10, .mv_data = "chain_head"}, v;
+        int g = mdb_get(txn, log->db_meta, &k, &v);
+        if (g != 0 || v.mv_size != AUDIT_HASH_LEN ||
+            memcmp(v.mv_data, log->head, AUDIT_HASH_LEN) != 0) {
+            snprintf(errbuf, errlen,
+                     "audit log: chain head in meta does not match record %llu; "
+                     "run `mandatectl verify`",
+                     (unsigned long long)log->last_seq);
+            rc = -EBADMSG;
+        }
+    }
+    mdb_txn_abort(txn);
+    if (rc > 0) {
+        snprintf(errbuf, errlen, "audit log: %s", mdb_strerror(rc));
+        rc = -EIO;
+    }
+    return rc;
+}
+
+int
+audit_log_open(const char *state_dir, const struct audit_log_options *opts,
+               struct audit_log **ret_log, char *errbuf, size_t errlen)
+{
+    char path[4096];
+    int rc, dead = 0;
+    MDB_txn *txn;
+    MDB_envinfo info;
+
+    if (snprintf(path, sizeof path, "%s/audit", state_dir) >= (int)sizeof path) {
+        snprintf(errbuf, errlen, "state_dir too long");
+        return -ENAMETOOLONG;
+    }
+    rc = s_mkdir_p(path);
+    if (rc < 0) {
+        snprintf(errbuf, errlen, "%s: %s", path, strerror(-rc));
+        return rc;
+    }
+
+    struct audit_log *log = xcalloc(1, sizeof *log);
+    log->opts = *opts;
+    msgpack_sbuffer_init(&log->rec);
+
+    rc = mdb_env_create(&log->env);
+    if (rc)
+        goto out_lmdb_error;
+    mdb_env_set_maxdbs(log->env, 8);
+    mdb_env_set_mapsize(log->env, opts->map_initial);
+    rc = mdb_env_open(log->env, path, opts->durable ? 0 : MDB_NOSYNC, 0640);
+    if (rc)
+        goto out_env_close;
+    /* Readers killed mid-transaction leave slots that would pin old pages. */
+    mdb_reader_check(log->env, &dead);
+    if (dead)
+        log_notice("audit log: cleared %d stale reader slot(s)", dead);
+
+    rc = mdb_txn_begin(log->env, NULL, 0, &txn);
+    if (rc)
+        goto out_env_close;
+    if ((rc = mdb_dbi_open(txn, "log", MDB_CREATE, &log->db_log)) ||
+        (rc = mdb_dbi_open(txn, "ids", MDB_CREATE, &log->db_ids)) ||
+        (rc = mdb_dbi_open(txn, "pending", MDB_CREATE, &log->db_pending)) ||
+        (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &log->db_meta)))
+        goto out_txn_abort;
+    uint8_t ver[8];
+    s_be64(AUDIT_FORMAT_VERSION, ver);
+    MDB_val k = {.mv_size = 14, .mv_data = "format_version"}, v = {.mv_size = 8, .mv_data = ver};
+    MDB_val old;
+    rc = mdb_get(txn, log->db_meta, &k, &old);
+    if (rc == MDB_NOTFOUND) {
+        rc = mdb_put(txn, log->db_meta, &k, &v, 0);
+    } else if (rc == 0 && (old.mv_size != 8 || memcmp(old.mv_data, ver, 8) != 0)) {
+        snprintf(errbuf, errlen, "%s: audit log format version is not %d", path,
+                 AUDIT_FORMAT_VERSION);
+        mdb_txn_abort(txn);
+        rc = -EPROTO;
+        goto out_destroy;
+    }
+    if (rc)
+        goto out_txn_abort;
+    rc = mdb_txn_commit(txn);
+    if (rc)
+        goto out_env_close;
+
+    mdb_env_info(log->env, &info);
+    log->map_size = info.me_mapsize;
+    rc = s_recover(log, errbuf, errlen);
+    if (rc < 0)
+        goto out_destroy;
+    *ret_log = log;
+    return 0;
+
+out_txn_abort:
+    mdb_txn_abort(txn);
+out_env_close:
+out_lmdb_error:
+    snprintf(errbuf, errlen, "%s: %s", path, mdb_strerror(rc));
+    rc = rc > 0 ? -rc : -EIO;
+out_destroy:
+    audit_log_destroy(&log);
+    return rc;
+}
+
+void
+audit_log_destroy(struct audit_log **log_p)
+{
+    struct audit_log *log = *log_p;
+    if (!log)
+        return;
+    if (log->txn)
+        mdb_txn_abort(log->txn);
+    if (log->env)
+        mdb_env_close(log->env);
+    msgpack_sbuffer_destroy(&log->rec);
+    free(log);
+    *log_p = NULL;
+}
+
+uint64_t
+audit_log_last_seq(const struct audit_log *log)
+{
+    return log->last_seq;
+}
+
+uint64_t
+audit_log_map_size(const struct audit_log *log)
+{
+    return log->map_size;
+}
+
+int
+audit_log_begin(struct audit_log *log)
+{
+    int rc = mdb_txn_begin(log->env, NULL, 0, &log->txn);
+    if (rc == MDB_MAP_RESIZED) {
+        /* Only this process writes, but honour a resize if one ever happens. */
+        mdb_env_set_mapsize(log->env, 0);
+        rc = mdb_txn_begin(log->env, NULL, 0, &log->txn);
+    }
+    if (rc) {
+        log->txn = NULL;
+        return s_mdb_errno(log, rc);
+    }
+    log->batch_seq = log->last_seq;
+    memcpy(log->batch_head, log->head, AUDIT_HASH_LEN);
+    return 0;
+}
+
+static uint64_t
+s_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int
+audit_log_append(struct audit_log *log, const char *kind, const void *fields, size_t fields_len,
+                 unsigned extra_fields, uint64_t *ret_seq)
+{
+    msgpack_packer pk;
+    uint8_t keybuf[8];
+    uint64_t seq = log->batch_seq + 1;
+
+    msgpack_sbuffer_clear(&log->rec);
+    msgpack_packer_init(&pk, &log->rec, msgpack_sbuffer_write);
+    audit_record_begin(&pk, seq, s_now_ns(), kind, log->batch_head, extra_fields);
+    if (fields_len)
+        msgpack_sbuffer_write(&log->rec, fields, fields_len);
+
+    s_be64(seq, keybuf);
+    MDB_val key = {.mv_size = 8, .mv_data = keybuf};
+    MDB_val val = {.mv_size = log->rec.size, .mv_data = log->rec.data};
+    int rc = mdb_put(log->txn, log->db_log, &key, &val, MDB_APPEND);
+    if (rc)
+        return s_mdb_errno(log, rc);
+    audit_chain_hash(log->rec.data, log->rec.size, log->batch_head);
+    log->batch_seq = seq;
+    if (ret_seq)
+        *ret_seq = seq;
+    return 0;
+}
+
+int
+audit_log_find_id(struct audit_log *log, const uint8_t id[16], uint64_t *ret_seq)
+{
+    MDB_val key = {.mv_size = 16, .mv_data = (void *)id}, val;
+    int rc = mdb_get(log->txn, log->db_ids, &key, &val);
+    if (rc == MDB_NOTFOUND)
+        return -ENOENT;
+    if (rc)
+        return s_mdb_errno(log, rc);
+    if (val.mv_size != 8)
+        return -EBADMSG;
+    *ret_seq = s_from_be64(val.mv_data);
+    return 0;
+}
+
+int
+audit_log_put_id(struct audit_log *log, const uint8_t id[16], uint64_t seq)
+{
+    uint8_t v[8];
+    s_be64(seq, v);
+    MDB_val key = {.mv_size = 16, .mv_data = (void *)id}, val = {.mv_size = 8, .mv_data = v};
+    int rc = mdb_put(log->txn, log->db_ids, &key, &val, MDB_NOOVERWRITE);
+    return rc ? s_mdb_errno(log, rc) : 0;
+}
+
+int
+audit_log_put_pending(struct audit_log *log, uint64_t seq, const char *area, unsigned attempt,
+                      uint64_t due_ms)
+{
+    uint8_t k[8];
+    msgpack_sbuffer sb = {.size = 0, .data = NULL, .alloc = 0};
+    msgpack_packer pk;
+
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 3);
+    audit_pack_key(&pk, "area");
+    audit_pack_str(&pk, area);
+    audit_pack_key(&pk, "attempt");
+    msgpack_pack_unsigned_int(&pk, attempt);
+    audit_pack_key(&pk, "due");
+    msgpack_pack_uint64(&pk, due_ms);
+
+    s_be64(seq, k);
+    MDB_val key = {.mv_size = 8, .mv_data = k}, val = {.mv_size = sb.size, .mv_data = sb.data};
+    int rc = mdb_put(log->txn, log->db_pending, &key, &val, 0);
+    msgpack_sbuffer_destroy(&sb);
+    return rc ? s_mdb_errno(log, rc) : 0;
+}
+
+int
+audit_log_commit(struct audit_log *log)
+{
+    uint8_t seqbuf[8];
+    int rc = 0;
+
+    if (log->batch_seq != log->last_seq) {
+        s_be64(log->batch_seq, seqbuf);
+        MDB_val hk = {.mv_size = 10, .mv_data = "chain_head"};
+        MDB_val hv = {.mv_size = AUDIT_HASH_LEN, .mv_data = log->batch_head};
+        MDB_val sk = {.mv_size = 9, .mv_data = "chain_seq"};
+        MDB_val sv = {.mv_size = 8, .mv_data = seqbuf};
+        rc = mdb_put(log->txn, log->db_meta, &hk, &hv, 0);
+        if (rc == 0)
+            rc = mdb_put(log->txn, log->db_meta, &sk, &sv, 0);
+        if (rc) {
+            audit_log_abort(log);
+            return s_mdb_errno(log, rc);
+        }
+    }
+    rc = mdb_txn_commit(log->txn);
+    log->txn = NULL; /* freed by LMDB whether or not the commit worked */
+    if (rc)
+        return s_mdb_errno(log, rc);
+    log->last_seq = log->batch_seq;
+    memcpy(log->head, log->batch_head, AUDIT_HASH_LEN);
+    return 0;
+}
+
+void
+audit_log_abort(struct audit_log *log)
+{
+    if (log->txn)
+        mdb_txn_abort(log->txn);
+    log->txn = NULL;
+}
+
+int
+audit_log_grow(struct audit_log *log)
+{
+    if (log->map_size >= log->opts.map_max)
+        return -ENOSPC;
+    uint64_t next = log->map_size * 2;
+    if (next > log->opts.map_max)
+        next = log->opts.map_max;
+    int rc = mdb_env_set_mapsize(log->env, next);
+    if (rc)
+        return s_mdb_errno(log, rc);
+    MDB_envinfo info;
+    mdb_env_info(log->env, &info);
+    log->map_size = info.me_mapsize;
+    log_notice("audit log: map grown to %llu bytes (limit %llu)",
+               (unsigned long long)log->map_size, (unsigned long long)log->opts.map_max);
+    return 0;
+}
+
+bool
+audit_log_map_was_full(const struct audit_log *log)
+{
+    return log->map_full;
+}
+
+int
+audit_log_sync(struct audit_log *log)
+{
+    int rc = mdb_env_sync(log->env, 1);
+    return rc ? s_mdb_errno(log, rc) : 0;
+}

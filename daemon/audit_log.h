@@ -1,0 +1,71 @@
+/*
+ * audit_log: the broker's side of the LMDB audit log, its only writer.
+ *
+ * Layout (environment STATE_DIR/audit; tools/audit_reader.c reads the same):
+ *   log      u64 BE seq (from 1, MDB_APPEND)  -> msgpack record
+ *   ids      16-byte event id                 -> u64 BE seq of its `accepted`
+ *   pending  u64 BE seq                       -> msgpack {area, attempt, due}
+ *   meta     "format_version" -> u64 BE, "chain_head" -> 32 bytes,
+ *            "chain_seq" -> u64 BE
+ *
+ * Writes happen in batches: audit_log_begin(), any number of appends and
+ * puts, audit_log_commit(). The chain head and next seq advance only when a
+ * commit succeeds, so a failed batch (map full, disk full) leaves both the
+ * file and the in-memory state exactly as they were.
+ */
+#ifndef MANDATE_AUDIT_LOG_H
+#define MANDATE_AUDIT_LOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/audit_record.h"
+
+#define AUDIT_FORMAT_VERSION 1
+
+struct audit_log;
+
+struct audit_log_options {
+    bool durable;          /* fsync on every commit (durability = full) */
+    uint64_t map_initial;  /* first map size in bytes */
+    uint64_t map_max;      /* the map may grow to this; past it: -ENOSPC */
+};
+
+/* Creates STATE_DIR/audit if needed, opens or creates the environment and checks its chain head. */
+int audit_log_open(const char *state_dir, const struct audit_log_options *opts,
+                   struct audit_log **ret_log, char *errbuf, size_t errlen);
+void audit_log_destroy(struct audit_log **log_p);
+
+uint64_t audit_log_last_seq(const struct audit_log *log);
+uint64_t audit_log_map_size(const struct audit_log *log);
+
+int audit_log_begin(struct audit_log *log);
+/*
+ * Appends a record: the common fields are packed here; fields holds the
+ * already packed kind-specific key/value pairs (extra_fields of them).
+ */
+int audit_log_append(struct audit_log *log, const char *kind, const void *fields,
+                     size_t fields_len, unsigned extra_fields, uint64_t *ret_seq);
+/* Seq of the event with this id, visible within the open batch too; -ENOENT if none. */
+int audit_log_find_id(struct audit_log *log, const uint8_t id[16], uint64_t *ret_seq);
+int audit_log_put_id(struct audit_log *log, const uint8_t id[16], uint64_t seq);
+int audit_log_put_pending(struct audit_log *log, uint64_t seq, const char *area, unsigned attempt,
+                          uint64_t due_ms);
+/* Commits; with durable set, returns only once the data is on disk. */
+int audit_log_commit(struct audit_log *log);
+void audit_log_abort(struct audit_log *log);
+
+/*
+ * After -ENOSPC from a put/append/commit because the map is full: doubles
+ * the map up to map_max. Returns 0 if it grew (retry the batch), -ENOSPC if
+ * the map is already at its limit. Must be called outside a batch.
+ */
+int audit_log_grow(struct audit_log *log);
+/* Whether the last failure was the map limit (as opposed to the disk). */
+bool audit_log_map_was_full(const struct audit_log *log);
+
+/* Flushes to disk (for durability = relaxed, called from a timer and at stop). */
+int audit_log_sync(struct audit_log *log);
+
+#endif

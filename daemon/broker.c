@@ -1,0 +1,233 @@
+/*
+ * broker: wires the loop together. SIGTERM stops intake first, so that the
+ * `stopped` record is the last word in the log; every ACK already sent was
+ * committed before it went out, so there is no batch left to flush.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <systemd/sd-daemon.h>
+#include <zmq.h>
+
+#include "daemon/broker.h"
+#include "daemon/ingress.h"
+#include "daemon/log.h"
+
+#define RELAXED_SYNC_MS 1000
+
+struct broker {
+    const struct mandated_config *cfg;
+    struct event_base *base;
+    void *zmq_ctx;
+    struct audit_log *log;
+    struct ingress *ingress;
+    struct event *sig_term, *sig_int, *sig_hup, *watchdog, *sync_timer;
+    const char *stop_reason;
+};
+
+/* A lifecycle record in its own transaction, growing the map if it must. */
+static int
+s_write_record(struct broker *b, const char *kind, const msgpack_sbuffer *fields, unsigned n)
+{
+    int rc;
+    for (;;) {
+        rc = audit_log_begin(b->log);
+        if (rc == 0)
+            rc = audit_log_append(b->log, kind, fields->data, fields->size, n, NULL);
+        if (rc == 0)
+            rc = audit_log_commit(b->log);
+        else
+            audit_log_abort(b->log);
+        if (rc != -ENOSPC || !audit_log_map_was_full(b->log) || audit_log_grow(b->log) < 0)
+            break;
+    }
+    if (rc < 0)
+        log_err("audit log: cannot write `%s` record: %s", kind, strerror(-rc));
+    return rc;
+}
+
+static int
+s_record_started(struct broker *b)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    audit_pack_key(&pk, "pid");
+    msgpack_pack_int64(&pk, getpid());
+    audit_pack_key(&pk, "version");
+    audit_pack_str(&pk, MANDATED_VERSION);
+    audit_pack_key(&pk, "durability");
+    audit_pack_str(&pk, b->cfg->broker.durability == DURABILITY_FULL ? "full" : "relaxed");
+    audit_pack_key(&pk, "config");
+    audit_pack_str(&pk, b->cfg->path);
+    audit_pack_key(&pk, "recovered_seq");
+    msgpack_pack_uint64(&pk, audit_log_last_seq(b->log));
+    int rc = s_write_record(b, AUDIT_KIND_STARTED, &sb, 5);
+    msgpack_sbuffer_destroy(&sb);
+    return rc;
+}
+
+static void
+s_record_stopped(struct broker *b)
+{
+    const struct ingress_stats *st = ingress_stats(b->ingress);
+    uint64_t rejected = 0;
+    for (int c = 0; c < MEP_CODE_COUNT; c++)
+        rejected += st->rejected[c];
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    audit_pack_key(&pk, "pid");
+    msgpack_pack_int64(&pk, getpid());
+    audit_pack_key(&pk, "reason");
+    audit_pack_str(&pk, b->stop_reason ? b->stop_reason : "stopped");
+    audit_pack_key(&pk, "accepted");
+    msgpack_pack_uint64(&pk, st->accepted);
+    audit_pack_key(&pk, "duplicates");
+    msgpack_pack_uint64(&pk, st->duplicates);
+    audit_pack_key(&pk, "rejected");
+    msgpack_pack_uint64(&pk, rejected);
+    audit_pack_key(&pk, "rejected_suppressed");
+    msgpack_pack_uint64(&pk, st->rejected_suppressed);
+    s_write_record(b, AUDIT_KIND_STOPPED, &sb, 6);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+static void
+s_on_stop_signal(evutil_socket_t sig, short what, void *arg)
+{
+    struct broker *b = arg;
+    b->stop_reason = sig == SIGTERM ? "SIGTERM" : "SIGINT";
+    log_notice("%s: stopping intake", b->stop_reason);
+    sd_notify(0, "STOPPING=1");
+    ingress_stop(b->ingress);
+    event_base_loopexit(b->base, NULL);
+}
+
+static void
+s_on_hup(evutil_socket_t sig, short what, void *arg)
+{
+    /* Routing and permissions are read once for now; endpoints need a restart anyway. */
+    log_notice("SIGHUP: configuration reload is not supported yet; restart to apply changes");
+}
+
+static void
+s_on_watchdog(evutil_socket_t fd, short what, void *arg)
+{
+    sd_notify(0, "WATCHDOG=1");
+}
+
+static void
+s_on_sync(evutil_socket_t fd, short what, void *arg)
+{
+    struct broker *b = arg;
+    int rc = audit_log_sync(b->log);
+    if (rc < 0)
+        log_err("audit log: sync: %s", strerror(-rc));
+}
+
+static struct event *
+s_timer(struct broker *b, uint64_t usec, event_callback_fn cb)
+{
+    struct timeval tv = {.tv_sec = (time_t)(usec / 1000000), .tv_usec = (long)(usec % 1000000)};
+    struct event *ev = event_new(b->base, -1, EV_PERSIST, cb, b);
+    event_add(ev, &tv);
+    return ev;
+}
+
+struct broker *
+broker_new(const struct mandated_config *cfg)
+{
+    char err[512];
+    uint64_t wd_usec = 0;
+    struct broker *b = xcalloc(1, sizeof *b);
+    b->cfg = cfg;
+
+    struct audit_log_options opts = {
+        .durable = cfg->broker.durability == DURABILITY_FULL,
+        .map_initial = cfg->broker.map_initial_bytes,
+        .map_max = cfg->broker.map_max_bytes,
+    };
+    if (audit_log_open(cfg->broker.state_dir, &opts, &b->log, err, sizeof err) < 0) {
+        log_err("%s", err);
+        goto out_destroy;
+    }
+    log_info("audit log: %s/audit, %llu records, map %llu bytes", cfg->broker.state_dir,
+             (unsigned long long)audit_log_last_seq(b->log),
+             (unsigned long long)audit_log_map_size(b->log));
+    if (!opts.durable)
+        log_warn("durability = relaxed: commits are not fsynced; a power failure may lose "
+                 "up to %d ms of ACKed events",
+                 RELAXED_SYNC_MS);
+
+    b->base = event_base_new();
+    b->zmq_ctx = zmq_ctx_new();
+    if (!b->base || !b->zmq_ctx) {
+        log_err("cannot create the event loop or ZeroMQ context");
+        goto out_destroy;
+    }
+    if (s_record_started(b) < 0)
+        goto out_destroy;
+    b->ingress = ingress_new(b->base, b->zmq_ctx, cfg, b->log);
+    if (!b->ingress)
+        goto out_destroy;
+
+    b->sig_term = evsignal_new(b->base, SIGTERM, s_on_stop_signal, b);
+    b->sig_int = evsignal_new(b->base, SIGINT, s_on_stop_signal, b);
+    b->sig_hup = evsignal_new(b->base, SIGHUP, s_on_hup, b);
+    event_add(b->sig_term, NULL);
+    event_add(b->sig_int, NULL);
+    event_add(b->sig_hup, NULL);
+    if (sd_watchdog_enabled(0, &wd_usec) > 0)
+        b->watchdog = s_timer(b, wd_usec / 2, s_on_watchdog);
+    if (!opts.durable)
+        b->sync_timer = s_timer(b, RELAXED_SYNC_MS * 1000u, s_on_sync);
+
+    log_notice("ready: ingress %s, durability %s, %zu areas", cfg->broker.ingress,
+               opts.durable ? "full" : "relaxed", cfg->nareas);
+    sd_notify(0, "READY=1");
+    return b;
+
+out_destroy:
+    broker_destroy(&b);
+    return NULL;
+}
+
+int
+broker_run(struct broker *b)
+{
+    event_base_dispatch(b->base);
+    s_record_stopped(b);
+    if (b->cfg->broker.durability != DURABILITY_FULL)
+        audit_log_sync(b->log);
+    log_notice("stopped: %llu records in the audit log",
+               (unsigned long long)audit_log_last_seq(b->log));
+    return 0;
+}
+
+void
+broker_destroy(struct broker **b_p)
+{
+    struct broker *b = *b_p;
+    if (!b)
+        return;
+    struct event *evs[] = {b->sig_term, b->sig_int, b->sig_hup, b->watchdog, b->sync_timer};
+    for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
+        if (evs[i])
+            event_free(evs[i]);
+    ingress_destroy(&b->ingress);
+    if (b->zmq_ctx)
+        zmq_ctx_term(b->zmq_ctx);
+    if (b->base)
+        event_base_free(b->base);
+    audit_log_destroy(&b->log);
+    free(b);
+    *b_p = NULL;
+}

@@ -1,0 +1,529 @@
+/*
+ * ingress: MEP/1 intake. The invariant this file keeps: an ACK leaves only
+ * after the transaction holding the event's `accepted` record has committed
+ * (and, under durability = full, reached the disk). Everything read in one
+ * loop turn shares that one commit, which is what makes pipelined
+ * publishers fast without weakening the promise.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <zmq.h>
+
+#include "daemon/ingress.h"
+#include "daemon/log.h"
+#include "daemon/rate_limit.h"
+#include "proto/envelope.h"
+
+#define IDENTITY_MAX 255
+#define FRAMES_MAX   8 /* after the identity; more is a bad frame */
+
+/* One message read in this turn, and what will be answered. */
+struct item {
+    uint8_t identity[IDENTITY_MAX];
+    size_t identity_len;
+    bool delimiter; /* a REQ peer: its empty frame is echoed back */
+
+    enum mep_code code; /* MEP_OK: to be accepted */
+    char reason[MEP_REASON_MAX + 1];
+    bool has_id;
+    uint8_t id[ENVELOPE_ID_LEN];
+    bool log_rejection;
+    char peer[64];
+
+    bool has_env;
+    struct envelope env;
+    zmq_msg_t body; /* the raw envelope, stored verbatim in `accepted` */
+    bool has_body;
+    const struct area_conf *area;
+
+    uint64_t seq;
+    bool dup;
+};
+
+struct ingress {
+    struct event_base *base;
+    const struct mandated_config *cfg;
+    struct audit_log *log;
+    void *sock;
+    struct event *ev;
+    bool stopped;
+
+    struct envelope_limits limits;
+    struct item *items;
+    size_t nitems;
+
+    struct rate_limit *source_limits; /* parallel to cfg->sources */
+    struct rate_limit rejected_limit;
+    uint64_t suppressed_since_logged;
+
+    msgpack_sbuffer fields; /* kind-specific record fields */
+    msgpack_sbuffer reply;
+    bool last_commit_failed;
+    struct ingress_stats stats;
+};
+
+static bool
+s_has_input(struct ingress *in)
+{
+    int events = 0;
+    size_t len = sizeof events;
+    if (zmq_getsockopt(in->sock, ZMQ_EVENTS, &events, &len) < 0)
+        return false;
+    return (events & ZMQ_POLLIN) != 0;
+}
+
+static void
+s_reject(struct item *it, enum mep_code code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+s_reject(struct item *it, enum mep_code code, const char *fmt, ...)
+{
+    va_list ap;
+    it->code = code;
+    va_start(ap, fmt);
+    vsnprintf(it->reason, sizeof it->reason, fmt, ap);
+    va_end(ap);
+}
+
+static void
+s_item_release(struct item *it)
+{
+    if (it->has_env)
+        envelope_release(&it->env);
+    if (it->has_body)
+        zmq_msg_close(&it->body);
+    it->has_env = false;
+    it->has_body = false;
+}
+
+/* Sends identity [· empty] · MEP1 · command · body. Counts a reply that cannot go out. */
+static void
+s_send_reply(struct ingress *in, const uint8_t *identity, size_t identity_len, bool delimiter,
+             const char *command, const msgpack_sbuffer *body)
+{
+    int rc = zmq_send(in->sock, identity, identity_len, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    if (rc >= 0 && delimiter)
+        rc = zmq_send(in->sock, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    if (rc >= 0)
+        rc = zmq_send(in->sock, MEP_PROTOCOL, 4, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    if (rc >= 0)
+        rc = zmq_send(in->sock, command, strlen(command), ZMQ_SNDMORE | ZMQ_DONTWAIT);
+    if (rc >= 0)
+        rc = zmq_send(in->sock, body->data, body->size, ZMQ_DONTWAIT);
+    if (rc < 0) {
+        /* EHOSTUNREACH: the peer left (ROUTER_MANDATORY); EAGAIN: its queue is full.
+         * Either way the publisher resends the same id and gets `dup`. */
+        in->stats.replies_dropped++;
+        log_debug("ingress: reply %s dropped: %s", command, zmq_strerror(errno));
+    }
+}
+
+static void
+s_peer_address(zmq_msg_t *msg, char *out, size_t size)
+{
+    const char *addr = zmq_msg_gets(msg, "Peer-Address");
+    snprintf(out, size, "%s", addr ? addr : "");
+}
+
+/* Source, type and rate checks on a decoded envelope. */
+static void
+s_check_envelope(struct ingress *in, struct item *it, uint64_t now)
+{
+    const struct envelope *env = &it->env;
+    const struct mandated_config *cfg = in->cfg;
+
+    if (strncmp(env->source, "area:", 5) == 0) {
+        s_reject(it, MEP_FORBIDDEN, "field 'source': '%s' is reserved for workers' follow-ups",
+                 env->source);
+        return;
+    }
+    it->area = config_area_for_type(cfg, env->type);
+    if (!it->area) {
+        s_reject(it, MEP_UNKNOWN_TYPE, "field 'type': '%s' is not in the catalogue", env->type);
+        return;
+    }
+    const struct source_conf *src = config_source(cfg, env->source);
+    if (!config_source_allows(src, env->type)) {
+        s_reject(it, MEP_FORBIDDEN, "field 'type': source '%s' may not publish '%s'",
+                 env->source, env->type);
+        return;
+    }
+    if (src && !rate_limit_take(&in->source_limits[src - cfg->sources], now)) {
+        s_reject(it, MEP_RATE_LIMITED, "source '%s' is over its rate of %g events/s",
+                 env->source, src->rate);
+        return;
+    }
+}
+
+/* Reads one multipart message. Returns false if nothing could be read. */
+static bool
+s_read_one(struct ingress *in, uint64_t now)
+{
+    zmq_msg_t parts[FRAMES_MAX];
+    size_t nparts = 0, extra = 0;
+    zmq_msg_t idmsg;
+    struct item *it = &in->items[in->nitems];
+
+    zmq_msg_init(&idmsg);
+    if (zmq_msg_recv(&idmsg, in->sock, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&idmsg);
+        return false;
+    }
+    memset(it, 0, offsetof(struct item, env));
+    it->has_env = it->has_body = false;
+    it->area = NULL;
+    it->seq = 0;
+    it->dup = false;
+    it->identity_len = zmq_msg_size(&idmsg);
+    if (it->identity_len > IDENTITY_MAX)
+        it->identity_len = IDENTITY_MAX;
+    memcpy(it->identity, zmq_msg_data(&idmsg), it->identity_len);
+    bool more = zmq_msg_more(&idmsg);
+    zmq_msg_close(&idmsg);
+
+    while (more) {
+        zmq_msg_t *m = nparts < FRAMES_MAX ? &parts[nparts] : &idmsg;
+        zmq_msg_init(m);
+        if (zmq_msg_recv(m, in->sock, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(m);
+            break;
+        }
+        more = zmq_msg_more(m);
+        if (nparts < FRAMES_MAX)
+            nparts++;
+        else {
+            zmq_msg_close(m);
+            extra++;
+        }
+    }
+
+    size_t first = 0;
+    if (nparts > 0 && zmq_msg_size(&parts[0]) == 0) {
+        it->delimiter = true;
+        first = 1;
+    }
+    size_t nframes = nparts - first + extra;
+    zmq_msg_t *f = &parts[first];
+    it->code = MEP_OK;
+
+    if (nframes < 2 || nframes > 3) {
+        s_reject(it, MEP_BAD_FRAME, "expected 3 frames (MEP1, command, body), got %zu", nframes);
+    } else if (zmq_msg_size(&f[0]) != 4 || memcmp(zmq_msg_data(&f[0]), MEP_PROTOCOL, 4) != 0) {
+        s_reject(it, MEP_BAD_FRAME, "frame 1: protocol is not MEP1");
+    } else {
+        enum mep_command cmd = mep_command_parse(zmq_msg_data(&f[1]), zmq_msg_size(&f[1]));
+        if (cmd == MEP_CMD_PING) {
+            mep_pack_pong(&in->reply);
+            s_send_reply(in, it->identity, it->identity_len, it->delimiter, "PONG", &in->reply);
+            for (size_t i = 0; i < nparts; i++)
+                zmq_msg_close(&parts[i]);
+            return true; /* answered at once: no item */
+        }
+        if (cmd != MEP_CMD_PUB) {
+            s_reject(it, MEP_BAD_FRAME, "frame 2: unknown command");
+        } else if (nframes != 3) {
+            s_reject(it, MEP_BAD_FRAME, "frame 3: PUB without a body");
+        } else if (zmq_msg_size(&f[2]) > in->limits.max_bytes) {
+            s_reject(it, MEP_TOO_LARGE, "frame 3: %zu bytes, over max_event_bytes %zu",
+                     zmq_msg_size(&f[2]), in->limits.max_bytes);
+        } else {
+            struct envelope_error err;
+            if (envelope_decode(zmq_msg_data(&f[2]), zmq_msg_size(&f[2]), &in->limits, &it->env,
+                                &err) < 0) {
+                it->code = err.code;
+                snprintf(it->reason, sizeof it->reason, "%s", err.reason);
+                it->has_id = err.has_id;
+                memcpy(it->id, err.id, sizeof it->id);
+            } else {
+                it->has_env = true;
+                it->has_id = true;
+                memcpy(it->id, it->env.id, sizeof it->id);
+                s_check_envelope(in, it, now);
+            }
+        }
+    }
+
+    if (it->code == MEP_OK) {
+        /* Keep the raw bytes without copying: the record embeds them verbatim. */
+        zmq_msg_init(&it->body);
+        zmq_msg_move(&it->body, &f[2]);
+        it->has_body = true;
+    } else {
+        in->stats.rejected[it->code]++;
+        /* rejected_log_rate = 0 turns rejected records off; the counters remain. */
+        it->log_rejection = in->cfg->broker.rejected_log_rate > 0 &&
+                            rate_limit_take(&in->rejected_limit, now);
+        if (it->log_rejection && nparts > 0)
+            s_peer_address(&parts[0], it->peer, sizeof it->peer);
+        if (!it->log_rejection) {
+            in->suppressed_since_logged++;
+            in->stats.rejected_suppressed++;
+        }
+    }
+    for (size_t i = 0; i < nparts; i++)
+        zmq_msg_close(&parts[i]);
+    in->nitems++;
+    return true;
+}
+
+static void
+s_pack_str_or_nil(msgpack_packer *pk, const char *s)
+{
+    if (s && *s)
+        audit_pack_str(pk, s);
+    else
+        msgpack_pack_nil(pk);
+}
+
+static int
+s_append_accepted(struct ingress *in, struct item *it)
+{
+    msgpack_packer pk;
+    msgpack_sbuffer_clear(&in->fields);
+    msgpack_packer_init(&pk, &in->fields, msgpack_sbuffer_write);
+    audit_pack_key(&pk, "id");
+    msgpack_pack_bin_with_body(&pk, it->id, sizeof it->id);
+    audit_pack_key(&pk, "type");
+    audit_pack_str(&pk, it->env.type);
+    audit_pack_key(&pk, "source");
+    audit_pack_str(&pk, it->env.source);
+    audit_pack_key(&pk, "area");
+    audit_pack_str(&pk, it->area->name);
+    audit_pack_key(&pk, "event");
+    msgpack_sbuffer_write(&in->fields, zmq_msg_data(&it->body), zmq_msg_size(&it->body));
+
+    int rc = audit_log_append(in->log, AUDIT_KIND_ACCEPTED, in->fields.data, in->fields.size, 5,
+                              &it->seq);
+    if (rc == 0)
+        rc = audit_log_put_id(in->log, it->id, it->seq);
+    if (rc == 0)
+        rc = audit_log_put_pending(in->log, it->seq, it->area->name, 0, 0);
+    return rc;
+}
+
+static int
+s_append_rejected(struct ingress *in, struct item *it, uint64_t suppressed)
+{
+    msgpack_packer pk;
+    unsigned n = 6;
+    msgpack_sbuffer_clear(&in->fields);
+    msgpack_packer_init(&pk, &in->fields, msgpack_sbuffer_write);
+    audit_pack_key(&pk, "id");
+    if (it->has_id)
+        msgpack_pack_bin_with_body(&pk, it->id, sizeof it->id);
+    else
+        msgpack_pack_nil(&pk);
+    audit_pack_key(&pk, "code");
+    audit_pack_str(&pk, mep_code_name(it->code));
+    audit_pack_key(&pk, "reason");
+    audit_pack_str(&pk, it->reason);
+    audit_pack_key(&pk, "source");
+    s_pack_str_or_nil(&pk, it->has_env ? it->env.source : NULL);
+    audit_pack_key(&pk, "type");
+    s_pack_str_or_nil(&pk, it->has_env ? it->env.type : NULL);
+    audit_pack_key(&pk, "peer");
+    s_pack_str_or_nil(&pk, it->peer);
+    if (suppressed) {
+        audit_pack_key(&pk, "suppressed");
+        msgpack_pack_uint64(&pk, suppressed);
+        n++;
+    }
+    return audit_log_append(in->log, AUDIT_KIND_REJECTED, in->fields.data, in->fields.size, n,
+                            NULL);
+}
+
+/* One transaction for the whole batch. Returns 0 or -errno (nothing written). */
+static int
+s_write_batch(struct ingress *in, bool *ret_wrote)
+{
+    int rc = audit_log_begin(in->log);
+    bool wrote = false, first_rejection = true;
+    for (size_t i = 0; rc == 0 && i < in->nitems; i++) {
+        struct item *it = &in->items[i];
+        it->dup = false;
+        if (it->code == MEP_OK) {
+            uint64_t seq;
+            int found = audit_log_find_id(in->log, it->id, &seq);
+            if (found == 0) {
+                it->dup = true;
+                it->seq = seq;
+            } else if (found == -ENOENT) {
+                rc = s_append_accepted(in, it);
+                wrote = true;
+            } else {
+                rc = found;
+            }
+        } else if (it->log_rejection) {
+            rc = s_append_rejected(in, it, first_rejection ? in->suppressed_since_logged : 0);
+            first_rejection = false;
+            wrote = true;
+        }
+    }
+    if (rc == 0 && wrote) {
+        rc = audit_log_commit(in->log);
+    } else {
+        audit_log_abort(in->log);
+    }
+    if (rc == 0 && !first_rejection)
+        in->suppressed_since_logged = 0;
+    *ret_wrote = wrote;
+    return rc;
+}
+
+static void
+s_flush(struct ingress *in)
+{
+    bool wrote = false;
+    int rc;
+    for (;;) {
+        rc = s_write_batch(in, &wrote);
+        if (rc != -ENOSPC || !audit_log_map_was_full(in->log) || audit_log_grow(in->log) < 0)
+            break;
+    }
+    in->stats.batches++;
+    if (rc < 0) {
+        in->stats.commit_failures++;
+        if (!in->last_commit_failed)
+            log_err("audit log: commit failed: %s%s; answering `unavailable`", strerror(-rc),
+                    audit_log_map_was_full(in->log) ? " (map at map_max_bytes)" : "");
+        in->last_commit_failed = true;
+    } else if (in->last_commit_failed) {
+        log_notice("audit log: commits work again");
+        in->last_commit_failed = false;
+    }
+
+    for (size_t i = 0; i < in->nitems; i++) {
+        struct item *it = &in->items[i];
+        if (it->code == MEP_OK && rc < 0) {
+            in->stats.rejected[MEP_UNAVAILABLE]++;
+            mep_pack_nack(&in->reply, it->id, MEP_UNAVAILABLE,
+                          "the audit log cannot take more events now; retry later");
+            s_send_reply(in, it->identity, it->identity_len, it->delimiter, "NACK", &in->reply);
+        } else if (it->code == MEP_OK) {
+            if (it->dup)
+                in->stats.duplicates++;
+            else
+                in->stats.accepted++;
+            mep_pack_ack(&in->reply, it->id, it->seq, it->dup);
+            s_send_reply(in, it->identity, it->identity_len, it->delimiter, "ACK", &in->reply);
+        } else {
+            if (it->log_rejection && rc == 0)
+                in->stats.rejected_logged++;
+            mep_pack_nack(&in->reply, it->has_id ? it->id : NULL, it->code, it->reason);
+            s_send_reply(in, it->identity, it->identity_len, it->delimiter, "NACK", &in->reply);
+        }
+        s_item_release(it);
+    }
+    in->nitems = 0;
+}
+
+static void
+s_on_readable(evutil_socket_t fd, short what, void *arg)
+{
+    struct ingress *in = arg;
+    if (in->stopped)
+        return;
+    uint64_t now = monotonic_ns();
+    while (in->nitems < in->cfg->broker.commit_max_batch && s_has_input(in)) {
+        if (!s_read_one(in, now))
+            break;
+    }
+    if (in->nitems)
+        s_flush(in);
+    /* ZMQ_FD is edge-triggered and sends may have consumed the edge: look again. */
+    if (s_has_input(in))
+        event_active(in->ev, EV_READ, 0);
+}
+
+struct ingress *
+ingress_new(struct event_base *base, void *zmq_ctx, const struct mandated_config *cfg,
+            struct audit_log *log)
+{
+    struct ingress *in = xcalloc(1, sizeof *in);
+    int one = 1, linger = 2000, sndhwm = 100000;
+    int64_t maxmsg = (int64_t)cfg->broker.max_event_bytes + 4096;
+    int fd;
+    size_t fdlen = sizeof fd;
+    uint64_t now = monotonic_ns();
+
+    in->base = base;
+    in->cfg = cfg;
+    in->log = log;
+    in->limits = envelope_default_limits;
+    in->limits.max_bytes = cfg->broker.max_event_bytes;
+    in->items = xcalloc(cfg->broker.commit_max_batch, sizeof *in->items);
+    in->source_limits = xcalloc(cfg->nsources ? cfg->nsources : 1, sizeof *in->source_limits);
+    for (size_t i = 0; i < cfg->nsources; i++)
+        rate_limit_init(&in->source_limits[i], cfg->sources[i].rate, cfg->sources[i].burst, now);
+    rate_limit_init(&in->rejected_limit, cfg->broker.rejected_log_rate,
+                    cfg->broker.rejected_log_rate, now);
+    msgpack_sbuffer_init(&in->fields);
+    msgpack_sbuffer_init(&in->reply);
+
+    in->sock = zmq_socket(zmq_ctx, ZMQ_ROUTER);
+    if (!in->sock)
+        goto out_error;
+    zmq_setsockopt(in->sock, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
+    zmq_setsockopt(in->sock, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(in->sock, ZMQ_SNDHWM, &sndhwm, sizeof sndhwm);
+    /* Slightly over the event limit so that a near miss gets a too_large NACK;
+     * anything far beyond it is cut off by libzmq before it is buffered. */
+    zmq_setsockopt(in->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
+    if (zmq_bind(in->sock, cfg->broker.ingress) < 0) {
+        log_err("ingress: cannot bind %s: %s", cfg->broker.ingress, zmq_strerror(errno));
+        goto out_error;
+    }
+    if (zmq_getsockopt(in->sock, ZMQ_FD, &fd, &fdlen) < 0)
+        goto out_error;
+    in->ev = event_new(base, fd, EV_READ | EV_PERSIST, s_on_readable, in);
+    event_add(in->ev, NULL);
+    /* Anything queued before the fd was watched would never raise an edge. */
+    event_active(in->ev, EV_READ, 0);
+    return in;
+
+out_error:
+    if (in->sock && errno)
+        log_err("ingress: %s", zmq_strerror(errno));
+    ingress_destroy(&in);
+    return NULL;
+}
+
+void
+ingress_stop(struct ingress *in)
+{
+    in->stopped = true;
+    if (in->ev)
+        event_del(in->ev);
+}
+
+void
+ingress_destroy(struct ingress **in_p)
+{
+    struct ingress *in = *in_p;
+    if (!in)
+        return;
+    if (in->ev)
+        event_free(in->ev);
+    for (size_t i = 0; i < in->nitems; i++)
+        s_item_release(&in->items[i]);
+    if (in->sock)
+        zmq_close(in->sock);
+    msgpack_sbuffer_destroy(&in->fields);
+    msgpack_sbuffer_destroy(&in->reply);
+    free(in->items);
+    free(in->source_limits);
+    free(in);
+    *in_p = NULL;
+}
+
+const struct ingress_stats *
+ingress_stats(const struct ingress *in)
+{
+    return &in->stats;
+}

@@ -1,0 +1,111 @@
+/*
+ * log: stderr logging with journald priority prefixes, and the daemon's
+ * allocation failure policy (abort with a message: a broker that cannot
+ * allocate cannot keep its promises, and systemd restarts it).
+ */
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon/log.h"
+
+static const char *s_ident = "mandated";
+static int s_max_priority = LOG_INFO;
+static bool s_journal;
+
+void
+log_init(const char *ident, int verbosity)
+{
+    s_ident = ident;
+    s_max_priority = verbosity > 0 ? LOG_DEBUG : LOG_INFO;
+    if (verbosity < 0)
+        s_max_priority = LOG_WARNING;
+    s_journal = getenv("JOURNAL_STREAM") != NULL;
+}
+
+static const char *
+s_level_name(int priority)
+{
+    static const char *names[] = {"emerg", "alert", "crit", "error",
+                                  "warn",  "notice", "info", "debug"};
+    return names[priority & 7];
+}
+
+void
+log_msg(int priority, const char *fmt, ...)
+{
+    if (priority > s_max_priority)
+        return;
+    char line[2048];
+    int n;
+    if (s_journal) {
+        n = snprintf(line, sizeof line, "<%d>", priority);
+    } else {
+        struct timespec ts;
+        struct tm tm;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        gmtime_r(&ts.tv_sec, &tm);
+        n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s[%ld] %s: ",
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                     tm.tm_sec, ts.tv_nsec / 1000000, s_ident, (long)getpid(),
+                     s_level_name(priority));
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    int m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
+    va_end(ap);
+    size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
+    if (len > sizeof line - 2)
+        len = sizeof line - 2;
+    line[len++] = '\n';
+    /* One write per line so that lines from several processes do not interleave. */
+    fwrite(line, 1, len, stderr);
+    fflush(stderr);
+}
+
+static void
+s_out_of_memory(size_t size)
+{
+    log_msg(LOG_CRIT, "out of memory allocating %zu bytes; aborting", size);
+    abort();
+}
+
+void *
+xmalloc(size_t size)
+{
+    void *p = malloc(size ? size : 1);
+    if (!p)
+        s_out_of_memory(size);
+    return p;
+}
+
+void *
+xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p)
+        s_out_of_memory(n * size);
+    return p;
+}
+
+void *
+xrealloc(void *p, size_t size)
+{
+    void *q = realloc(p, size ? size : 1);
+    if (!q)
+        s_out_of_memory(size);
+    return q;
+}
+
+char *
+xstrdup(const char *s)
+{
+    char *p = strdup(s);
+    if (!p)
+        s_out_of_memory(strlen(s) + 1);
+    return p;
+}

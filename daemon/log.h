@@ -1,0 +1,26 @@
+/*
+ * log: one line per event on stderr. Under journald ($JOURNAL_STREAM set) each
+ * line starts with a <N> priority prefix and carries no timestamp, since the
+ * journal adds its own; otherwise an ISO 8601 UTC timestamp and a level word.
+ */
+#ifndef MANDATE_LOG_H
+#define MANDATE_LOG_H
+
+#include <syslog.h>
+
+void log_init(const char *ident, int verbosity);
+void log_msg(int priority, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define log_err(...)    log_msg(LOG_ERR, __VA_ARGS__)
+#define log_warn(...)   log_msg(LOG_WARNING, __VA_ARGS__)
+#define log_notice(...) log_msg(LOG_NOTICE, __VA_ARGS__)
+#define log_info(...)   log_msg(LOG_INFO, __VA_ARGS__)
+#define log_debug(...)  log_msg(LOG_DEBUG, __VA_ARGS__)
+
+/* Allocation failure policy for the daemon: log and abort. */
+void *xmalloc(size_t size);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t size);
+char *xstrdup(const char *s);
+
+#endif

@@ -1,0 +1,322 @@
+/*
+ * audit_record: pack and decode audit log records, hash them into the chain,
+ * and verify a chain record by record.
+ *
+ * Stored bytes are outside input (anyone with write access to the LMDB file
+ * can change them), so decoding is scanned and bounded like a network
+ * message. Allocation failure aborts (proto/ policy).
+ *
+ * How the verifier places blame (deterministic, one pass, O(1) state):
+ * a record k is judged through two links, (k-1 -> k): k's prev equals the
+ * hash of k-1's bytes, and (k -> k+1): k+1's prev equals the hash of k's
+ * bytes; the chain head in meta acts as the link after the last record.
+ *  - Record k missing, unreadable, or its seq field not k: k is bad.
+ *  - Link (k-1 -> k) broken: k-1 becomes the suspect (if k is the first
+ *    record fed there is no k-1 to suspect and k itself is bad). When link
+ *    (k -> k+1) holds, k-1's bytes changed: bad = k-1. When it breaks too,
+ *    k's own bytes changed in its prev (which breaks both): bad = k.
+ *  - A link that cannot be checked (the next record missing or unreadable,
+ *    the head missing or for another seq) counts as broken, so a pending
+ *    suspect k-1 then resolves to bad = k.
+ *  - At the end, no suspect: head missing -> the last record is bad (it is
+ *    not covered); head_seq past the last record -> the first missing seq;
+ *    head_seq before it -> the first record the head does not cover; head !=
+ *    hash of the last record -> the last record.
+ */
+#include "proto/audit_record.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "proto/msgpack_scan.h"
+
+/* Records nest an envelope (depth 8) a few levels down; strings stay small. */
+static const struct msgpack_scan_limits s_record_limits = {16, 1024 * 1024};
+
+void
+audit_chain_hash(const void *bytes, size_t len, uint8_t ret_hash[AUDIT_HASH_LEN])
+{
+    crypto_generichash(ret_hash, AUDIT_HASH_LEN, bytes, len, NULL, 0);
+}
+
+void
+audit_pack_key(msgpack_packer *pk, const char *key)
+{
+    audit_pack_str(pk, key);
+}
+
+void
+audit_pack_str(msgpack_packer *pk, const char *s)
+{
+    size_t n = strlen(s);
+
+    msgpack_pack_str(pk, n);
+    msgpack_pack_str_body(pk, s, n);
+}
+
+void
+audit_record_begin(msgpack_packer *pk, uint64_t seq, uint64_t at_ns, const char *kind,
+                   const uint8_t prev[AUDIT_HASH_LEN], unsigned extra_fields)
+{
+    msgpack_pack_map(pk, 4 + extra_fields);
+    audit_pack_key(pk, "seq");
+    msgpack_pack_uint64(pk, seq);
+    audit_pack_key(pk, "at");
+    msgpack_pack_uint64(pk, at_ns);
+    audit_pack_key(pk, "kind");
+    audit_pack_str(pk, kind);
+    audit_pack_key(pk, "prev");
+    msgpack_pack_bin(pk, AUDIT_HASH_LEN);
+    msgpack_pack_bin_body(pk, prev, AUDIT_HASH_LEN);
+}
+
+static bool
+s_key_is(const msgpack_object *key, const char *name, size_t len)
+{
+    return key->type == MSGPACK_OBJECT_STR && key->via.str.size == len &&
+           memcmp(key->via.str.ptr, name, len) == 0;
+}
+
+/* Checks the common fields: all keys strings, seq/at/kind/prev once each. */
+static int
+s_common_fields(const msgpack_object *map, struct audit_record *rec)
+{
+    const msgpack_object *seq = NULL, *at = NULL, *kind = NULL, *prev = NULL;
+
+    if (map->type != MSGPACK_OBJECT_MAP)
+        return -EBADMSG;
+    for (uint32_t i = 0; i < map->via.map.size; i++) {
+        const msgpack_object_kv *kv = &map->via.map.ptr[i];
+        const msgpack_object **slot = NULL;
+
+        if (kv->key.type != MSGPACK_OBJECT_STR)
+            return -EBADMSG;
+        if (s_key_is(&kv->key, "seq", 3))
+            slot = &seq;
+        else if (s_key_is(&kv->key, "at", 2))
+            slot = &at;
+        else if (s_key_is(&kv->key, "kind", 4))
+            slot = &kind;
+        else if (s_key_is(&kv->key, "prev", 4))
+            slot = &prev;
+        if (!slot)
+            continue;
+        if (*slot)
+            return -EBADMSG; /* a second seq or prev would make the record ambiguous */
+        *slot = &kv->val;
+    }
+    if (!seq || seq->type != MSGPACK_OBJECT_POSITIVE_INTEGER || !at ||
+        at->type != MSGPACK_OBJECT_POSITIVE_INTEGER || !kind || kind->type != MSGPACK_OBJECT_STR ||
+        kind->via.str.size >= sizeof(rec->kind) ||
+        memchr(kind->via.str.ptr, '\0', kind->via.str.size) || !prev ||
+        prev->type != MSGPACK_OBJECT_BIN || prev->via.bin.size != AUDIT_HASH_LEN)
+        return -EBADMSG;
+
+    rec->seq = seq->via.u64;
+    rec->at_ns = at->via.u64;
+    memcpy(rec->kind, kind->via.str.ptr, kind->via.str.size);
+    rec->kind[kind->via.str.size] = '\0';
+    memcpy(rec->prev, prev->via.bin.ptr, AUDIT_HASH_LEN);
+    return 0;
+}
+
+/*
+ * copy: unpack from a private copy, so that the record outlives buf (an LMDB
+ * page is only valid for its transaction). The verifier, which is done with
+ * each record before the next, skips it.
+ */
+static int
+s_decode(const void *buf, size_t len, struct audit_record *ret, bool copy)
+{
+    const char *src = buf;
+    char *dup = NULL;
+    msgpack_unpack_return ur;
+    size_t off = 0;
+
+    if (msgpack_scan(buf, len, &s_record_limits, NULL) != MSGPACK_SCAN_OK)
+        return -EBADMSG;
+    if (copy) {
+        dup = malloc(len);
+        if (!dup)
+            abort();
+        memcpy(dup, buf, len);
+        src = dup;
+    }
+    memset(ret, 0, sizeof(*ret));
+    msgpack_unpacked_init(&ret->unpacked);
+    ur = msgpack_unpack_next(&ret->unpacked, src, len, &off);
+    if (ur == MSGPACK_UNPACK_NOMEM_ERROR)
+        abort();
+    if (ur != MSGPACK_UNPACK_SUCCESS || off != len) {
+        msgpack_unpacked_destroy(&ret->unpacked);
+        free(dup);
+        return -EBADMSG;
+    }
+    if (dup && !msgpack_zone_push_finalizer(ret->unpacked.zone, free, dup))
+        abort();
+    if (s_common_fields(&ret->unpacked.data, ret) < 0) {
+        msgpack_unpacked_destroy(&ret->unpacked);
+        memset(ret, 0, sizeof(*ret));
+        return -EBADMSG;
+    }
+    ret->map = &ret->unpacked.data;
+    return 0;
+}
+
+int
+audit_record_decode(const void *buf, size_t len, struct audit_record *ret)
+{
+    return s_decode(buf, len, ret, true);
+}
+
+void
+audit_record_release(struct audit_record *rec)
+{
+    if (!rec)
+        return;
+    msgpack_unpacked_destroy(&rec->unpacked);
+    rec->map = NULL;
+}
+
+const msgpack_object *
+audit_record_field(const struct audit_record *rec, const char *key)
+{
+    const msgpack_object *map = rec->map;
+    size_t n = strlen(key);
+
+    if (!map || map->type != MSGPACK_OBJECT_MAP)
+        return NULL;
+    for (uint32_t i = 0; i < map->via.map.size; i++) {
+        if (s_key_is(&map->via.map.ptr[i].key, key, n))
+            return &map->via.map.ptr[i].val;
+    }
+    return NULL;
+}
+
+void
+audit_verifier_init(struct audit_verifier *v, uint64_t first_seq,
+                    const uint8_t prev_of_first[AUDIT_HASH_LEN])
+{
+    memset(v, 0, sizeof(*v));
+    v->first_seq = first_seq > 0 ? first_seq : 1; /* seqs start at 1 */
+    v->expect_seq = v->first_seq;
+    if (prev_of_first)
+        memcpy(v->prev_hash, prev_of_first, AUDIT_HASH_LEN);
+}
+
+__attribute__((format(printf, 3, 4))) static bool
+s_bad(struct audit_verifier *v, uint64_t seq, const char *fmt, ...)
+{
+    va_list ap;
+
+    v->bad_seq = seq;
+    v->suspect = 0;
+    va_start(ap, fmt);
+    vsnprintf(v->why, sizeof(v->why), fmt, ap);
+    va_end(ap);
+    return false;
+}
+
+/* Settles a pending suspect s once the link after s + 1 is known (or unknowable). */
+static bool
+s_resolve(struct audit_verifier *v, bool next_link_ok, const char *next)
+{
+    unsigned long long s = v->suspect;
+
+    if (next_link_ok)
+        return s_bad(v, s, "record %llu: bytes altered (hash no longer matches record %llu's prev)",
+                     s, s + 1);
+    return s_bad(v, s + 1, "record %llu: altered (links from %llu and to %s both broken)", s + 1, s,
+                 next);
+}
+
+bool
+audit_verifier_feed(struct audit_verifier *v, uint64_t key_seq, const void *bytes, size_t len)
+{
+    unsigned long long k = key_seq;
+    struct audit_record rec;
+    char next[40];
+    bool link_ok;
+
+    if (v->bad_seq)
+        return false;
+    snprintf(next, sizeof(next), "%llu", k);
+
+    if (key_seq != v->expect_seq) {
+        if (v->suspect)
+            return s_resolve(v, false, "a missing record");
+        if (key_seq > v->expect_seq)
+            return s_bad(v, v->expect_seq, "record %llu: missing (next stored record is %llu)",
+                         (unsigned long long)v->expect_seq, k);
+        return s_bad(v, key_seq, "record %llu: out of order (expected %llu)", k,
+                     (unsigned long long)v->expect_seq);
+    }
+    if (s_decode(bytes, len, &rec, false) < 0) {
+        if (v->suspect)
+            return s_resolve(v, false, "unreadable record");
+        return s_bad(v, key_seq, "record %llu: not a readable audit record", k);
+    }
+    if (rec.seq != key_seq) {
+        unsigned long long says = rec.seq;
+
+        audit_record_release(&rec);
+        if (v->suspect)
+            return s_resolve(v, false, next);
+        return s_bad(v, key_seq, "record %llu: its seq field says %llu", k, says);
+    }
+    link_ok = memcmp(rec.prev, v->prev_hash, AUDIT_HASH_LEN) == 0;
+    audit_record_release(&rec);
+
+    if (v->suspect)
+        return s_resolve(v, link_ok, next);
+    if (!link_ok) {
+        if (key_seq == v->first_seq)
+            return s_bad(v, key_seq, "record %llu: prev is not the expected %s", k,
+                         key_seq == 1 ? "32 zero bytes" : "hash of the record before");
+        v->suspect = key_seq - 1;
+    }
+    audit_chain_hash(bytes, len, v->prev_hash);
+    v->expect_seq = key_seq + 1;
+    return true;
+}
+
+bool
+audit_verifier_finish(struct audit_verifier *v, const uint8_t *head, uint64_t head_seq)
+{
+    unsigned long long last, hs = head_seq;
+
+    if (v->bad_seq)
+        return false;
+    if (v->expect_seq == v->first_seq) {
+        /* Nothing fed: fine for an empty log, not when meta says there was more. */
+        if (head && head_seq >= v->first_seq)
+            return s_bad(v, v->first_seq, "record %llu: missing (meta head is at seq %llu)",
+                         (unsigned long long)v->first_seq, hs);
+        return true;
+    }
+    last = v->expect_seq - 1;
+    if (v->suspect)
+        return s_resolve(v,
+                         head && head_seq == last &&
+                             memcmp(head, v->prev_hash, AUDIT_HASH_LEN) == 0,
+                         "the chain head");
+    if (!head)
+        return s_bad(v, last, "record %llu: chain head missing from meta", last);
+    if (head_seq > last)
+        return s_bad(v, last + 1, "record %llu: missing (log ends at %llu, meta head is at %llu)",
+                     last + 1, last, hs);
+    if (head_seq < last) {
+        uint64_t first = head_seq + 1 > v->first_seq ? head_seq + 1 : v->first_seq;
+
+        return s_bad(v, first, "record %llu: past the chain head in meta (head at %llu)",
+                     (unsigned long long)first, hs);
+    }
+    if (memcmp(head, v->prev_hash, AUDIT_HASH_LEN) != 0)
+        return s_bad(v, last, "record %llu: bytes do not match the chain head in meta", last);
+    return true;
+}

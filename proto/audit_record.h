@@ -1,0 +1,85 @@
+/*
+ * audit_record: the msgpack record stored in the audit log's `log` table and
+ * the hash chain that makes the log tamper-evident (DESIGN.md "Audit log").
+ *
+ * Chain: a record's `prev` is BLAKE2b-256 of the previous record's stored
+ * bytes (32 zero bytes for seq 1). The stored bytes include their own `prev`,
+ * so each hash covers the previous hash and the record bytes, and altering
+ * any record breaks every link after it.
+ */
+#ifndef MANDATE_AUDIT_RECORD_H
+#define MANDATE_AUDIT_RECORD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <msgpack.h>
+
+#define AUDIT_HASH_LEN 32
+
+/* Record kinds written by the broker. */
+#define AUDIT_KIND_STARTED  "started"
+#define AUDIT_KIND_STOPPED  "stopped"
+#define AUDIT_KIND_ACCEPTED "accepted"
+#define AUDIT_KIND_REJECTED "rejected"
+
+/* hash = BLAKE2b-256(bytes). */
+void audit_chain_hash(const void *bytes, size_t len, uint8_t ret_hash[AUDIT_HASH_LEN]);
+
+/*
+ * Starts a record: packs a map header of 4 + extra_fields entries and the
+ * common fields seq, at, kind, prev. The caller then packs exactly
+ * extra_fields key/value pairs.
+ */
+void audit_record_begin(msgpack_packer *pk, uint64_t seq, uint64_t at_ns, const char *kind,
+                        const uint8_t prev[AUDIT_HASH_LEN], unsigned extra_fields);
+
+/* Packs a string key (helper for the kind-specific fields). */
+void audit_pack_key(msgpack_packer *pk, const char *key);
+void audit_pack_str(msgpack_packer *pk, const char *s);
+
+/* A decoded record: the common fields, plus the whole map for the rest. */
+struct audit_record {
+    uint64_t seq;
+    uint64_t at_ns;
+    char kind[32];
+    uint8_t prev[AUDIT_HASH_LEN];
+    const msgpack_object *map; /* valid until audit_record_release() */
+    msgpack_unpacked unpacked;
+};
+
+/*
+ * Decodes stored record bytes (bounded, like any outside input: the log file
+ * may have been altered). Returns 0 or -EBADMSG.
+ */
+int audit_record_decode(const void *buf, size_t len, struct audit_record *ret);
+void audit_record_release(struct audit_record *rec);
+
+/* Looks up a key in the record map; NULL if absent. */
+const msgpack_object *audit_record_field(const struct audit_record *rec, const char *key);
+
+/*
+ * Verifying the chain: feed records in seq order; the verifier reports the
+ * first record whose bytes no longer match the chain. When link (k, k+1)
+ * breaks, record k is to blame unless link (k+1, k+2) breaks as well (then
+ * k+1's own `prev` was altered); audit_verify_finish() checks the last link
+ * against the chain head kept in `meta`.
+ */
+struct audit_verifier {
+    uint64_t first_seq;           /* seq of the first record to be fed */
+    uint64_t expect_seq;          /* next seq expected */
+    uint8_t prev_hash[AUDIT_HASH_LEN]; /* hash of the last record fed */
+    uint64_t suspect;             /* seq of a broken link's earlier record, 0 if none */
+    uint64_t bad_seq;             /* first bad seq once known, 0 if none */
+    char why[160];
+};
+
+void audit_verifier_init(struct audit_verifier *v, uint64_t first_seq,
+                         const uint8_t prev_of_first[AUDIT_HASH_LEN]);
+/* Returns true while the chain is still good; false once bad_seq is known. */
+bool audit_verifier_feed(struct audit_verifier *v, uint64_t key_seq, const void *bytes,
+                         size_t len);
+/* head: meta's chain head (NULL if missing). Returns true if the whole chain is good. */
+bool audit_verifier_finish(struct audit_verifier *v, const uint8_t *head, uint64_t head_seq);
+
+#endif

@@ -1,0 +1,267 @@
+/*
+ * msgpack_scan: the bounds check that runs on every message before msgpack-c
+ * sees it. One forward pass, no allocation and no recursion: a fixed stack
+ * holds, per open container, how many objects it still owes, so hostile
+ * nesting costs at most MSGPACK_SCAN_DEPTH_CAP slots.
+ */
+#include "proto/msgpack_scan.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Reads an n-byte big-endian unsigned integer (n <= 4 here). */
+static inline uint64_t
+s_be(const uint8_t *p, unsigned n)
+{
+    uint64_t v = 0;
+
+    for (unsigned i = 0; i < n; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+enum s_kind { S_FIXED, S_SIZED, S_ARRAY, S_MAP };
+
+enum msgpack_scan_result
+msgpack_scan_one(const void *buf, size_t len, const struct msgpack_scan_limits *limits,
+                 size_t *ret_consumed, size_t *ret_offset)
+{
+    const uint8_t *const start = buf;
+    const uint8_t *const end = start + len;
+    const uint8_t *p = start;
+    const uint8_t *obj = start;
+    const unsigned max_depth =
+        limits->max_depth < MSGPACK_SCAN_DEPTH_CAP ? limits->max_depth : MSGPACK_SCAN_DEPTH_CAP;
+    /* owed[d]: objects the container open at depth d + 1 has still to yield. */
+    uint64_t owed[MSGPACK_SCAN_DEPTH_CAP];
+    unsigned depth = 0;
+    /*
+     * Objects declared but not yet read, over all open containers. Each takes
+     * at least one byte, so this may never exceed the bytes that remain: that
+     * one comparison is what keeps msgpack-c from allocating for lies.
+     */
+    uint64_t need = 1;
+    enum msgpack_scan_result r;
+
+    if (len == 0) {
+        r = MSGPACK_SCAN_EMPTY;
+        goto fail;
+    }
+
+    for (;;) {
+        const size_t avail = (size_t)(end - p);
+        enum s_kind kind = S_FIXED;
+        size_t fixed = 1;   /* S_FIXED: whole object size */
+        unsigned lsz = 0;   /* bytes of the length / count field */
+        unsigned extra = 0; /* the ext type byte */
+        uint64_t n = 0;     /* payload bytes, or element count */
+        uint8_t b;
+
+        obj = p;
+        if (avail == 0) {
+            r = MSGPACK_SCAN_TRUNCATED;
+            goto fail;
+        }
+        if (depth > 0)
+            owed[depth - 1]--;
+        need--;
+
+        b = *p;
+        if (b <= 0x7f || b >= 0xe0) {
+            fixed = 1;
+        } else if (b <= 0x8f) {
+            kind = S_MAP;
+            n = b & 0x0f;
+        } else if (b <= 0x9f) {
+            kind = S_ARRAY;
+            n = b & 0x0f;
+        } else if (b <= 0xbf) {
+            kind = S_SIZED;
+            n = b & 0x1f;
+        } else {
+            switch (b) {
+            case 0xc1:
+                r = MSGPACK_SCAN_BAD_BYTE;
+                goto fail;
+            case 0xc0: /* nil */
+            case 0xc2: /* false */
+            case 0xc3: /* true */
+                fixed = 1;
+                break;
+            case 0xc4: /* bin 8 */
+            case 0xd9: /* str 8 */
+                kind = S_SIZED;
+                lsz = 1;
+                break;
+            case 0xc5:
+            case 0xda:
+                kind = S_SIZED;
+                lsz = 2;
+                break;
+            case 0xc6:
+            case 0xdb:
+                kind = S_SIZED;
+                lsz = 4;
+                break;
+            case 0xc7: /* ext 8/16/32: length, then type */
+                kind = S_SIZED;
+                lsz = 1;
+                extra = 1;
+                break;
+            case 0xc8:
+                kind = S_SIZED;
+                lsz = 2;
+                extra = 1;
+                break;
+            case 0xc9:
+                kind = S_SIZED;
+                lsz = 4;
+                extra = 1;
+                break;
+            case 0xcc: /* uint 8 */
+            case 0xd0: /* int 8 */
+                fixed = 2;
+                break;
+            case 0xcd:
+            case 0xd1:
+                fixed = 3;
+                break;
+            case 0xca: /* float 32 */
+            case 0xce:
+            case 0xd2:
+                fixed = 5;
+                break;
+            case 0xcb: /* float 64 */
+            case 0xcf:
+            case 0xd3:
+                fixed = 9;
+                break;
+            case 0xd4: /* fixext 1, 2, 4, 8, 16 */
+            case 0xd5:
+            case 0xd6:
+            case 0xd7:
+            case 0xd8:
+                kind = S_SIZED;
+                extra = 1;
+                n = 1u << (b - 0xd4);
+                break;
+            case 0xdc:
+                kind = S_ARRAY;
+                lsz = 2;
+                break;
+            case 0xdd:
+                kind = S_ARRAY;
+                lsz = 4;
+                break;
+            case 0xde:
+                kind = S_MAP;
+                lsz = 2;
+                break;
+            default: /* 0xdf */
+                kind = S_MAP;
+                lsz = 4;
+                break;
+            }
+        }
+
+        if (kind == S_FIXED) {
+            if (avail < fixed) {
+                r = MSGPACK_SCAN_TRUNCATED;
+                goto fail;
+            }
+            p += fixed;
+        } else {
+            const size_t hdr = 1 + lsz + extra;
+            size_t rest;
+
+            if (avail < hdr) {
+                r = MSGPACK_SCAN_TRUNCATED;
+                goto fail;
+            }
+            if (lsz > 0)
+                n = s_be(p + 1, lsz);
+            rest = avail - hdr;
+            p += hdr;
+            if (kind == S_SIZED) {
+                /* A lie about the length is malformed input before it is too long. */
+                if (n > rest) {
+                    r = MSGPACK_SCAN_TRUNCATED;
+                    goto fail;
+                }
+                if (n > limits->max_str) {
+                    r = MSGPACK_SCAN_STR_TOO_LONG;
+                    goto fail;
+                }
+                p += n;
+            } else {
+                if (depth >= max_depth) {
+                    r = MSGPACK_SCAN_TOO_DEEP;
+                    goto fail;
+                }
+                if (kind == S_MAP)
+                    n *= 2;
+                need += n;
+                if (need > rest) {
+                    r = MSGPACK_SCAN_TRUNCATED;
+                    goto fail;
+                }
+                if (n > 0) {
+                    owed[depth++] = n;
+                    continue;
+                }
+            }
+        }
+
+        /* One object complete: close every container it completed. */
+        while (depth > 0 && owed[depth - 1] == 0)
+            depth--;
+        if (depth == 0)
+            break;
+    }
+
+    if (ret_consumed)
+        *ret_consumed = (size_t)(p - start);
+    return MSGPACK_SCAN_OK;
+
+fail:
+    if (ret_offset)
+        *ret_offset = (size_t)(obj - start);
+    return r;
+}
+
+enum msgpack_scan_result
+msgpack_scan(const void *buf, size_t len, const struct msgpack_scan_limits *limits,
+             size_t *ret_offset)
+{
+    size_t used = 0;
+    enum msgpack_scan_result r = msgpack_scan_one(buf, len, limits, &used, ret_offset);
+
+    if (r == MSGPACK_SCAN_OK && used != len) {
+        if (ret_offset)
+            *ret_offset = used;
+        return MSGPACK_SCAN_TRAILING;
+    }
+    return r;
+}
+
+const char *
+msgpack_scan_strerror(enum msgpack_scan_result r)
+{
+    switch (r) {
+    case MSGPACK_SCAN_OK:
+        return "ok";
+    case MSGPACK_SCAN_TRUNCATED:
+        return "truncated msgpack";
+    case MSGPACK_SCAN_BAD_BYTE:
+        return "invalid msgpack byte 0xc1";
+    case MSGPACK_SCAN_TRAILING:
+        return "trailing bytes after the msgpack object";
+    case MSGPACK_SCAN_TOO_DEEP:
+        return "nesting too deep";
+    case MSGPACK_SCAN_STR_TOO_LONG:
+        return "string too long";
+    case MSGPACK_SCAN_EMPTY:
+        return "empty message";
+    }
+    return "unknown scan result";
+}

@@ -1,0 +1,372 @@
+/*
+ * daemon_harness: process-level test support. Everything here is real: the
+ * daemon binary (from $MANDATED_BIN), its LMDB files in a mkdtemp directory,
+ * ZeroMQ sockets over ipc in that directory, signals.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <msgpack.h>
+#include <zmq.h>
+
+#include "config/default_config.h"
+#include "proto/envelope.h"
+#include "tests/support/daemon_harness.h"
+
+struct harness {
+    char dir[256];
+    char state_dir[300];
+    char config[300];
+    char endpoint[320];
+    char log_path[300];
+    pid_t pid;
+    void *ctx;
+};
+
+static void
+s_die(const char *what)
+{
+    fprintf(stderr, "harness: %s: %s\n", what, strerror(errno));
+    abort();
+}
+
+static const char *
+s_env(const char *name, const char *fallback)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : fallback;
+}
+
+struct harness *
+harness_new(const char *broker_extra, const char *tail_extra)
+{
+    struct harness *h = calloc(1, sizeof *h);
+    if (!h)
+        s_die("calloc");
+    snprintf(h->dir, sizeof h->dir, "%s/mandated-test-XXXXXX", s_env("TMPDIR", "/tmp"));
+    if (!mkdtemp(h->dir))
+        s_die("mkdtemp");
+    snprintf(h->state_dir, sizeof h->state_dir, "%s/var", h->dir);
+    snprintf(h->config, sizeof h->config, "%s/mandated.conf", h->dir);
+    snprintf(h->log_path, sizeof h->log_path, "%s/mandated.log", h->dir);
+    bool own_ingress = broker_extra && strstr(broker_extra, "ingress");
+    if (!own_ingress)
+        snprintf(h->endpoint, sizeof h->endpoint, "ipc://%s/ingress.ipc", h->dir);
+
+    FILE *f = fopen(h->config, "w");
+    if (!f)
+        s_die("fopen config");
+    fprintf(f, "[broker]\n");
+    if (!own_ingress)
+        fprintf(f, "ingress = %s\n", h->endpoint);
+    fprintf(f, "workers = ipc://%s/workers.ipc\nstate_dir = %s\nhttp = 127.0.0.1:%d\n%s\n",
+            h->dir, h->state_dir, 20000 + (int)(getpid() % 20000),
+            broker_extra ? broker_extra : "");
+    /* The shipped catalogue and sources, so tests see the real type names. */
+    const char *areas = strstr(default_config_text, "\n[area ");
+    fprintf(f, "%s\n%s", areas ? areas : "", tail_extra ? tail_extra : "");
+    fclose(f);
+
+    if (own_ingress) {
+        const char *p = strstr(broker_extra, "ingress");
+        p = strchr(p, '=');
+        p++;
+        while (*p == ' ')
+            p++;
+        size_t n = strcspn(p, " \n;");
+        snprintf(h->endpoint, sizeof h->endpoint, "%.*s", (int)n, p);
+    }
+    h->ctx = zmq_ctx_new();
+    return h;
+}
+
+static void
+s_rm_rf(const char *dir)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "harness: could not remove %s\n", dir);
+}
+
+void
+harness_destroy(struct harness **h_p)
+{
+    struct harness *h = *h_p;
+    if (!h)
+        return;
+    if (h->pid > 0)
+        harness_kill9(h);
+    zmq_ctx_term(h->ctx);
+    if (getenv("MANDATE_KEEP_TMP"))
+        fprintf(stderr, "harness: kept %s\n", h->dir);
+    else
+        s_rm_rf(h->dir);
+    free(h);
+    *h_p = NULL;
+}
+
+const char *
+harness_dir(const struct harness *h)
+{
+    return h->dir;
+}
+const char *
+harness_state_dir(const struct harness *h)
+{
+    return h->state_dir;
+}
+const char *
+harness_config_path(const struct harness *h)
+{
+    return h->config;
+}
+const char *
+harness_endpoint(const struct harness *h)
+{
+    return h->endpoint;
+}
+pid_t
+harness_pid(const struct harness *h)
+{
+    return h->pid;
+}
+void *
+harness_zmq_ctx(struct harness *h)
+{
+    return h->ctx;
+}
+
+void *
+harness_dealer(struct harness *h)
+{
+    void *s = zmq_socket(h->ctx, ZMQ_DEALER);
+    int linger = 0;
+    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+    if (zmq_connect(s, h->endpoint) < 0)
+        s_die("zmq_connect");
+    return s;
+}
+
+static int
+s_ping(struct harness *h, int timeout_ms)
+{
+    void *s = harness_dealer(h);
+    char cmd[8];
+    uint8_t body[64];
+    int rc = -1;
+    if (zmq_send(s, "MEP1", 4, ZMQ_SNDMORE) >= 0 && zmq_send(s, "PING", 4, ZMQ_SNDMORE) >= 0 &&
+        zmq_send(s, "", 0, 0) >= 0)
+        rc = harness_recv_reply(s, cmd, body, sizeof body, timeout_ms);
+    zmq_close(s);
+    return rc >= 0 && strcmp(cmd, "PONG") == 0 ? 0 : -1;
+}
+
+int
+harness_start(struct harness *h, int timeout_ms)
+{
+    const char *bin = s_env("MANDATED_BIN", "build/mandated");
+    pid_t pid = fork();
+    if (pid < 0)
+        return -errno;
+    if (pid == 0) {
+        int fd = open(h->log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+        if (fd >= 0) {
+            dup2(fd, 2);
+            close(fd);
+        }
+        execl(bin, bin, "-c", h->config, (char *)NULL);
+        fprintf(stderr, "exec %s: %s\n", bin, strerror(errno));
+        _exit(127);
+    }
+    h->pid = pid;
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+        if (!harness_running(h))
+            return -ECHILD;
+        if (s_ping(h, 200) == 0)
+            return 0;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long ms = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+        if (ms > timeout_ms)
+            return -ETIMEDOUT;
+    }
+}
+
+bool
+harness_running(struct harness *h)
+{
+    if (h->pid <= 0)
+        return false;
+    int status;
+    if (waitpid(h->pid, &status, WNOHANG) == h->pid) {
+        h->pid = 0;
+        return false;
+    }
+    return true;
+}
+
+void
+harness_kill9(struct harness *h)
+{
+    if (h->pid <= 0)
+        return;
+    kill(h->pid, SIGKILL);
+    waitpid(h->pid, NULL, 0);
+    h->pid = 0;
+}
+
+int
+harness_stop(struct harness *h, int timeout_ms)
+{
+    if (h->pid <= 0)
+        return -1;
+    kill(h->pid, SIGTERM);
+    for (int waited = 0; waited <= timeout_ms; waited += 10) {
+        int status;
+        if (waitpid(h->pid, &status, WNOHANG) == h->pid) {
+            h->pid = 0;
+            return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        }
+        usleep(10000);
+    }
+    harness_kill9(h);
+    return -1;
+}
+
+int
+harness_ctl(struct harness *h, const char *input, char **ret_out, ...)
+{
+    const char *bin = s_env("MANDATECTL_BIN", "build/mandatectl");
+    const char *argv[64];
+    int argc = 0;
+    argv[argc++] = bin;
+    argv[argc++] = "-c";
+    argv[argc++] = h->config;
+    va_list ap;
+    va_start(ap, ret_out);
+    const char *a;
+    while ((a = va_arg(ap, const char *)) && argc < 62)
+        argv[argc++] = a;
+    va_end(ap);
+    argv[argc] = NULL;
+
+    char out_path[320], in_path[320];
+    snprintf(out_path, sizeof out_path, "%s/ctl.out", h->dir);
+    snprintf(in_path, sizeof in_path, "%s/ctl.in", h->dir);
+    if (input) {
+        FILE *f = fopen(in_path, "w");
+        if (!f)
+            s_die("fopen ctl.in");
+        fputs(input, f);
+        fclose(f);
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        dup2(fd, 1);
+        close(fd);
+        fd = open(input ? in_path : "/dev/null", O_RDONLY);
+        dup2(fd, 0);
+        close(fd);
+        execv(bin, (char *const *)argv);
+        _exit(127);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    if (ret_out) {
+        FILE *f = fopen(out_path, "r");
+        size_t cap = 4096, len = 0;
+        char *buf = malloc(cap);
+        size_t n;
+        while (f && (n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+            len += n;
+            if (cap - len < 2)
+                buf = realloc(buf, cap *= 2);
+        }
+        buf[len] = '\0';
+        if (f)
+            fclose(f);
+        *ret_out = buf;
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+size_t
+harness_envelope(uint8_t *buf, size_t size, const uint8_t id[16], const char *type,
+                 const char *source, uint64_t n)
+{
+    msgpack_sbuffer data, out;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&data);
+    msgpack_sbuffer_init(&out);
+    msgpack_packer_init(&pk, &data, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 1);
+    msgpack_pack_str_with_body(&pk, "n", 1);
+    msgpack_pack_uint64(&pk, n);
+    struct envelope_fields f = {.id = id,
+                                .type = type,
+                                .source = source,
+                                .time_ms = 1780000000000ull + n,
+                                .data = data.data,
+                                .data_len = data.size};
+    envelope_encode(&f, &out);
+    size_t len = out.size <= size ? out.size : 0;
+    if (len)
+        memcpy(buf, out.data, len);
+    msgpack_sbuffer_destroy(&data);
+    msgpack_sbuffer_destroy(&out);
+    return len;
+}
+
+int
+harness_send_pub(void *sock, const void *body, size_t len)
+{
+    if (zmq_send(sock, "MEP1", 4, ZMQ_SNDMORE) < 0 || zmq_send(sock, "PUB", 3, ZMQ_SNDMORE) < 0 ||
+        zmq_send(sock, body, len, 0) < 0)
+        return -errno;
+    return 0;
+}
+
+int
+harness_recv_reply(void *sock, char command[8], uint8_t *body, size_t size, int timeout_ms)
+{
+    zmq_pollitem_t item = {.socket = sock, .events = ZMQ_POLLIN};
+    command[0] = '\0';
+    if (zmq_poll(&item, 1, timeout_ms) <= 0)
+        return -1;
+    char frames[4][8];
+    int nframes = 0, body_len = -1;
+    int more = 1;
+    while (more) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, sock, 0) < 0)
+            return -1;
+        more = zmq_msg_more(&m);
+        size_t n = zmq_msg_size(&m);
+        if (more && nframes < 4) {
+            size_t c = n < 7 ? n : 7;
+            memcpy(frames[nframes], zmq_msg_data(&m), c);
+            frames[nframes][c] = '\0';
+            nframes++;
+        } else if (!more) {
+            body_len = (int)(n < size ? n : size);
+            memcpy(body, zmq_msg_data(&m), (size_t)body_len);
+        }
+        zmq_msg_close(&m);
+    }
+    if (nframes >= 2)
+        strcpy(command, frames[nframes - 1]);
+    return body_len;
+}

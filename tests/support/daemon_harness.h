@@ -1,0 +1,60 @@
+/*
+ * daemon_harness: runs the real mandated binary in a temporary state
+ * directory for process-level tests and benchmarks: write a config, start,
+ * wait until it answers PING, kill -9 or SIGTERM it, run mandatectl.
+ */
+#ifndef MANDATE_DAEMON_HARNESS_H
+#define MANDATE_DAEMON_HARNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct harness;
+
+/*
+ * broker_extra: lines added to [broker] (e.g. "durability = relaxed\n"), may
+ * be NULL. tail_extra: sections appended after the default catalogue. The
+ * ingress endpoint is ipc in the temporary directory unless broker_extra sets
+ * `ingress`.
+ */
+struct harness *harness_new(const char *broker_extra, const char *tail_extra);
+/* Removes the directory unless the test failed and MANDATE_KEEP_TMP is set. */
+void harness_destroy(struct harness **h_p);
+
+const char *harness_dir(const struct harness *h);
+const char *harness_state_dir(const struct harness *h);
+const char *harness_config_path(const struct harness *h);
+const char *harness_endpoint(const struct harness *h);
+
+/* Starts the daemon and waits up to timeout_ms for a PONG. Returns 0 or -errno. */
+int harness_start(struct harness *h, int timeout_ms);
+pid_t harness_pid(const struct harness *h);
+bool harness_running(struct harness *h);
+/* kill -9 and reap. */
+void harness_kill9(struct harness *h);
+/* SIGTERM, wait up to timeout_ms; returns the exit status (or -1 if it had to be killed). */
+int harness_stop(struct harness *h, int timeout_ms);
+
+/*
+ * Runs mandatectl with -c CONFIG and the given arguments (NULL-terminated);
+ * stdout goes to *ret_out (malloc'd, may be NULL), stdin from input if given.
+ * Returns the exit code, or -1 on a signal.
+ */
+int harness_ctl(struct harness *h, const char *input, char **ret_out, ...);
+
+/* A DEALER socket connected to the daemon (test's own context). */
+void *harness_dealer(struct harness *h);
+void *harness_zmq_ctx(struct harness *h);
+
+/* Packs a valid envelope for tests: type, source, id, data = {"n": n}. */
+size_t harness_envelope(uint8_t *buf, size_t size, const uint8_t id[16], const char *type,
+                        const char *source, uint64_t n);
+
+/* Sends MEP1 PUB body on a DEALER; receives one reply (cmd "ACK"/"NACK", body). */
+int harness_send_pub(void *sock, const void *body, size_t len);
+/* Receives one reply within timeout_ms; fills command (≤ 7 chars) and body. Returns body length or -1. */
+int harness_recv_reply(void *sock, char command[8], uint8_t *body, size_t size, int timeout_ms);
+
+#endif

@@ -1,0 +1,5 @@
+/* placeholder until mandatectl lands */
+int main(void)
+{
+    return 0;
+}
