@@ -92,7 +92,8 @@ s_xstrndup(const char *s, size_t n)
 }
 
 /* ------------------------------------------------------------------------ */
-/* The key table: every key, its section, type, range and default. */
+/* The key table: every key, its section, type and range. The defaults are
+ * in s_config_new(); man/mandated.conf.5 documents both. */
 
 enum section {
     SEC_NONE,
@@ -162,6 +163,17 @@ static const struct key_def s_keys[] = {
 };
 
 #define NKEYS (sizeof(s_keys) / sizeof(s_keys[0]))
+
+/* The index of a key in s_keys, or NKEYS. */
+static size_t
+s_key_index(enum section sec, const char *name)
+{
+    size_t i;
+    for (i = 0; i < NKEYS; i++)
+        if (s_keys[i].sec == sec && strcmp(s_keys[i].name, name) == 0)
+            break;
+    return i;
+}
 
 static const char *const s_section_names[] = {
     [SEC_NONE] = "",
@@ -520,24 +532,12 @@ s_field(struct parse *p, const struct key_def *k)
     return base + k->offset;
 }
 
-static void
-s_glob_fields(struct parse *p, const struct key_def *k, char ****ret_list, size_t **ret_n)
-{
-    if (k->sec == SEC_AREA) {
-        *ret_list = (char ***)s_field(p, k);
-        *ret_n = &p->cfg->areas[p->cur_index].ntypes;
-    } else {
-        *ret_list = (char ***)s_field(p, k);
-        *ret_n = &p->cfg->sources[p->cur_index].nallow;
-    }
-}
-
 static int
 s_add_globs(struct parse *p, const struct key_def *k, const char *value, char *msg, size_t size)
 {
-    char ***list;
-    size_t *n;
-    s_glob_fields(p, k, &list, &n);
+    char ***list = s_field(p, k);
+    size_t *n = k->sec == SEC_AREA ? &p->cfg->areas[p->cur_index].ntypes
+                                   : &p->cfg->sources[p->cur_index].nallow;
     const char *c = value;
     for (;;) {
         while (*c == ' ' || *c == '\t')
@@ -631,10 +631,10 @@ s_apply(struct parse *p, const struct key_def *k, const char *value, char *msg, 
 static int
 s_continue(struct parse *p, const struct key_def *k, const char *value, char *msg, size_t size)
 {
-    if (strchr(value, '=')) {
+    if (strchr(value, '=') || value[0] == '[') {
         snprintf(msg, size,
-                 "indented line '%.64s' continues this key's value; to set a key, do "
-                 "not indent it",
+                 "indented line '%.64s' continues this key's value; do not indent keys or "
+                 "section headers",
                  value);
         return -EINVAL;
     }
@@ -690,10 +690,7 @@ s_handler(void *user, const char *section, const char *name, const char *value)
         return 0;
     }
     s_key_name(p, p->cur, p->cur_index, name, key, sizeof key);
-    size_t i;
-    for (i = 0; i < NKEYS; i++)
-        if (s_keys[i].sec == p->cur && strcmp(s_keys[i].name, name) == 0)
-            break;
+    size_t i = s_key_index(p->cur, name);
     if (i == NKEYS) {
         s_fail(p, p->lineno, key, "unknown key");
         return 0;
@@ -969,15 +966,10 @@ s_check(struct parse *p)
 {
     struct mandated_config *cfg = p->cfg;
     const struct section_lines *broker = &p->global[SEC_BROKER];
-    size_t k_initial = 0, k_max = 0, k_burst = 0;
-    for (size_t i = 0; i < NKEYS; i++) {
-        if (strcmp(s_keys[i].name, "map_initial_bytes") == 0)
-            k_initial = i;
-        else if (strcmp(s_keys[i].name, "map_max_bytes") == 0)
-            k_max = i;
-        else if (strcmp(s_keys[i].name, "burst") == 0)
-            k_burst = i;
-    }
+    size_t k_initial = s_key_index(SEC_BROKER, "map_initial_bytes");
+    size_t k_max = s_key_index(SEC_BROKER, "map_max_bytes");
+    size_t k_burst = s_key_index(SEC_SOURCE, "burst");
+    size_t k_types = s_key_index(SEC_AREA, "types");
 
     if (cfg->nareas == 0) {
         s_fail(p, 0, "", "no [area] sections: nothing could be routed");
@@ -1015,10 +1007,6 @@ s_check(struct parse *p)
 
     /* A literal type that an earlier area's glob already claims would never
      * reach this area: routing takes the first match. */
-    size_t k_types = 0;
-    for (size_t i = 0; i < NKEYS; i++)
-        if (s_keys[i].sec == SEC_AREA && strcmp(s_keys[i].name, "types") == 0)
-            k_types = i;
     for (size_t a = 1; a < cfg->nareas; a++) {
         for (size_t t = 0; t < cfg->areas[a].ntypes; t++) {
             const char *type = cfg->areas[a].types[t];

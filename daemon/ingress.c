@@ -461,8 +461,9 @@ ingress_new(struct event_base *base, void *zmq_ctx, const struct mandated_config
     in->source_limits = xcalloc(cfg->nsources ? cfg->nsources : 1, sizeof *in->source_limits);
     for (size_t i = 0; i < cfg->nsources; i++)
         rate_limit_init(&in->source_limits[i], cfg->sources[i].rate, cfg->sources[i].burst, now);
-    rate_limit_init(&in->rejected_limit, cfg->broker.rejected_log_rate,
-                    cfg->broker.rejected_log_rate, now);
+    /* A bucket under one token would refuse everything: burst at least 1. */
+    double rejected_burst = cfg->broker.rejected_log_rate > 1 ? cfg->broker.rejected_log_rate : 1;
+    rate_limit_init(&in->rejected_limit, cfg->broker.rejected_log_rate, rejected_burst, now);
     msgpack_sbuffer_init(&in->fields);
     msgpack_sbuffer_init(&in->reply);
 

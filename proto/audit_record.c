@@ -157,7 +157,10 @@ s_decode(const void *buf, size_t len, struct audit_record *ret, bool copy)
         free(dup);
         return -EBADMSG;
     }
-    if (dup && !msgpack_zone_push_finalizer(ret->unpacked.zone, free, dup))
+    /* msgpack-c 4 drops the zone when nothing refers to it (a top-level scalar). */
+    if (dup && !ret->unpacked.zone)
+        free(dup);
+    else if (dup && !msgpack_zone_push_finalizer(ret->unpacked.zone, free, dup))
         abort();
     if (s_common_fields(&ret->unpacked.data, ret) < 0) {
         msgpack_unpacked_destroy(&ret->unpacked);

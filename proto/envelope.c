@@ -480,7 +480,10 @@ envelope_decode(const void *buf, size_t len, const struct envelope_limits *limit
         free(copy);
         return s_fail(err, MEP_BAD_MSGPACK, "message: msgpack-c refused it");
     }
-    if (!msgpack_zone_push_finalizer(env.unpacked.zone, free, copy))
+    /* msgpack-c 4 drops the zone when nothing refers to it (a top-level scalar). */
+    if (!env.unpacked.zone)
+        free(copy);
+    else if (!msgpack_zone_push_finalizer(env.unpacked.zone, free, copy))
         abort();
 
     rc = s_validate(&env.unpacked.data, &env, err);

@@ -1,5 +1,327 @@
-/* placeholder until mandatectl lands */
-int main(void)
+/*
+ * mandatectl: the operator and publisher CLI (DESIGN.md "Operator surface").
+ * This file holds main(), the global options and what the subcommands share;
+ * each subcommand lives in its own mandatectl_NAME.c.
+ */
+#include "tools/mandatectl.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sysexits.h>
+#include <time.h>
+
+#include <sodium.h>
+
+static const char s_usage_global[] =
+    "usage: mandatectl [-c FILE] [--state-dir DIR] [--endpoint EP] COMMAND [ARGS]\n"
+    "       mandatectl -h | -V\n"
+    "\n"
+    "global options (also accepted after COMMAND):\n"
+    "  -c, --config FILE     configuration (default: config/mandated.conf,\n"
+    "                        else /etc/mandated/mandated.conf, else built in)\n"
+    "      --state-dir DIR   audit log under DIR/audit (default: the config's state_dir)\n"
+    "      --endpoint EP     broker ingress (default: the config's ingress)\n"
+    "  -h, --help            this text\n"
+    "  -V, --version         print the version\n"
+    "\n"
+    "commands:\n";
+
+static const struct {
+    const char *name;
+    const char *text;
+} s_usage_cmds[] = {
+    {"publish",
+     "  publish --type T --source S [--data JSON | FILE.jsonl | -] [--id ID]\n"
+     "          [--corr ID] [--subject S] [--time MS] [--window N] [--timeout MS]\n"
+     "          [--retries N]\n"
+     "      Publish events and wait for their ACKs. --data gives one event's data\n"
+     "      (a JSON object; without --data or FILE: {}). FILE.jsonl or - (stdin)\n"
+     "      gives one event per line: either the data object itself, or an object\n"
+     "      with a \"type\" key and optional \"source\", \"data\", \"id\", \"corr\",\n"
+     "      \"subject\", \"time\" (options fill in what a line leaves out). Blank lines\n"
+     "      are skipped. IDs are 32 hex digits or a UUID; new UUIDv7 ids unless given.\n"
+     "      Prints \"SEQ ID\" (\" dup\" for a resent id) per event in input order;\n"
+     "      NACKs go to stderr with their line. Exit 0 all ACKed, 1 a NACK,\n"
+     "      65 bad input, 69 the broker never answered.\n"
+     "      --window N     events in flight (default 64)\n"
+     "      --timeout MS   resend the same bytes after MS without reply (2000)\n"
+     "      --retries N    resends before giving up on an event (5)\n"},
+    {"tail",
+     "  tail [-f] [--from SEQ | --last N] [--kind K] [--type GLOB] [--area A] [--json]\n"
+     "      Print audit records (default: the last 20) from the log, read-only.\n"
+     "      -f, --follow   keep printing new records until interrupted\n"
+     "      --from SEQ     start at SEQ;  --last N: the last N matching records\n"
+     "      --kind K       only records of kind K (accepted, rejected, ...)\n"
+     "      --type GLOB    only records whose type (or event type) matches GLOB\n"
+     "      --area A       only records for area A\n"
+     "      --json         one JSON object per line with every field\n"},
+    {"verify",
+     "  verify [--from SEQ]\n"
+     "      Recompute the hash chain; exit 1 naming the first bad seq.\n"},
+    {"stats",
+     "  stats\n"
+     "      Record counts by kind, ids, pending deliveries, chain head.\n"},
+};
+
+void
+ctl_usage(FILE *out, const char *cmd)
 {
+    if (!cmd)
+        fputs(s_usage_global, out);
+    for (size_t i = 0; i < sizeof(s_usage_cmds) / sizeof(s_usage_cmds[0]); i++) {
+        if (!cmd || strcmp(cmd, s_usage_cmds[i].name) == 0) {
+            if (cmd)
+                fprintf(out, "usage: mandatectl [GLOBAL OPTIONS]");
+            fputs(cmd ? s_usage_cmds[i].text + 1 : s_usage_cmds[i].text, out);
+        }
+    }
+}
+
+int
+ctl_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "%s: %s%s", CTL_PROG, cmd ? cmd : "", cmd ? ": " : "");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return ctl_bad_option(cmd);
+}
+
+int
+ctl_bad_option(const char *cmd)
+{
+    fprintf(stderr, "try '%s %s%s--help'\n", CTL_PROG, cmd ? cmd : "", cmd ? " " : "");
+    return EX_USAGE;
+}
+
+bool
+ctl_global_option(struct ctl *ctl, int opt, const char *arg)
+{
+    switch (opt) {
+    case 'c':
+        ctl->config_path = arg;
+        return true;
+    case CTL_OPT_STATE_DIR:
+        ctl->state_dir = arg;
+        return true;
+    case CTL_OPT_ENDPOINT:
+        ctl->endpoint = arg;
+        return true;
+    default:
+        return false;
+    }
+}
+
+static int
+s_load_config(struct ctl *ctl)
+{
+    struct config_error err;
+    char msg[1024];
+
+    if (ctl->cfg)
+        return 0;
+    if (config_load_default(ctl->config_path, &ctl->cfg, &err) < 0) {
+        config_error_format(&err, msg, sizeof(msg));
+        fprintf(stderr, "%s: %s\n", CTL_PROG, msg);
+        return EX_CONFIG;
+    }
     return 0;
+}
+
+/*
+ * An explicit -c is always loaded, so a broken file is reported even when the
+ * override makes it unnecessary; without -c the lookup is skipped if an
+ * override already answers.
+ */
+int
+ctl_state_dir(struct ctl *ctl, const char **ret_dir)
+{
+    int rc;
+
+    if (ctl->state_dir && !ctl->config_path) {
+        *ret_dir = ctl->state_dir;
+        return 0;
+    }
+    rc = s_load_config(ctl);
+    if (rc != 0)
+        return rc;
+    *ret_dir = ctl->state_dir ? ctl->state_dir : ctl->cfg->broker.state_dir;
+    return 0;
+}
+
+int
+ctl_endpoint(struct ctl *ctl, const char **ret_endpoint)
+{
+    int rc;
+
+    if (ctl->endpoint && !ctl->config_path) {
+        *ret_endpoint = ctl->endpoint;
+        return 0;
+    }
+    rc = s_load_config(ctl);
+    if (rc != 0)
+        return rc;
+    *ret_endpoint = ctl->endpoint ? ctl->endpoint : ctl->cfg->broker.ingress;
+    return 0;
+}
+
+int
+ctl_open_reader(struct ctl *ctl, struct audit_reader **ret_reader)
+{
+    const char *dir;
+    int rc = ctl_state_dir(ctl, &dir);
+
+    if (rc != 0)
+        return rc;
+    rc = audit_reader_open(dir, ret_reader);
+    if (rc == 0)
+        return 0;
+    if (rc == -ENOENT) {
+        fprintf(stderr, "%s: no audit log in %s/%s (has the broker run with this state_dir?)\n",
+                CTL_PROG, dir, AUDIT_READER_SUBDIR);
+        return EX_NOINPUT;
+    }
+    if (rc == -EACCES) {
+        fprintf(stderr,
+                "%s: %s/%s: permission denied (readers register in lock.mdb: run as the "
+                "daemon's user or group)\n",
+                CTL_PROG, dir, AUDIT_READER_SUBDIR);
+        return EX_NOPERM;
+    }
+    fprintf(stderr, "%s: %s/%s: %s\n", CTL_PROG, dir, AUDIT_READER_SUBDIR,
+            rc == -EIO ? "not a readable LMDB audit log" : strerror(-rc));
+    return EX_IOERR;
+}
+
+int
+ctl_parse_u64(const char *opt, const char *arg, uint64_t min, uint64_t max, uint64_t *ret)
+{
+    char *end;
+    unsigned long long v;
+
+    errno = 0;
+    if (arg[0] < '0' || arg[0] > '9') /* strtoull would take "-1" and " 1" */
+        goto bad;
+    v = strtoull(arg, &end, 10);
+    if (errno != 0 || *end != '\0' || v < min || v > max)
+        goto bad;
+    *ret = v;
+    return 0;
+bad:
+    fprintf(stderr, "%s: --%s: expected a whole number from %" PRIu64 " to %" PRIu64 ", not '%s'\n",
+            CTL_PROG, opt, min, max, arg);
+    return EX_USAGE;
+}
+
+void
+ctl_format_time_ns(uint64_t ns, char *buf, size_t size)
+{
+    time_t secs = (time_t)(ns / 1000000000u);
+    unsigned ms = (unsigned)(ns / 1000000u % 1000u);
+    struct tm tm;
+    char date[24];
+
+    if (!gmtime_r(&secs, &tm) || strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm) == 0) {
+        snprintf(buf, size, "?");
+        return;
+    }
+    snprintf(buf, size, "%s.%03uZ", date, ms);
+}
+
+bool
+ctl_parse_id(const char *text, uint8_t ret_id[16])
+{
+    size_t len = strlen(text), bin_len = 0;
+    const char *end = NULL;
+    uint8_t id[16];
+
+    if (len == 36) {
+        /* The UUID form: dashes exactly at 8, 13, 18 and 23. */
+        if (text[8] != '-' || text[13] != '-' || text[18] != '-' || text[23] != '-')
+            return false;
+    } else if (len != 32) {
+        return false;
+    }
+    if (sodium_hex2bin(id, sizeof(id), text, len, len == 36 ? "-" : NULL, &bin_len, &end) != 0 ||
+        bin_len != sizeof(id) || end != text + len)
+        return false;
+    memcpy(ret_id, id, sizeof(id));
+    return true;
+}
+
+static const struct {
+    const char *name;
+    int (*run)(struct ctl *ctl, int argc, char **argv);
+} s_commands[] = {
+    {"publish", ctl_publish},
+    {"tail", ctl_tail},
+    {"verify", ctl_verify},
+    {"stats", ctl_stats},
+};
+
+int
+main(int argc, char **argv)
+{
+    static const struct option options[] = {CTL_GLOBAL_OPTIONS,
+                                            {"version", no_argument, NULL, 'V'},
+                                            {NULL, 0, NULL, 0}};
+    struct ctl ctl = {0};
+    int opt, rc;
+
+    /* A closed stdout shows as EPIPE on write, which the subcommands handle. */
+    signal(SIGPIPE, SIG_IGN);
+    if (sodium_init() < 0) {
+        fprintf(stderr, "%s: libsodium failed to initialise\n", CTL_PROG);
+        return EX_SOFTWARE;
+    }
+
+    /* "+": stop at the command name; what follows is the subcommand's. */
+    while ((opt = getopt_long(argc, argv, "+c:hV", options, NULL)) != -1) {
+        if (ctl_global_option(&ctl, opt, optarg))
+            continue;
+        switch (opt) {
+        case 'h':
+            ctl_usage(stdout, NULL);
+            return EX_OK;
+        case 'V':
+            printf("mandatectl %s\n", MANDATED_VERSION);
+            return EX_OK;
+        default:
+            return ctl_bad_option(NULL);
+        }
+    }
+    if (optind == argc) {
+        fprintf(stderr, "%s: missing command (publish, tail, verify, stats)\n", CTL_PROG);
+        return ctl_bad_option(NULL);
+    }
+    if (strcmp(argv[optind], "help") == 0) {
+        ctl_usage(stdout, optind + 1 < argc ? argv[optind + 1] : NULL);
+        return EX_OK;
+    }
+    for (size_t i = 0; i < sizeof(s_commands) / sizeof(s_commands[0]); i++) {
+        if (strcmp(argv[optind], s_commands[i].name) == 0) {
+            char **sub_argv = argv + optind;
+            int sub_argc = argc - optind;
+            char name[64];
+
+            /* getopt names argv[0] in its messages: "mandatectl tail: unrecognized option". */
+            snprintf(name, sizeof(name), "%s %s", CTL_PROG, s_commands[i].name);
+            sub_argv[0] = name;
+
+            optind = 0; /* GNU getopt: start over on the subcommand's arguments */
+            rc = s_commands[i].run(&ctl, sub_argc, sub_argv);
+            config_destroy(&ctl.cfg);
+            return rc;
+        }
+    }
+    fprintf(stderr, "%s: unknown command '%s' (publish, tail, verify, stats)\n", CTL_PROG,
+            argv[optind]);
+    return ctl_bad_option(NULL);
 }

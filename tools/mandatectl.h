@@ -23,13 +23,13 @@ enum {
     CTL_OPT_FIRST_LOCAL, /* subcommands number their own long-only options from here */
 };
 
-#define CTL_GLOBAL_OPTIONS                                                                         \
-    {"config", required_argument, NULL, 'c'},                                                      \
-        {"state-dir", required_argument, NULL, CTL_OPT_STATE_DIR},                                 \
-        {"endpoint", required_argument, NULL, CTL_OPT_ENDPOINT},                                   \
-    {                                                                                              \
-        "help", no_argument, NULL, 'h'                                                             \
-    }
+/* clang-format off */
+#define CTL_GLOBAL_OPTIONS                                  \
+    {"config", required_argument, NULL, 'c'},               \
+    {"state-dir", required_argument, NULL, CTL_OPT_STATE_DIR}, \
+    {"endpoint", required_argument, NULL, CTL_OPT_ENDPOINT}, \
+    {"help", no_argument, NULL, 'h'}
+/* clang-format on */
 
 struct ctl {
     const char *config_path; /* -c; NULL: the default lookup */

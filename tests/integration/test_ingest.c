@@ -3,7 +3,11 @@
  * peers, every NACK code the broker can reach, SIGTERM, and a full map.
  */
 #include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <msgpack.h>
 #include <zmq.h>
@@ -334,5 +338,50 @@ Test(ingest, full_map_answers_unavailable_and_harms_nothing, .timeout = 120)
     /* Everything ACKed is there and the chain holds. */
     cr_assert_eq(log_inspect_count(harness_state_dir(h), "ids"), acked);
     cr_assert_eq(harness_ctl(h, NULL, NULL, "verify", NULL), 0);
+    harness_destroy(&h);
+}
+
+/* A real full disk: the state directory on a 1 MiB tmpfs (needs root; skipped otherwise). */
+Test(ingest, full_disk_answers_unavailable_then_recovers, .timeout = 120)
+{
+    struct harness *h = harness_new("map_initial_bytes = 8388608\n", NULL);
+    char cmd[512];
+    mkdir(harness_state_dir(h), 0750);
+    snprintf(cmd, sizeof cmd, "mount -t tmpfs -o size=1m tmpfs '%s' 2>/dev/null",
+             harness_state_dir(h));
+    if (geteuid() != 0 || system(cmd) != 0) {
+        harness_destroy(&h);
+        cr_skip_test("needs root to mount a small tmpfs");
+    }
+    cr_assert_eq(harness_start(h, 10000), 0);
+    void *s = harness_dealer(h);
+    uint32_t acked = 0, unavailable = 0, i = 0;
+    for (; i < 20000 && unavailable < 5; i++) {
+        uint8_t id[16];
+        s_id(id, 4, i);
+        struct mep_reply r = s_publish(s, id, "press.conference_notice", "agency", i);
+        if (r.is_ack)
+            acked++;
+        else {
+            cr_assert_eq(r.code, MEP_UNAVAILABLE, "unexpected NACK %s", r.reason);
+            unavailable++;
+        }
+    }
+    cr_assert_gt(acked, 100);
+    cr_assert_eq(unavailable, 5, "a 1 MiB disk never filled");
+    /* Room again: the same broker takes events again, no restart needed. */
+    snprintf(cmd, sizeof cmd, "mount -o remount,size=16m '%s'", harness_state_dir(h));
+    cr_assert_eq(system(cmd), 0);
+    uint8_t id[16];
+    s_id(id, 4, i);
+    struct mep_reply r = s_publish(s, id, "press.conference_notice", "agency", i);
+    cr_assert(r.is_ack, "after freeing space: %s", r.reason);
+    acked++;
+    zmq_close(s);
+    cr_assert_eq(harness_stop(h, 10000), 0);
+    cr_assert_eq(log_inspect_count(harness_state_dir(h), "ids"), acked);
+    cr_assert_eq(harness_ctl(h, NULL, NULL, "verify", NULL), 0);
+    snprintf(cmd, sizeof cmd, "umount '%s'", harness_state_dir(h));
+    cr_assert_eq(system(cmd), 0);
     harness_destroy(&h);
 }

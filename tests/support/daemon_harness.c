@@ -93,7 +93,8 @@ static void
 s_rm_rf(const char *dir)
 {
     char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    /* A test that mounted a tmpfs there and failed midway would leave it mounted. */
+    snprintf(cmd, sizeof cmd, "umount -l '%s/var' 2>/dev/null; rm -rf '%s'", dir, dir);
     if (system(cmd) != 0)
         fprintf(stderr, "harness: could not remove %s\n", dir);
 }

@@ -120,8 +120,12 @@ Test(config_default, file_matches_embedded)
     const char *src = getenv("MANDATE_SOURCE_DIR");
     if (src)
         snprintf(path, sizeof path, "%s/config/mandated.conf", src);
-    else
-        snprintf(path, sizeof path, "%s/../../config/mandated.conf", DIRNAME);
+    else {
+        /* Beside this file: tests/unit/../../config. */
+        const char *slash = strrchr(__FILE__, '/');
+        snprintf(path, sizeof path, "%.*s/../../config/mandated.conf",
+                 slash ? (int)(slash - __FILE__) : 1, slash ? __FILE__ : ".");
+    }
     struct mandated_config *file = NULL, *embedded = NULL;
     struct config_error err;
     cr_assert_eq(config_load_file(path, &file, &err), 0, "%s: %s", path, err.message);
@@ -437,8 +441,8 @@ Test(config_errors, unknown_section)
 
 Test(config_errors, unknown_key)
 {
-    struct config_error err = s_fails("[broker]\ningress = tcp://x:1\nbogus = 1\n" AREA, 3,
-                                      "broker.bogus");
+    struct config_error err =
+        s_fails("[broker]\ningress = tcp://x:1\nbogus = 1\n" AREA, 3, "broker.bogus");
     cr_expect_str_eq(err.message, "unknown key");
     s_fails(AREA "workerz = 2\n", 3, "area.a.workerz");
     s_fails("[delivery]\nstate_dir = x\n" AREA, 2, "delivery.state_dir");
@@ -451,8 +455,8 @@ Test(config_errors, key_outside_section)
 
 Test(config_errors, bad_integer)
 {
-    struct config_error err = s_fails("[delivery]\nliveness = 3\nheartbeat_ms = 12x\n" AREA, 3,
-                                      "delivery.heartbeat_ms");
+    struct config_error err =
+        s_fails("[delivery]\nliveness = 3\nheartbeat_ms = 12x\n" AREA, 3, "delivery.heartbeat_ms");
     cr_expect_not_null(strstr(err.message, "not an integer in 10..600000"), "%s", err.message);
     cr_expect_not_null(strstr(err.message, "12x"), "%s", err.message);
     s_fails("[delivery]\nliveness = \n" AREA, 2, "delivery.liveness");
@@ -468,8 +472,8 @@ Test(config_errors, bad_integer)
 
 Test(config_errors, out_of_range)
 {
-    struct config_error err = s_fails("[broker]\nmax_event_bytes = 255\n" AREA, 2,
-                                      "broker.max_event_bytes");
+    struct config_error err =
+        s_fails("[broker]\nmax_event_bytes = 255\n" AREA, 2, "broker.max_event_bytes");
     cr_expect_not_null(strstr(err.message, "256..16777216"), "%s", err.message);
     /* Both bounds, both ways. */
     struct mandated_config *cfg = s_loads("[broker]\nmax_event_bytes = 16777216\n" AREA);
@@ -489,8 +493,8 @@ Test(config_errors, out_of_range)
 
 Test(config_errors, negative)
 {
-    struct config_error err = s_fails("[broker]\ncommit_max_batch = -5\n" AREA, 2,
-                                      "broker.commit_max_batch");
+    struct config_error err =
+        s_fails("[broker]\ncommit_max_batch = -5\n" AREA, 2, "broker.commit_max_batch");
     cr_expect_not_null(strstr(err.message, "not an integer in 1..65536"), "%s", err.message);
     cr_expect_not_null(strstr(err.message, "-5"), "%s", err.message);
     /* strtoull would have turned -1 into 18446744073709551615. */
@@ -499,8 +503,8 @@ Test(config_errors, negative)
 
 Test(config_errors, bad_durability)
 {
-    struct config_error err = s_fails("[broker]\n\ndurability = fast\n" AREA, 3,
-                                      "broker.durability");
+    struct config_error err =
+        s_fails("[broker]\n\ndurability = fast\n" AREA, 3, "broker.durability");
     cr_expect_not_null(strstr(err.message, "fast"), "%s", err.message);
 }
 
@@ -535,8 +539,8 @@ Test(config_errors, duplicate_section)
 
 Test(config_errors, duplicate_key)
 {
-    struct config_error err = s_fails(AREA "workers = 1\nspawn = no\nworkers = 2\n", 5,
-                                      "area.a.workers");
+    struct config_error err =
+        s_fails(AREA "workers = 1\nspawn = no\nworkers = 2\n", 5, "area.a.workers");
     cr_expect_not_null(strstr(err.message, "line 3"), "%s", err.message);
     s_fails("[broker]\nhttp = a:1\nhttp = a:1\n" AREA, 3, "broker.http");
 }
@@ -592,11 +596,13 @@ Test(config_errors, syntax_error_header)
 /* An indented key after another is read by inih as more of that value. */
 Test(config_errors, indented_key)
 {
-    struct config_error err = s_fails("[broker]\n  state_dir = /x\n  durability = full\n" AREA, 3,
-                                      "broker.state_dir");
+    struct config_error err =
+        s_fails("[broker]\n  state_dir = /x\n  durability = full\n" AREA, 3, "broker.state_dir");
     cr_expect_not_null(strstr(err.message, "indent"), "%s", err.message);
     s_fails("[area a]\ntypes = a.*\n    workers = 2\n", 3, "area.a.types");
     s_fails("[broker]\nstate_dir = /x\n  /y\n" AREA, 3, "broker.state_dir");
+    err = s_fails("[area a]\ntypes = a.*\n  [area b]\n", 3, "area.a.types");
+    cr_expect_not_null(strstr(err.message, "section headers"), "%s", err.message);
 }
 
 Test(config_errors, long_line)
