@@ -138,6 +138,8 @@ s_decode(const void *buf, size_t len, struct audit_record *ret, bool copy)
     msgpack_unpack_return ur;
     size_t off = 0;
 
+    /* Zeroed first, so that audit_record_release() is harmless after a failure. */
+    memset(ret, 0, sizeof(*ret));
     if (msgpack_scan(buf, len, &s_record_limits, NULL) != MSGPACK_SCAN_OK)
         return -EBADMSG;
     if (copy) {
@@ -147,7 +149,6 @@ s_decode(const void *buf, size_t len, struct audit_record *ret, bool copy)
         memcpy(dup, buf, len);
         src = dup;
     }
-    memset(ret, 0, sizeof(*ret));
     msgpack_unpacked_init(&ret->unpacked);
     ur = msgpack_unpack_next(&ret->unpacked, src, len, &off);
     if (ur == MSGPACK_UNPACK_NOMEM_ERROR)
@@ -304,10 +305,9 @@ audit_verifier_finish(struct audit_verifier *v, const uint8_t *head, uint64_t he
     }
     last = v->expect_seq - 1;
     if (v->suspect)
-        return s_resolve(v,
-                         head && head_seq == last &&
-                             memcmp(head, v->prev_hash, AUDIT_HASH_LEN) == 0,
-                         "the chain head");
+        return s_resolve(
+            v, head && head_seq == last && memcmp(head, v->prev_hash, AUDIT_HASH_LEN) == 0,
+            "the chain head");
     if (!head)
         return s_bad(v, last, "record %llu: chain head missing from meta", last);
     if (head_seq > last)

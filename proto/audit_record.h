@@ -66,19 +66,18 @@ const msgpack_object *audit_record_field(const struct audit_record *rec, const c
  * against the chain head kept in `meta`.
  */
 struct audit_verifier {
-    uint64_t first_seq;           /* seq of the first record to be fed */
-    uint64_t expect_seq;          /* next seq expected */
+    uint64_t first_seq;                /* seq of the first record to be fed */
+    uint64_t expect_seq;               /* next seq expected */
     uint8_t prev_hash[AUDIT_HASH_LEN]; /* hash of the last record fed */
-    uint64_t suspect;             /* seq of a broken link's earlier record, 0 if none */
-    uint64_t bad_seq;             /* first bad seq once known, 0 if none */
+    uint64_t suspect;                  /* seq of a broken link's earlier record, 0 if none */
+    uint64_t bad_seq;                  /* first bad seq once known, 0 if none */
     char why[160];
 };
 
 void audit_verifier_init(struct audit_verifier *v, uint64_t first_seq,
                          const uint8_t prev_of_first[AUDIT_HASH_LEN]);
 /* Returns true while the chain is still good; false once bad_seq is known. */
-bool audit_verifier_feed(struct audit_verifier *v, uint64_t key_seq, const void *bytes,
-                         size_t len);
+bool audit_verifier_feed(struct audit_verifier *v, uint64_t key_seq, const void *bytes, size_t len);
 /* head: meta's chain head (NULL if missing). Returns true if the whole chain is good. */
 bool audit_verifier_finish(struct audit_verifier *v, const uint8_t *head, uint64_t head_seq);
 

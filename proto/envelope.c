@@ -289,8 +289,10 @@ s_scan_fail(const uint8_t *buf, size_t len, enum msgpack_scan_result r, size_t a
     case MSGPACK_SCAN_TRAILING:
         return s_fail(err, MEP_BAD_MSGPACK, "message: trailing bytes at offset %zu", at);
     case MSGPACK_SCAN_TOO_DEEP:
+        /* The scanner caps depth where msgpack-c does; say the limit that applied. */
         return s_fail(err, MEP_BAD_ENVELOPE, "%s: nesting deeper than %u", where,
-                      limits->max_depth);
+                      limits->max_depth < MSGPACK_SCAN_DEPTH_CAP ? limits->max_depth
+                                                                 : MSGPACK_SCAN_DEPTH_CAP);
     case MSGPACK_SCAN_STR_TOO_LONG:
         return s_fail(err, MEP_TOO_LARGE, "%s: string longer than %zu bytes", where,
                       limits->max_str);

@@ -37,8 +37,7 @@ struct msgpack_scan_limits {
  * the byte offset of the fault.
  */
 enum msgpack_scan_result msgpack_scan(const void *buf, size_t len,
-                                      const struct msgpack_scan_limits *limits,
-                                      size_t *ret_offset);
+                                      const struct msgpack_scan_limits *limits, size_t *ret_offset);
 
 /*
  * Scans the one msgpack object at the start of buf[0..len); bytes after it are

@@ -182,6 +182,8 @@ s_text(const char *p, size_t len)
 {
     json_t *j = NULL;
 
+    if (len == 0)
+        return s_nn(json_string(""));
     if (!memchr(p, '\0', len))
         j = json_stringn(p, len); /* NULL: not valid UTF-8 */
     return j ? j : s_hex_string("hex:", p, len);

@@ -30,8 +30,7 @@ struct slot {
     int64_t sent_ms;      /* last transmission, CLOCK_MONOTONIC */
     uint64_t order;       /* publish order: the oldest is the smallest */
     unsigned sends;       /* transmissions so far */
-    int prev, next;       /* send-order list while busy; free list (next) otherwise */
-    bool busy;
+    int prev, next;       /* send-order list while in flight; free list (next) otherwise */
 };
 
 struct mandate_client {
@@ -298,8 +297,14 @@ mandate_client_new(const char *endpoint, const struct mandate_client_options *op
      */
     int hwm = (int)(c->window * (c->max_resends < 64 ? c->max_resends + 1 : 64) + 16);
     if (s_setopt_int(c->sock, ZMQ_LINGER, 0) != 0 || s_setopt_int(c->sock, ZMQ_SNDHWM, hwm) != 0 ||
-        s_set_curve(c->sock, opts) != 0 || zmq_connect(c->sock, endpoint) != 0)
+        s_set_curve(c->sock, opts) != 0)
         goto out_sock;
+    if (zmq_connect(c->sock, endpoint) != 0) {
+        /* An unknown transport is as much a bad endpoint as a malformed address. */
+        if (errno == EPROTONOSUPPORT || errno == ENOCOMPATPROTO)
+            errno = EINVAL;
+        goto out_sock;
+    }
     return c;
 
 out_sock:
@@ -396,7 +401,6 @@ s_complete(struct mandate_client *c, int s, int map_pos, const struct mep_reply 
         map_pos = s_map_find(c, sl->id);
     s_map_remove_at(c, (unsigned)map_pos);
     s_list_unlink(c, s);
-    sl->busy = false;
     sl->next = c->free_head;
     c->free_head = s;
     c->in_flight--;
@@ -417,8 +421,8 @@ s_run_timers(struct mandate_client *c, int64_t now)
         if (now - sl->sent_ms < (int64_t)c->timeout_ms)
             break;
         if (sl->sends > c->max_resends) {
-            struct mep_reply r = {.is_ack = false, .has_id = true, .code = MEP_UNAVAILABLE,
-                                  .retry = true};
+            struct mep_reply r = {
+                .is_ack = false, .has_id = true, .code = MEP_UNAVAILABLE, .retry = true};
             memcpy(r.id, sl->id, MEP_ID_LEN);
             snprintf(r.reason, sizeof(r.reason), "timeout: no reply after %u sends over %u ms",
                      sl->sends, sl->sends * c->timeout_ms);
@@ -529,7 +533,7 @@ s_recv_one(struct mandate_client *c, int *done)
         parts++;
     }
     if (parts < 2 || parts > 3 || n0 != 4 || memcmp(f0, MEP_PROTOCOL, 4) != 0 ||
-        (size_t)n1 > sizeof(f1) || (size_t)n2 > sizeof(c->rbuf)) {
+        (size_t)n1 > sizeof(f1) || (parts == 3 && (size_t)n2 > sizeof(c->rbuf))) {
         c->stats.malformed++;
         return 1;
     }
@@ -596,7 +600,8 @@ mandate_client_flush(struct mandate_client *c, int timeout_ms)
         int64_t left = deadline - s_now_ms();
         if (left <= 0)
             return -ETIMEDOUT;
-        int r = mandate_client_poll(c, timeout_ms < 0 ? -1 : (int)(left > INT32_MAX ? INT32_MAX : left));
+        int r = mandate_client_poll(c, timeout_ms < 0 ? -1
+                                                      : (int)(left > INT32_MAX ? INT32_MAX : left));
         if (r < 0)
             return r;
     }
@@ -662,7 +667,6 @@ mandate_client_publish(struct mandate_client *c, const struct envelope_fields *f
     sl->user = user;
     sl->order = c->next_order++;
     sl->sends = 0;
-    sl->busy = true;
     msgpack_sbuffer_clear(&sl->body);
     envelope_encode(&fields, &sl->body);
     s_map_insert(c, s);
@@ -675,7 +679,6 @@ mandate_client_publish(struct mandate_client *c, const struct envelope_fields *f
         /* The socket is unusable (context terminated...): take the event back. */
         s_map_remove_at(c, (unsigned)s_map_find(c, sl->id));
         s_list_unlink(c, s);
-        sl->busy = false;
         sl->next = c->free_head;
         c->free_head = s;
         c->in_flight--;

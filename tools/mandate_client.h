@@ -35,9 +35,9 @@ typedef void(mandate_reply_fn)(void *cb_arg, const struct mep_reply *reply, void
 #define MANDATE_DEFAULT_MAX_RESENDS 5
 
 struct mandate_client_options {
-    unsigned window;      /* events in flight at most; 0 = MANDATE_DEFAULT_WINDOW */
-    unsigned timeout_ms;  /* wait before resending; 0 = MANDATE_DEFAULT_TIMEOUT_MS */
-    unsigned max_resends; /* resends before a local timeout; taken as is (0 = never resend) */
+    unsigned window;            /* events in flight at most; 0 = MANDATE_DEFAULT_WINDOW */
+    unsigned timeout_ms;        /* wait before resending; 0 = MANDATE_DEFAULT_TIMEOUT_MS */
+    unsigned max_resends;       /* resends before a local timeout; taken as is (0 = never resend) */
     mandate_reply_fn *on_reply; /* may be NULL */
     void *cb_arg;
     /* Optional: a ZeroMQ context to share; NULL = the client owns one. */
@@ -93,15 +93,15 @@ int mandate_client_ping(struct mandate_client *c, int timeout_ms);
 unsigned mandate_client_in_flight(const struct mandate_client *c);
 
 struct mandate_client_stats {
-    uint64_t published;  /* events handed to mandate_client_publish */
-    uint64_t resent;     /* resends after a timeout */
-    uint64_t acked;      /* of which dup: */
+    uint64_t published; /* events handed to mandate_client_publish */
+    uint64_t resent;    /* resends after a timeout */
+    uint64_t acked;     /* of which dup: */
     uint64_t dups;
-    uint64_t nacked;     /* NACKs from the broker */
-    uint64_t timed_out;  /* local timeouts after max_resends */
-    uint64_t stray;      /* replies for ids no longer in flight (late, or answers to resends) */
-    uint64_t malformed;  /* replies that were not MEP/1 */
-    uint64_t replies;    /* well-formed replies received, of any kind */
+    uint64_t nacked;    /* NACKs from the broker */
+    uint64_t timed_out; /* local timeouts after max_resends */
+    uint64_t stray;     /* replies for ids no longer in flight (late, or answers to resends) */
+    uint64_t malformed; /* replies that were not MEP/1 */
+    uint64_t replies;   /* well-formed replies received, of any kind */
 };
 
 void mandate_client_get_stats(const struct mandate_client *c, struct mandate_client_stats *ret);

@@ -50,21 +50,18 @@ static const struct {
      "      --window N     events in flight (default 64)\n"
      "      --timeout MS   resend the same bytes after MS without reply (2000)\n"
      "      --retries N    resends before giving up on an event (5)\n"},
-    {"tail",
-     "  tail [-f] [--from SEQ | --last N] [--kind K] [--type GLOB] [--area A] [--json]\n"
-     "      Print audit records (default: the last 20) from the log, read-only.\n"
-     "      -f, --follow   keep printing new records until interrupted\n"
-     "      --from SEQ     start at SEQ;  --last N: the last N matching records\n"
-     "      --kind K       only records of kind K (accepted, rejected, ...)\n"
-     "      --type GLOB    only records whose type (or event type) matches GLOB\n"
-     "      --area A       only records for area A\n"
-     "      --json         one JSON object per line with every field\n"},
-    {"verify",
-     "  verify [--from SEQ]\n"
-     "      Recompute the hash chain; exit 1 naming the first bad seq.\n"},
-    {"stats",
-     "  stats\n"
-     "      Record counts by kind, ids, pending deliveries, chain head.\n"},
+    {"tail", "  tail [-f] [--from SEQ | --last N] [--kind K] [--type GLOB] [--area A] [--json]\n"
+             "      Print audit records (default: the last 20) from the log, read-only.\n"
+             "      -f, --follow   keep printing new records until interrupted\n"
+             "      --from SEQ     start at SEQ;  --last N: the last N matching records\n"
+             "      --kind K       only records of kind K (accepted, rejected, ...)\n"
+             "      --type GLOB    only records whose type (or event type) matches GLOB\n"
+             "      --area A       only records for area A\n"
+             "      --json         one JSON object per line with every field\n"},
+    {"verify", "  verify [--from SEQ]\n"
+               "      Recompute the hash chain; exit 1 naming the first bad seq.\n"},
+    {"stats", "  stats\n"
+              "      Record counts by kind, ids, pending deliveries, chain head.\n"},
 };
 
 void
@@ -75,8 +72,9 @@ ctl_usage(FILE *out, const char *cmd)
     for (size_t i = 0; i < sizeof(s_usage_cmds) / sizeof(s_usage_cmds[0]); i++) {
         if (!cmd || strcmp(cmd, s_usage_cmds[i].name) == 0) {
             if (cmd)
-                fprintf(out, "usage: mandatectl [GLOBAL OPTIONS]");
-            fputs(cmd ? s_usage_cmds[i].text + 1 : s_usage_cmds[i].text, out);
+                fputs("usage: mandatectl [GLOBAL OPTIONS] COMMAND ... (see mandatectl --help)\n",
+                      out);
+            fputs(s_usage_cmds[i].text, out);
         }
     }
 }
@@ -269,9 +267,8 @@ static const struct {
 int
 main(int argc, char **argv)
 {
-    static const struct option options[] = {CTL_GLOBAL_OPTIONS,
-                                            {"version", no_argument, NULL, 'V'},
-                                            {NULL, 0, NULL, 0}};
+    static const struct option options[] = {
+        CTL_GLOBAL_OPTIONS, {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0}};
     struct ctl ctl = {0};
     int opt, rc;
 

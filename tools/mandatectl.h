@@ -24,10 +24,10 @@ enum {
 };
 
 /* clang-format off */
-#define CTL_GLOBAL_OPTIONS                                  \
-    {"config", required_argument, NULL, 'c'},               \
+#define CTL_GLOBAL_OPTIONS                                     \
+    {"config", required_argument, NULL, 'c'},                  \
     {"state-dir", required_argument, NULL, CTL_OPT_STATE_DIR}, \
-    {"endpoint", required_argument, NULL, CTL_OPT_ENDPOINT}, \
+    {"endpoint", required_argument, NULL, CTL_OPT_ENDPOINT},   \
     {"help", no_argument, NULL, 'h'}
 /* clang-format on */
 

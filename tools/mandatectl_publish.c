@@ -135,8 +135,8 @@ s_on_reply(void *cb_arg, const struct mep_reply *reply, void *user)
 
 /* ---- turning JSON into an event ---- */
 
-static int
-s_fail(char *err, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int s_fail(char *err, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static int
 s_fail(char *err, size_t size, const char *fmt, ...)
@@ -527,8 +527,10 @@ ctl_publish(struct ctl *ctl, int argc, char **argv)
                                         "an input file");
     }
     if (p.opt.type && !envelope_type_name_valid(p.opt.type, strlen(p.opt.type)))
-        return ctl_usage_error(CMD, "--type '%s': not a dotted lower-case name such as "
-                                    "press.bulletin", p.opt.type);
+        return ctl_usage_error(CMD,
+                               "--type '%s': not a dotted lower-case name such as "
+                               "press.bulletin",
+                               p.opt.type);
     if (p.opt.source && !envelope_source_name_valid(p.opt.source, strlen(p.opt.source)))
         return ctl_usage_error(CMD, "--source '%s': expected 1-64 of A-Z a-z 0-9 _ . : -",
                                p.opt.source);

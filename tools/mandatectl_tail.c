@@ -248,8 +248,9 @@ s_print_one(void *arg, uint64_t seq, const void *bytes, size_t len)
     t->next = seq + 1;
     if (audit_record_decode(bytes, len, &rec) < 0) {
         fflush(stdout);
-        fprintf(stderr, "%s: seq %" PRIu64 ": not a readable record (%zu bytes); "
-                        "'mandatectl verify' checks the log\n",
+        fprintf(stderr,
+                "%s: seq %" PRIu64 ": not a readable record (%zu bytes); "
+                "'mandatectl verify' checks the log\n",
                 CTL_PROG, seq, len);
         return 0;
     }

@@ -12,7 +12,7 @@
 #include "proto/envelope.h"
 
 /* The id used throughout: bytes 0x01 .. 0x10. */
-#define ID16 "\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\x10"
+#define ID16   "\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\x10"
 #define RAW(s) s, sizeof(s) - 1
 
 static const uint8_t s_id[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
@@ -30,7 +30,8 @@ static const struct pair s_good[] = {
     {"type", RAW("\xb7press.conference_notice")},
     {"source", RAW("\xa6hp-dic")},
     {"time", RAW("\xcf\x00\x00\x01\x8b\xcf\xe5\x68\x00")}, /* 1700000000000 */
-    {"data", RAW("\x81\xa5title\xa3" "abc")},
+    {"data", RAW("\x81\xa5title\xa3"
+                 "abc")},
 };
 #define GOOD_N (sizeof(s_good) / sizeof(s_good[0]))
 
@@ -196,9 +197,24 @@ s_fn_subject_huge(msgpack_sbuffer *out)
 }
 
 /* 8 nested maps as data: with the top-level map, 9 levels. */
-#define DEPTH9_DATA "\x81\xa1" "a\x81\xa1" "a\x81\xa1" "a\x81\xa1" "a\x81\xa1" "a\x81\xa1" "a\x81\xa1" "a\x80"
+#define DEPTH9_DATA                                                                                \
+    "\x81\xa1"                                                                                     \
+    "a\x81\xa1"                                                                                    \
+    "a\x81\xa1"                                                                                    \
+    "a\x81\xa1"                                                                                    \
+    "a\x81\xa1"                                                                                    \
+    "a\x81\xa1"                                                                                    \
+    "a\x81\xa1"                                                                                    \
+    "a\x80"
 /* 7 nested maps: 8 levels, the limit. */
-#define DEPTH8_DATA "\x81\xa1" "a\x81\xa1" "a\x81\xa1" "a\x81\xa1" "a\x81\xa1" "a\x81\xa1" "a\x80"
+#define DEPTH8_DATA                                                                                \
+    "\x81\xa1"                                                                                     \
+    "a\x81\xa1"                                                                                    \
+    "a\x81\xa1"                                                                                    \
+    "a\x81\xa1"                                                                                    \
+    "a\x81\xa1"                                                                                    \
+    "a\x81\xa1"                                                                                    \
+    "a\x80"
 
 /*
  * Byte offsets in the good message (98 bytes): v ends at 4, the id value spans
@@ -208,8 +224,10 @@ static const struct bad s_bad[] = {
     /* Framing and msgpack itself. */
     {"empty input", OP_RAW, NULL, RAW(""), 0, NULL, MEP_BAD_MSGPACK, "message: empty", 0},
     {"0xc1 alone", OP_RAW, NULL, RAW("\xc1"), 0, NULL, MEP_BAD_MSGPACK, "0xc1", 0},
-    {"0xc1 in data", OP_REPLACE, "data", RAW("\x81\xa1" "a\xc1"), 0, NULL, MEP_BAD_MSGPACK,
-     "field 'data': invalid msgpack byte 0xc1", 1},
+    {"0xc1 in data", OP_REPLACE, "data",
+     RAW("\x81\xa1"
+         "a\xc1"),
+     0, NULL, MEP_BAD_MSGPACK, "field 'data': invalid msgpack byte 0xc1", 1},
     {"trailing byte", OP_APPEND, NULL, RAW("\x00"), 0, NULL, MEP_BAD_MSGPACK, "trailing bytes", 1},
     {"two envelopes' worth of trailing", OP_APPEND, NULL, RAW("\x80"), 0, NULL, MEP_BAD_MSGPACK,
      "trailing", 1},
@@ -254,27 +272,34 @@ static const struct bad s_bad[] = {
     {"nesting depth 9", OP_REPLACE, "data", RAW(DEPTH9_DATA), 0, NULL, MEP_BAD_ENVELOPE,
      "field 'data': nesting deeper than 8", 1},
     {"nesting depth 9 with arrays", OP_REPLACE, "data",
-     RAW("\x81\xa1" "a\x91\x91\x91\x91\x91\x91\x90"), 0, NULL, MEP_BAD_ENVELOPE,
-     "field 'data': nesting deeper than 8", 1},
+     RAW("\x81\xa1"
+         "a\x91\x91\x91\x91\x91\x91\x90"),
+     0, NULL, MEP_BAD_ENVELOPE, "field 'data': nesting deeper than 8", 1},
 
     /* Shape. */
     {"top level array", OP_RAW, NULL, RAW("\x93\x01\x02\x03"), 0, NULL, MEP_BAD_ENVELOPE,
      "message: map expected, got array", 0},
-    {"top level str", OP_RAW, NULL, RAW("\xa3" "abc"), 0, NULL, MEP_BAD_ENVELOPE,
-     "map expected, got str", 0},
-    {"top level nil", OP_RAW, NULL, RAW("\xc0"), 0, NULL, MEP_BAD_ENVELOPE,
-     "map expected, got nil", 0},
+    {"top level str", OP_RAW, NULL,
+     RAW("\xa3"
+         "abc"),
+     0, NULL, MEP_BAD_ENVELOPE, "map expected, got str", 0},
+    {"top level nil", OP_RAW, NULL, RAW("\xc0"), 0, NULL, MEP_BAD_ENVELOPE, "map expected, got nil",
+     0},
     {"non-string key", OP_RAW, NULL, RAW("\x81\x01\x02"), 0, NULL, MEP_BAD_ENVELOPE,
      "key #1: str expected, got uint", 0},
-    {"bin key", OP_RAW, NULL, RAW("\x81\xc4\x01" "x\x01"), 0, NULL, MEP_BAD_ENVELOPE,
-     "key #1: str expected, got bin", 0},
+    {"bin key", OP_RAW, NULL,
+     RAW("\x81\xc4\x01"
+         "x\x01"),
+     0, NULL, MEP_BAD_ENVELOPE, "key #1: str expected, got bin", 0},
     {"unknown key before the id", OP_FIRST, "x", RAW("\x00"), 0, NULL, MEP_BAD_ENVELOPE,
      "unknown key 'x'", 1},
     {"unknown key", OP_ADD, "foo", RAW("\x01"), 0, NULL, MEP_BAD_ENVELOPE, "unknown key 'foo'", 1},
     {"unknown key, binary", OP_ADD, "f\x01\xff", RAW("\x01"), 0, NULL, MEP_BAD_ENVELOPE,
      "unknown key 'f\\x01\\xff'", 1},
-    {"duplicate key", OP_ADD, "type", RAW("\xa3" "a.b"), 0, NULL, MEP_BAD_ENVELOPE,
-     "field 'type': duplicate key", 1},
+    {"duplicate key", OP_ADD, "type",
+     RAW("\xa3"
+         "a.b"),
+     0, NULL, MEP_BAD_ENVELOPE, "field 'type': duplicate key", 1},
     {"duplicate id", OP_ADD, "id", RAW("\xc4\x10" ID16), 0, NULL, MEP_BAD_ENVELOPE,
      "field 'id': duplicate key", 1},
     {"missing v", OP_OMIT, "v", NULL, 0, 0, NULL, MEP_BAD_ENVELOPE, "field 'v': missing", 1},
@@ -293,44 +318,68 @@ static const struct bad s_bad[] = {
     {"v = 0", OP_REPLACE, "v", RAW("\x00"), 0, NULL, MEP_BAD_ENVELOPE, "field 'v': version 0", 1},
     {"v = -1", OP_REPLACE, "v", RAW("\xff"), 0, NULL, MEP_BAD_ENVELOPE,
      "field 'v': uint expected, got negative int", 1},
-    {"v as str", OP_REPLACE, "v", RAW("\xa1" "1"), 0, NULL, MEP_BAD_ENVELOPE,
-     "field 'v': uint expected, got str", 1},
+    {"v as str", OP_REPLACE, "v",
+     RAW("\xa1"
+         "1"),
+     0, NULL, MEP_BAD_ENVELOPE, "field 'v': uint expected, got str", 1},
     {"v as float", OP_REPLACE, "v", RAW("\xcb\x3f\xf0\x00\x00\x00\x00\x00\x00"), 0, NULL,
      MEP_BAD_ENVELOPE, "field 'v': uint expected, got float", 1},
 
     /* id */
-    {"id of 15 bytes", OP_REPLACE, "id", RAW("\xc4\x0f" "123456789012345"), 0, NULL,
-     MEP_BAD_ENVELOPE, "field 'id': bin of 16 bytes expected, got 15", 0},
-    {"id of 17 bytes", OP_REPLACE, "id", RAW("\xc4\x11" "12345678901234567"), 0, NULL,
-     MEP_BAD_ENVELOPE, "field 'id': bin of 16 bytes expected, got 17", 0},
+    {"id of 15 bytes", OP_REPLACE, "id",
+     RAW("\xc4\x0f"
+         "123456789012345"),
+     0, NULL, MEP_BAD_ENVELOPE, "field 'id': bin of 16 bytes expected, got 15", 0},
+    {"id of 17 bytes", OP_REPLACE, "id",
+     RAW("\xc4\x11"
+         "12345678901234567"),
+     0, NULL, MEP_BAD_ENVELOPE, "field 'id': bin of 16 bytes expected, got 17", 0},
     {"id of 0 bytes", OP_REPLACE, "id", RAW("\xc4\x00"), 0, NULL, MEP_BAD_ENVELOPE,
      "field 'id': bin of 16 bytes expected, got 0", 0},
-    {"id as str", OP_REPLACE, "id", RAW("\xb0" "0123456789abcdef"), 0, NULL, MEP_BAD_ENVELOPE,
-     "field 'id': bin of 16 bytes expected, got str", 0},
+    {"id as str", OP_REPLACE, "id",
+     RAW("\xb0"
+         "0123456789abcdef"),
+     0, NULL, MEP_BAD_ENVELOPE, "field 'id': bin of 16 bytes expected, got str", 0},
     {"id as nil", OP_REPLACE, "id", RAW("\xc0"), 0, NULL, MEP_BAD_ENVELOPE,
      "field 'id': bin of 16 bytes expected, got nil", 0},
 
     /* type */
     {"type as int", OP_REPLACE, "type", RAW("\x05"), 0, NULL, MEP_BAD_ENVELOPE,
      "field 'type': str expected, got uint", 1},
-    {"type as bin", OP_REPLACE, "type", RAW("\xc4\x03" "a.b"), 0, NULL, MEP_BAD_ENVELOPE,
-     "field 'type': str expected, got bin", 1},
-    {"type bad UTF-8", OP_REPLACE, "type", RAW("\xa5" "a.b\xff" "c"), 0, NULL, MEP_BAD_ENVELOPE,
-     "field 'type': invalid UTF-8", 1},
-    {"type overlong '/'", OP_REPLACE, "type", RAW("\xa6" "a.b\xc0\xaf" "c"), 0, NULL,
-     MEP_BAD_ENVELOPE, "field 'type': invalid UTF-8", 1},
-    {"type surrogate", OP_REPLACE, "type", RAW("\xa6" "a.b\xed\xa0\x80"), 0, NULL,
-     MEP_BAD_ENVELOPE, "field 'type': invalid UTF-8", 1},
-    {"type upper case", OP_REPLACE, "type", RAW("\xac" "Press.Notice"), 0, NULL, MEP_BAD_ENVELOPE,
-     "field 'type': not a dotted lower-case name", 1},
+    {"type as bin", OP_REPLACE, "type",
+     RAW("\xc4\x03"
+         "a.b"),
+     0, NULL, MEP_BAD_ENVELOPE, "field 'type': str expected, got bin", 1},
+    {"type bad UTF-8", OP_REPLACE, "type",
+     RAW("\xa5"
+         "a.b\xff"
+         "c"),
+     0, NULL, MEP_BAD_ENVELOPE, "field 'type': invalid UTF-8", 1},
+    {"type overlong '/'", OP_REPLACE, "type",
+     RAW("\xa6"
+         "a.b\xc0\xaf"
+         "c"),
+     0, NULL, MEP_BAD_ENVELOPE, "field 'type': invalid UTF-8", 1},
+    {"type surrogate", OP_REPLACE, "type",
+     RAW("\xa6"
+         "a.b\xed\xa0\x80"),
+     0, NULL, MEP_BAD_ENVELOPE, "field 'type': invalid UTF-8", 1},
+    {"type upper case", OP_REPLACE, "type",
+     RAW("\xac"
+         "Press.Notice"),
+     0, NULL, MEP_BAD_ENVELOPE, "field 'type': not a dotted lower-case name", 1},
     {"type without dot", OP_REPLACE, "type", RAW("\xa5press"), 0, NULL, MEP_BAD_ENVELOPE,
      "field 'type': not a dotted lower-case name", 1},
-    {"type with empty segment", OP_REPLACE, "type", RAW("\xa4" "a..b"), 0, NULL,
-     MEP_BAD_ENVELOPE, "field 'type': not a dotted", 1},
+    {"type with empty segment", OP_REPLACE, "type",
+     RAW("\xa4"
+         "a..b"),
+     0, NULL, MEP_BAD_ENVELOPE, "field 'type': not a dotted", 1},
     {"type empty", OP_REPLACE, "type", RAW("\xa0"), 0, NULL, MEP_BAD_ENVELOPE,
      "field 'type': not a dotted", 1},
-    {"type with NUL", OP_REPLACE, "type", RAW("\xa4" "a.b\x00"), 0, NULL, MEP_BAD_ENVELOPE,
-     "field 'type': contains NUL", 1},
+    {"type with NUL", OP_REPLACE, "type",
+     RAW("\xa4"
+         "a.b\x00"),
+     0, NULL, MEP_BAD_ENVELOPE, "field 'type': contains NUL", 1},
     {"type of 129 bytes", OP_FN, NULL, NULL, 0, 0, s_fn_type_129, MEP_BAD_ENVELOPE,
      "field 'type': longer than 128 bytes", 1},
 
@@ -353,8 +402,10 @@ static const struct bad s_bad[] = {
      NULL, MEP_BAD_ENVELOPE, "field 'time': uint expected, got negative int", 1},
     {"time zero", OP_REPLACE, "time", RAW("\x00"), 0, NULL, MEP_BAD_ENVELOPE,
      "field 'time': must be positive", 1},
-    {"time as str", OP_REPLACE, "time", RAW("\xa4" "1700"), 0, NULL, MEP_BAD_ENVELOPE,
-     "field 'time': uint expected, got str", 1},
+    {"time as str", OP_REPLACE, "time",
+     RAW("\xa4"
+         "1700"),
+     0, NULL, MEP_BAD_ENVELOPE, "field 'time': uint expected, got str", 1},
     {"time as float", OP_REPLACE, "time", RAW("\xca\x3f\x80\x00\x00"), 0, NULL, MEP_BAD_ENVELOPE,
      "field 'time': uint expected, got float", 1},
 
@@ -367,10 +418,14 @@ static const struct bad s_bad[] = {
      "field 'data': map expected, got nil", 1},
 
     /* corr, subject */
-    {"corr of 15 bytes", OP_ADD, "corr", RAW("\xc4\x0f" "123456789012345"), 0, NULL,
-     MEP_BAD_ENVELOPE, "field 'corr': bin of 16 bytes expected, got 15", 1},
-    {"corr as str", OP_ADD, "corr", RAW("\xb0" "0123456789abcdef"), 0, NULL, MEP_BAD_ENVELOPE,
-     "field 'corr': bin of 16 bytes expected, got str", 1},
+    {"corr of 15 bytes", OP_ADD, "corr",
+     RAW("\xc4\x0f"
+         "123456789012345"),
+     0, NULL, MEP_BAD_ENVELOPE, "field 'corr': bin of 16 bytes expected, got 15", 1},
+    {"corr as str", OP_ADD, "corr",
+     RAW("\xb0"
+         "0123456789abcdef"),
+     0, NULL, MEP_BAD_ENVELOPE, "field 'corr': bin of 16 bytes expected, got str", 1},
     {"subject as int", OP_ADD, "subject", RAW("\x01"), 0, NULL, MEP_BAD_ENVELOPE,
      "field 'subject': str expected, got uint", 1},
     {"subject bad UTF-8", OP_ADD, "subject", RAW("\xa2\xe2\x82"), 0, NULL, MEP_BAD_ENVELOPE,
@@ -419,8 +474,8 @@ Test(envelope, good_message_decodes)
     msgpack_sbuffer_init(&buf);
     s_build(&buf, OP_REPLACE, NULL, NULL, 0);
     cr_assert_eq(buf.size, 98, "offsets in the table assume 98 bytes, got %zu", buf.size);
-    cr_assert_eq(envelope_decode(buf.data, buf.size, &envelope_default_limits, &env, &err), 0,
-                 "%s", err.reason);
+    cr_assert_eq(envelope_decode(buf.data, buf.size, &envelope_default_limits, &env, &err), 0, "%s",
+                 err.reason);
     cr_assert_eq(env.v, 1);
     cr_assert_arr_eq(env.id, s_id, 16);
     cr_assert_str_eq(env.type, "press.conference_notice");
@@ -468,7 +523,9 @@ Test(envelope, every_truncation_refused)
     msgpack_sbuffer buf;
 
     msgpack_sbuffer_init(&buf);
-    s_build(&buf, OP_ADD, "subject", RAW("\xa4" "HP-1"));
+    s_build(&buf, OP_ADD, "subject",
+            RAW("\xa4"
+                "HP-1"));
     for (size_t cut = 0; cut < buf.size; cut++) {
         struct envelope env;
         struct envelope_error err;
@@ -519,10 +576,14 @@ Test(envelope, configured_depth)
     msgpack_sbuffer buf;
 
     msgpack_sbuffer_init(&buf);
-    s_build(&buf, OP_REPLACE, "data", RAW("\x81\xa1" "a\x80"));
+    s_build(&buf, OP_REPLACE, "data",
+            RAW("\x81\xa1"
+                "a\x80"));
     s_expect_code(&buf, &shallow, MEP_BAD_ENVELOPE, "field 'data': nesting deeper than 2");
     msgpack_sbuffer_clear(&buf);
-    s_build(&buf, OP_REPLACE, "data", RAW("\x81\xa1" "a\x01"));
+    s_build(&buf, OP_REPLACE, "data",
+            RAW("\x81\xa1"
+                "a\x01"));
     s_expect_ok(&buf, &shallow);
     msgpack_sbuffer_destroy(&buf);
 }
@@ -652,14 +713,14 @@ Test(envelope, utf8_valid)
         "",
         "HP-2024/0001",
         "Ph\xc3\xb2ng Th\xc3\xb4ng tin - B\xc3\xa1o ch\xc3\xad", /* Phòng Thông tin - Báo chí */
-        "\xc2\x80",                                             /* U+0080, smallest 2-byte */
-        "\xe0\xa0\x80",                                         /* U+0800 */
-        "\xed\x9f\xbf",                                         /* U+D7FF, below surrogates */
-        "\xee\x80\x80",                                         /* U+E000, above them */
-        "\xef\xbf\xbf",                                         /* U+FFFF */
-        "\xf0\x90\x80\x80",                                     /* U+10000 */
-        "\xf0\x9f\x98\x80",                                     /* an emoji */
-        "\xf4\x8f\xbf\xbf",                                     /* U+10FFFF, the last */
+        "\xc2\x80",                                              /* U+0080, smallest 2-byte */
+        "\xe0\xa0\x80",                                          /* U+0800 */
+        "\xed\x9f\xbf",                                          /* U+D7FF, below surrogates */
+        "\xee\x80\x80",                                          /* U+E000, above them */
+        "\xef\xbf\xbf",                                          /* U+FFFF */
+        "\xf0\x90\x80\x80",                                      /* U+10000 */
+        "\xf0\x9f\x98\x80",                                      /* an emoji */
+        "\xf4\x8f\xbf\xbf",                                      /* U+10FFFF, the last */
     };
 
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
@@ -697,7 +758,7 @@ Test(envelope, type_names)
 {
     static const char *const ok[] = {"a.b", "press.conference_notice", "cyber.incident.report",
                                      "a1.b_2", "x.y9_"};
-    static const char *const bad[] = {"",    "a",   ".a",  "a.",   "a..b", "A.b",   "a.B",
+    static const char *const bad[] = {"",     "a",    ".a",   "a.",   "a..b",  "A.b",   "a.B",
                                       "1a.b", "a.1b", "a._b", "_a.b", "a.b-c", "a b.c", "a.b."};
     char long_ok[ENVELOPE_TYPE_MAX + 2];
 

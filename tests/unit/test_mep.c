@@ -11,7 +11,7 @@
 #include "proto/mep.h"
 
 #define RAW(s) s, sizeof(s) - 1
-#define ID16 "\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\x10"
+#define ID16   "\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\x10"
 
 static const uint8_t s_id[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
 
@@ -30,7 +30,7 @@ Test(mep, code_names)
         cr_assert_eq(back, (enum mep_code)c);
     }
     cr_assert_str_eq(mep_code_name(MEP_CODE_COUNT), "?");
-    cr_assert_str_eq(mep_code_name((enum mep_code)-1), "?");
+    cr_assert_str_eq(mep_code_name((enum mep_code) - 1), "?");
 }
 
 Test(mep, code_from_name_is_exact)
@@ -87,11 +87,12 @@ Test(mep, ack_bytes)
     msgpack_sbuffer_init(&b);
     msgpack_sbuffer_write(&b, "stale", 5); /* cleared first */
     mep_pack_ack(&b, s_id, 42, false);
-    s_assert_bytes(&b, RAW("\x83\xa2id\xc4\x10" ID16 "\xa3seq\x2a\xa3" "dup\xc2"));
+    s_assert_bytes(&b, RAW("\x83\xa2id\xc4\x10" ID16 "\xa3seq\x2a\xa3"
+                           "dup\xc2"));
     mep_pack_ack(&b, s_id, 1ULL << 40, true);
-    s_assert_bytes(&b,
-                   RAW("\x83\xa2id\xc4\x10" ID16 "\xa3seq\xcf\x00\x00\x01\x00\x00\x00\x00\x00"
-                       "\xa3" "dup\xc3"));
+    s_assert_bytes(&b, RAW("\x83\xa2id\xc4\x10" ID16 "\xa3seq\xcf\x00\x00\x01\x00\x00\x00\x00\x00"
+                           "\xa3"
+                           "dup\xc3"));
     msgpack_sbuffer_destroy(&b);
 }
 
@@ -101,10 +102,14 @@ Test(mep, nack_bytes)
 
     msgpack_sbuffer_init(&b);
     mep_pack_nack(&b, NULL, MEP_BAD_MSGPACK, "message: empty");
-    s_assert_bytes(&b, RAW("\x84\xa2id\xc0\xa4" "code\xab" "bad_msgpack\xa6reason\xae"
+    s_assert_bytes(&b, RAW("\x84\xa2id\xc0\xa4"
+                           "code\xab"
+                           "bad_msgpack\xa6reason\xae"
                            "message: empty\xa5retry\xc2"));
     mep_pack_nack(&b, s_id, MEP_RATE_LIMITED, "");
-    s_assert_bytes(&b, RAW("\x84\xa2id\xc4\x10" ID16 "\xa4" "code\xac" "rate_limited\xa6reason\xa0"
+    s_assert_bytes(&b, RAW("\x84\xa2id\xc4\x10" ID16 "\xa4"
+                           "code\xac"
+                           "rate_limited\xa6reason\xa0"
                            "\xa5retry\xc3"));
     msgpack_sbuffer_destroy(&b);
 }
@@ -184,7 +189,8 @@ Test(mep, reply_tolerates_unknown_keys)
 {
     struct mep_reply r;
 
-    cr_assert_eq(mep_reply_decode(RAW("\x84\xa2id\xc4\x10" ID16 "\xa3seq\x07\xa3" "dup\xc2"
+    cr_assert_eq(mep_reply_decode(RAW("\x84\xa2id\xc4\x10" ID16 "\xa3seq\x07\xa3"
+                                      "dup\xc2"
                                       "\xa4note\xa2hi"),
                                   true, &r),
                  0);
@@ -202,28 +208,88 @@ static const struct bad_reply s_bad[] = {
     {"empty", RAW(""), true},
     {"0xc1", RAW("\xc1"), true},
     {"not a map", RAW("\x93\x01\x02\x03"), true},
-    {"trailing", RAW("\x83\xa2id\xc4\x10" ID16 "\xa3seq\x2a\xa3" "dup\xc2\x00"), true},
-    {"truncated", RAW("\x83\xa2id\xc4\x10" ID16 "\xa3seq\x2a\xa3" "dup"), true},
+    {"trailing",
+     RAW("\x83\xa2id\xc4\x10" ID16 "\xa3seq\x2a\xa3"
+         "dup\xc2\x00"),
+     true},
+    {"truncated",
+     RAW("\x83\xa2id\xc4\x10" ID16 "\xa3seq\x2a\xa3"
+         "dup"),
+     true},
     {"map32 lie", RAW("\xdf\xff\xff\xff\xff"), true},
     {"missing dup", RAW("\x82\xa2id\xc4\x10" ID16 "\xa3seq\x2a"), true},
-    {"missing seq", RAW("\x82\xa2id\xc4\x10" ID16 "\xa3" "dup\xc2"), true},
-    {"missing id", RAW("\x82\xa3seq\x2a\xa3" "dup\xc2"), true},
-    {"ack with nil id", RAW("\x83\xa2id\xc0\xa3seq\x2a\xa3" "dup\xc2"), true},
-    {"id of 15", RAW("\x83\xa2id\xc4\x0f" "123456789012345\xa3seq\x2a\xa3" "dup\xc2"), true},
-    {"id as str", RAW("\x83\xa2id\xb0" "0123456789abcdef\xa3seq\x2a\xa3" "dup\xc2"), true},
-    {"negative seq", RAW("\x83\xa2id\xc4\x10" ID16 "\xa3seq\xff\xa3" "dup\xc2"), true},
-    {"dup as int", RAW("\x83\xa2id\xc4\x10" ID16 "\xa3seq\x2a\xa3" "dup\x01"), true},
-    {"duplicate seq", RAW("\x84\xa2id\xc4\x10" ID16 "\xa3seq\x2a\xa3" "dup\xc2\xa3seq\x2b"), true},
-    {"int key", RAW("\x84\xa2id\xc4\x10" ID16 "\xa3seq\x2a\xa3" "dup\xc2\x01\x02"), true},
-    {"unknown code", RAW("\x84\xa2id\xc0\xa4" "code\xa3" "bad\xa6reason\xa0\xa5retry\xc2"), false},
-    {"code ok", RAW("\x84\xa2id\xc0\xa4" "code\xa2ok\xa6reason\xa0\xa5retry\xc2"), false},
-    {"code as int", RAW("\x84\xa2id\xc0\xa4" "code\x01\xa6reason\xa0\xa5retry\xc2"), false},
-    {"reason as bin", RAW("\x84\xa2id\xc0\xa4" "code\xa9" "forbidden\xa6reason\xc4\x00\xa5retry\xc2"),
+    {"missing seq",
+     RAW("\x82\xa2id\xc4\x10" ID16 "\xa3"
+         "dup\xc2"),
+     true},
+    {"missing id",
+     RAW("\x82\xa3seq\x2a\xa3"
+         "dup\xc2"),
+     true},
+    {"ack with nil id",
+     RAW("\x83\xa2id\xc0\xa3seq\x2a\xa3"
+         "dup\xc2"),
+     true},
+    {"id of 15",
+     RAW("\x83\xa2id\xc4\x0f"
+         "123456789012345\xa3seq\x2a\xa3"
+         "dup\xc2"),
+     true},
+    {"id as str",
+     RAW("\x83\xa2id\xb0"
+         "0123456789abcdef\xa3seq\x2a\xa3"
+         "dup\xc2"),
+     true},
+    {"negative seq",
+     RAW("\x83\xa2id\xc4\x10" ID16 "\xa3seq\xff\xa3"
+         "dup\xc2"),
+     true},
+    {"dup as int",
+     RAW("\x83\xa2id\xc4\x10" ID16 "\xa3seq\x2a\xa3"
+         "dup\x01"),
+     true},
+    {"duplicate seq",
+     RAW("\x84\xa2id\xc4\x10" ID16 "\xa3seq\x2a\xa3"
+         "dup\xc2\xa3seq\x2b"),
+     true},
+    {"int key",
+     RAW("\x84\xa2id\xc4\x10" ID16 "\xa3seq\x2a\xa3"
+         "dup\xc2\x01\x02"),
+     true},
+    {"unknown code",
+     RAW("\x84\xa2id\xc0\xa4"
+         "code\xa3"
+         "bad\xa6reason\xa0\xa5retry\xc2"),
      false},
-    {"retry missing", RAW("\x83\xa2id\xc0\xa4" "code\xa9" "forbidden\xa6reason\xa0"), false},
-    {"id missing", RAW("\x83\xa4" "code\xa9" "forbidden\xa6reason\xa0\xa5retry\xc2"), false},
-    {"nack id 17", RAW("\x84\xa2id\xc4\x11" "12345678901234567\xa4" "code\xa9" "forbidden\xa6reason"
-                       "\xa0\xa5retry\xc2"),
+    {"code ok",
+     RAW("\x84\xa2id\xc0\xa4"
+         "code\xa2ok\xa6reason\xa0\xa5retry\xc2"),
+     false},
+    {"code as int",
+     RAW("\x84\xa2id\xc0\xa4"
+         "code\x01\xa6reason\xa0\xa5retry\xc2"),
+     false},
+    {"reason as bin",
+     RAW("\x84\xa2id\xc0\xa4"
+         "code\xa9"
+         "forbidden\xa6reason\xc4\x00\xa5retry\xc2"),
+     false},
+    {"retry missing",
+     RAW("\x83\xa2id\xc0\xa4"
+         "code\xa9"
+         "forbidden\xa6reason\xa0"),
+     false},
+    {"id missing",
+     RAW("\x83\xa4"
+         "code\xa9"
+         "forbidden\xa6reason\xa0\xa5retry\xc2"),
+     false},
+    {"nack id 17",
+     RAW("\x84\xa2id\xc4\x11"
+         "12345678901234567\xa4"
+         "code\xa9"
+         "forbidden\xa6reason"
+         "\xa0\xa5retry\xc2"),
      false},
     {"too deep", RAW("\x81\xa1x\x91\x91\x91\x01"), true},
 };
@@ -234,8 +300,8 @@ Test(mep, malformed_replies)
         struct mep_reply r;
 
         memset(&r, 0x5a, sizeof(r));
-        cr_expect_eq(mep_reply_decode(s_bad[i].bytes, s_bad[i].len, s_bad[i].is_ack, &r),
-                     -EBADMSG, "[%s] accepted", s_bad[i].name);
+        cr_expect_eq(mep_reply_decode(s_bad[i].bytes, s_bad[i].len, s_bad[i].is_ack, &r), -EBADMSG,
+                     "[%s] accepted", s_bad[i].name);
         cr_expect_eq(r.seq, 0x5a5a5a5a5a5a5a5aULL, "[%s] reply touched on failure", s_bad[i].name);
     }
 }
@@ -245,12 +311,15 @@ Test(mep, table_baselines_decode)
 {
     struct mep_reply r;
 
-    cr_assert_eq(mep_reply_decode(RAW("\x83\xa2id\xc4\x10" ID16 "\xa3seq\x2a\xa3" "dup\xc2"), true,
-                                  &r),
+    cr_assert_eq(mep_reply_decode(RAW("\x83\xa2id\xc4\x10" ID16 "\xa3seq\x2a\xa3"
+                                      "dup\xc2"),
+                                  true, &r),
                  0);
     cr_assert_eq(r.seq, 42);
     cr_assert_not(r.dup);
-    cr_assert_eq(mep_reply_decode(RAW("\x84\xa2id\xc0\xa4" "code\xa9" "forbidden\xa6reason\xa0"
+    cr_assert_eq(mep_reply_decode(RAW("\x84\xa2id\xc0\xa4"
+                                      "code\xa9"
+                                      "forbidden\xa6reason\xa0"
                                       "\xa5retry\xc2"),
                                   false, &r),
                  0);

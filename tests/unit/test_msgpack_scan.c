@@ -35,9 +35,11 @@ static const struct sample s_samples[] = {
     {"nil", RAW("\xc0")},
     {"false", RAW("\xc2")},
     {"true", RAW("\xc3")},
-    {"fixmap", RAW("\x82\x01\x02\xa1" "a\xc0")},
+    {"fixmap", RAW("\x82\x01\x02\xa1"
+                   "a\xc0")},
     {"fixarray", RAW("\x93\x01\x02\x03")},
-    {"fixstr", RAW("\xa3" "abc")},
+    {"fixstr", RAW("\xa3"
+                   "abc")},
     {"bin 8", RAW("\xc4\x02\x00\x01")},
     {"bin 16", RAW("\xc5\x00\x02\x00\x01")},
     {"bin 32", RAW("\xc6\x00\x00\x00\x02\x00\x01")},
@@ -59,9 +61,12 @@ static const struct sample s_samples[] = {
     {"fixext 4", RAW("\xd6\xff\x00\x01\x02\x03")}, /* timestamp 32 */
     {"fixext 8", RAW("\xd7\x01\x00\x01\x02\x03\x04\x05\x06\x07")},
     {"fixext 16", RAW("\xd8\x01\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f")},
-    {"str 8", RAW("\xd9\x03" "abc")},
-    {"str 16", RAW("\xda\x00\x03" "abc")},
-    {"str 32", RAW("\xdb\x00\x00\x00\x03" "abc")},
+    {"str 8", RAW("\xd9\x03"
+                  "abc")},
+    {"str 16", RAW("\xda\x00\x03"
+                   "abc")},
+    {"str 32", RAW("\xdb\x00\x00\x00\x03"
+                   "abc")},
     {"array 16", RAW("\xdc\x00\x02\x01\x02")},
     {"array 32", RAW("\xdd\x00\x00\x00\x02\x01\x02")},
     {"map 16", RAW("\xde\x00\x01\x01\x02")},
@@ -147,7 +152,10 @@ Test(msgpack_scan, element_counts_against_remaining_bytes)
     cr_assert_eq(off, 1);
     cr_assert_eq(s_scan(RAW("\x92\x93\x01\x02\x03\x04"), NULL), MSGPACK_SCAN_OK);
     /* Enough bytes in count but not in content. */
-    cr_assert_eq(s_scan(RAW("\x92\xa5" "abc"), &off), MSGPACK_SCAN_TRUNCATED);
+    cr_assert_eq(s_scan(RAW("\x92\xa5"
+                            "abc"),
+                        &off),
+                 MSGPACK_SCAN_TRUNCATED);
     cr_assert_eq(off, 1);
 }
 
@@ -171,8 +179,14 @@ Test(msgpack_scan, depth_limit_both_ways)
         const struct msgpack_scan_limits one = {1, 100};
         const struct msgpack_scan_limits zero = {0, 100};
 
-        cr_assert_eq(msgpack_scan(RAW("\x81\xa1" "a\x01"), &one, NULL), MSGPACK_SCAN_OK);
-        cr_assert_eq(msgpack_scan(RAW("\x81\xa1" "a\x80"), &one, NULL), MSGPACK_SCAN_TOO_DEEP);
+        cr_assert_eq(msgpack_scan(RAW("\x81\xa1"
+                                      "a\x01"),
+                                  &one, NULL),
+                     MSGPACK_SCAN_OK);
+        cr_assert_eq(msgpack_scan(RAW("\x81\xa1"
+                                      "a\x80"),
+                                  &one, NULL),
+                     MSGPACK_SCAN_TOO_DEEP);
         cr_assert_eq(msgpack_scan(RAW("\x01"), &zero, NULL), MSGPACK_SCAN_OK);
         cr_assert_eq(msgpack_scan(RAW("\x80"), &zero, NULL), MSGPACK_SCAN_TOO_DEEP);
     }
@@ -196,8 +210,7 @@ Test(msgpack_scan, depth_cap_matches_msgpack_c)
 
     memset(buf, 0x91, MSGPACK_SCAN_DEPTH_CAP + 1);
     buf[MSGPACK_SCAN_DEPTH_CAP] = (char)0x90;
-    cr_assert_eq(msgpack_scan(buf, MSGPACK_SCAN_DEPTH_CAP + 1, &huge, NULL),
-                 MSGPACK_SCAN_TOO_DEEP);
+    cr_assert_eq(msgpack_scan(buf, MSGPACK_SCAN_DEPTH_CAP + 1, &huge, NULL), MSGPACK_SCAN_TOO_DEEP);
     off = 0;
     msgpack_unpacked_init(&up);
     cr_assert_neq(msgpack_unpack_next(&up, buf, MSGPACK_SCAN_DEPTH_CAP + 1, &off),
@@ -210,20 +223,40 @@ Test(msgpack_scan, string_limit_both_ways)
     const struct msgpack_scan_limits four = {4, 4};
     size_t off = 0;
 
-    cr_assert_eq(msgpack_scan(RAW("\xa4" "abcd"), &four, NULL), MSGPACK_SCAN_OK);
-    cr_assert_eq(msgpack_scan(RAW("\xa5" "abcde"), &four, &off), MSGPACK_SCAN_STR_TOO_LONG);
+    cr_assert_eq(msgpack_scan(RAW("\xa4"
+                                  "abcd"),
+                              &four, NULL),
+                 MSGPACK_SCAN_OK);
+    cr_assert_eq(msgpack_scan(RAW("\xa5"
+                                  "abcde"),
+                              &four, &off),
+                 MSGPACK_SCAN_STR_TOO_LONG);
     cr_assert_eq(off, 0);
-    cr_assert_eq(msgpack_scan(RAW("\xc4\x04" "abcd"), &four, NULL), MSGPACK_SCAN_OK);
-    cr_assert_eq(msgpack_scan(RAW("\x91\xc4\x05" "abcde"), &four, &off),
+    cr_assert_eq(msgpack_scan(RAW("\xc4\x04"
+                                  "abcd"),
+                              &four, NULL),
+                 MSGPACK_SCAN_OK);
+    cr_assert_eq(msgpack_scan(RAW("\x91\xc4\x05"
+                                  "abcde"),
+                              &four, &off),
                  MSGPACK_SCAN_STR_TOO_LONG);
     cr_assert_eq(off, 1);
-    cr_assert_eq(msgpack_scan(RAW("\xd6\x01" "abcd"), &four, NULL), MSGPACK_SCAN_OK);
-    cr_assert_eq(msgpack_scan(RAW("\xd7\x01" "abcdefgh"), &four, NULL),
+    cr_assert_eq(msgpack_scan(RAW("\xd6\x01"
+                                  "abcd"),
+                              &four, NULL),
+                 MSGPACK_SCAN_OK);
+    cr_assert_eq(msgpack_scan(RAW("\xd7\x01"
+                                  "abcdefgh"),
+                              &four, NULL),
                  MSGPACK_SCAN_STR_TOO_LONG);
-    cr_assert_eq(msgpack_scan(RAW("\xc7\x05\x01" "abcde"), &four, NULL),
+    cr_assert_eq(msgpack_scan(RAW("\xc7\x05\x01"
+                                  "abcde"),
+                              &four, NULL),
                  MSGPACK_SCAN_STR_TOO_LONG);
     /* Keys are strings too. */
-    cr_assert_eq(msgpack_scan(RAW("\x81\xa5" "abcde\x01"), &four, NULL),
+    cr_assert_eq(msgpack_scan(RAW("\x81\xa5"
+                                  "abcde\x01"),
+                              &four, NULL),
                  MSGPACK_SCAN_STR_TOO_LONG);
     /* A length that lies is truncation first, whatever the limit. */
     cr_assert_eq(msgpack_scan(RAW("\xdb\xff\xff\xff\xff"), &four, NULL), MSGPACK_SCAN_TRUNCATED);
@@ -269,7 +302,9 @@ Test(msgpack_scan, scan_one_allows_what_follows)
 {
     size_t used = 0, off = 0;
 
-    cr_assert_eq(msgpack_scan_one(RAW("\x92\x01\x02\xa1" "x"), &s_wide, &used, &off),
+    cr_assert_eq(msgpack_scan_one(RAW("\x92\x01\x02\xa1"
+                                      "x"),
+                                  &s_wide, &used, &off),
                  MSGPACK_SCAN_OK);
     cr_assert_eq(used, 3);
     cr_assert_eq(msgpack_scan_one(RAW("\x92\x01"), &s_wide, &used, &off), MSGPACK_SCAN_TRUNCATED);

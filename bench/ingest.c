@@ -1,0 +1,1754 @@
+/*
+ * ingest: the ingest benchmark. One question: how close does mandated's
+ * MEP/1 intake come to the least work that could keep the same promise (an
+ * ACK leaves only after the event is in an fsync'd LMDB commit)? In one run
+ * it measures the real daemon, a baseline server forked from this program
+ * that does only that least work, and the two floors under both (a batch-1
+ * durable LMDB commit, a bare ZeroMQ round trip), each several times, then
+ * prints medians with their spread and the two target ratios.
+ * bench/README.md says how to run it and how to read it.
+ *
+ * Everything it starts it also stops: the daemons (through the harness), the
+ * forked servers (which also die with this process), and a watchdog alarm
+ * bounds the whole run.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/utsname.h>
+#include <sys/vfs.h>
+#include <sys/wait.h>
+#include <sysexits.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <lmdb.h>
+#include <msgpack.h>
+#include <zmq.h>
+
+#include "proto/envelope.h"
+#include "proto/mep.h"
+#include "tests/support/daemon_harness.h"
+#include "tests/support/log_inspect.h"
+
+#define EVENT_BYTES       300 /* every encoded envelope is exactly this long */
+#define EVENT_TYPE        "press.conference_notice"
+#define EVENT_SOURCE      "bench"
+#define ID_MAGIC          0xbe
+#define PIPE_CLIENTS      8
+#define PIPE_WINDOW       125
+#define MAX_RUNS          50
+#define WARMUP_LOCKSTEP   50 /* events before the clock starts, lock-step */
+#define WARMUP_PER_CLIENT 10 /* the same for each pipelined client */
+#define REPLY_TIMEOUT_MS  10000
+#define SERVER_BATCH      1024 /* the daemon's default commit_max_batch */
+#define SERVER_MAP_BYTES  ((size_t)1 << 30)
+#define DAEMON_START_MS   15000
+#define DAEMON_STOP_MS    10000
+#define SERVER_WAIT_MS    5000
+#define PORT_FIRST        17400
+#define PORT_SPAN         1000
+
+#define DEFAULT_RUNS      5
+#define DEFAULT_LOCKSTEP  2000
+#define DEFAULT_PIPELINED 40000
+#define QUICK_LOCKSTEP    200
+#define QUICK_PIPELINED   4000
+#define DEFAULT_MAX_SECS  1200
+
+#define TARGET_THROUGHPUT 0.8
+#define TARGET_LATENCY    1.3
+
+struct options {
+    const char *mandated;
+    int runs;
+    size_t lockstep_events; /* also the samples of the two floors */
+    size_t pipelined_events;
+    bool ipc;
+    bool poll_clients; /* one thread polling 8 sockets instead of 8 threads */
+    unsigned max_seconds;
+};
+
+/* What the killer signal handler must reach: the processes this program started. */
+static volatile sig_atomic_t g_daemon_pid;
+static volatile sig_atomic_t g_server_pid;
+static volatile sig_atomic_t g_server_stopping;
+
+static uint64_t
+s_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void
+s_on_fatal_signal(int sig)
+{
+    static const char msg[] = "ingest: interrupted or over --max-seconds: "
+                              "killing the processes it started\n";
+    if (g_daemon_pid > 0)
+        kill((pid_t)g_daemon_pid, SIGKILL);
+    if (g_server_pid > 0)
+        kill((pid_t)g_server_pid, SIGKILL);
+    if (write(STDERR_FILENO, msg, sizeof msg - 1) < 0) {
+        /* Nothing left to tell anyone. */
+    }
+    _exit(sig == SIGALRM ? EX_SOFTWARE : 128 + sig);
+}
+
+static void
+s_on_server_term(int sig)
+{
+    (void)sig;
+    g_server_stopping = 1;
+}
+
+static int
+s_rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path) < 0 ? -1 : 0;
+}
+
+static void
+s_rm_rf(const char *dir)
+{
+    if (nftw(dir, s_rm_entry, 16, FTW_DEPTH | FTW_PHYS) < 0)
+        fprintf(stderr, "ingest: could not remove %s: %s\n", dir, strerror(errno));
+}
+
+static const char *
+s_tmpdir(void)
+{
+    const char *t = getenv("TMPDIR");
+    return t && *t ? t : "/tmp";
+}
+
+/* A fresh directory beside the harness's, so every scenario writes to the same disk. */
+static int
+s_make_tmpdir(char *buf, size_t size)
+{
+    snprintf(buf, size, "%s/mandated-bench-XXXXXX", s_tmpdir());
+    return mkdtemp(buf) ? 0 : -errno;
+}
+
+/*
+ * A loopback port nobody holds. Probing without SO_REUSEADDR also refuses a
+ * port with connections still in TIME_WAIT, so consecutive runs never meet an
+ * earlier run's leftovers.
+ */
+static int
+s_free_port(void)
+{
+    static int next;
+    if (!next)
+        next = PORT_FIRST + (int)(getpid() % PORT_SPAN);
+    for (int tries = 0; tries < PORT_SPAN; tries++) {
+        int port = next;
+        next = next + 1 < PORT_FIRST + 2 * PORT_SPAN ? next + 1 : PORT_FIRST;
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+            return -errno;
+        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        bool free_port = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
+        close(fd);
+        if (free_port)
+            return port;
+    }
+    return -EADDRINUSE;
+}
+
+/* ---- events ---------------------------------------------------------- */
+
+/*
+ * Event ids say who sent them, so a reply finds its send time without a
+ * table: byte 0 magic, byte 1 phase (0 warm-up, 1 measured), byte 2 client,
+ * bytes 4..7 the index, big-endian. The broker only checks the length.
+ */
+static void
+s_event_id(uint8_t id[ENVELOPE_ID_LEN], unsigned phase, unsigned client, uint32_t index)
+{
+    memset(id, 0x5a, ENVELOPE_ID_LEN);
+    id[0] = ID_MAGIC;
+    id[1] = (uint8_t)phase;
+    id[2] = (uint8_t)client;
+    id[3] = 0;
+    id[4] = (uint8_t)(index >> 24);
+    id[5] = (uint8_t)(index >> 16);
+    id[6] = (uint8_t)(index >> 8);
+    id[7] = (uint8_t)index;
+}
+
+static uint32_t
+s_id_index(const uint8_t id[ENVELOPE_ID_LEN])
+{
+    return (uint32_t)id[4] << 24 | (uint32_t)id[5] << 16 | (uint32_t)id[6] << 8 | id[7];
+}
+
+/* data = {"n": fixed-width u32, "pad": pad_len bytes}: every event has the same size. */
+static size_t
+s_encode_event(msgpack_sbuffer *data, msgpack_sbuffer *out, const uint8_t *id, uint32_t n,
+               size_t pad_len)
+{
+    static char pad[EVENT_BYTES];
+    msgpack_packer pk;
+
+    if (!pad[0])
+        memset(pad, 'x', sizeof pad);
+    msgpack_sbuffer_clear(data);
+    msgpack_sbuffer_clear(out);
+    msgpack_packer_init(&pk, data, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 2);
+    msgpack_pack_str_with_body(&pk, "n", 1);
+    msgpack_pack_fix_uint32(&pk, n);
+    msgpack_pack_str_with_body(&pk, "pad", 3);
+    msgpack_pack_str_with_body(&pk, pad, pad_len);
+    struct envelope_fields f = {.id = id,
+                                .type = EVENT_TYPE,
+                                .source = EVENT_SOURCE,
+                                .time_ms = 1780000000000ull, /* fixed: fixed width too */
+                                .data = data->data,
+                                .data_len = data->size};
+    envelope_encode(&f, out);
+    return out->size;
+}
+
+/* The padding that makes an envelope exactly EVENT_BYTES long, or 0 if none does. */
+static size_t
+s_pad_len(void)
+{
+    static size_t pad_len;
+    msgpack_sbuffer data, out;
+    uint8_t id[ENVELOPE_ID_LEN];
+
+    if (pad_len)
+        return pad_len;
+    msgpack_sbuffer_init(&data);
+    msgpack_sbuffer_init(&out);
+    s_event_id(id, 0, 0, 0);
+    size_t bare = s_encode_event(&data, &out, id, 0, 0);
+    /* Past 31 bytes the pad string's header grows from 1 to 2 bytes. */
+    if (bare + 1 + 32 <= EVENT_BYTES) {
+        size_t try = EVENT_BYTES - bare - 1;
+        if (s_encode_event(&data, &out, id, 0, try) == EVENT_BYTES)
+            pad_len = try;
+    }
+    msgpack_sbuffer_destroy(&data);
+    msgpack_sbuffer_destroy(&out);
+    return pad_len;
+}
+
+/* count encoded events, back to back, EVENT_BYTES each; NULL if they cannot be made. */
+static uint8_t *
+s_make_events(unsigned phase, unsigned client, size_t count)
+{
+    size_t pad_len = s_pad_len();
+    uint8_t *buf = malloc(count ? count * EVENT_BYTES : 1);
+    msgpack_sbuffer data, out;
+    uint8_t id[ENVELOPE_ID_LEN];
+
+    if (!buf || !pad_len) {
+        free(buf);
+        return NULL;
+    }
+    msgpack_sbuffer_init(&data);
+    msgpack_sbuffer_init(&out);
+    for (size_t i = 0; i < count; i++) {
+        s_event_id(id, phase, client, (uint32_t)i);
+        s_encode_event(&data, &out, id, (uint32_t)i, pad_len);
+        memcpy(buf + i * EVENT_BYTES, out.data, EVENT_BYTES);
+    }
+    msgpack_sbuffer_destroy(&data);
+    msgpack_sbuffer_destroy(&out);
+    return buf;
+}
+
+/* ---- clients --------------------------------------------------------- */
+
+/* How much of a reply the client checks: as much as the server promises. */
+enum check {
+    CHECK_MEP_ACK, /* mandated: a decodable ACK, not dup, for an id in flight */
+    CHECK_ACK,     /* baseline: a decodable ACK, in send order */
+    CHECK_ECHO,    /* echo server: any 3-frame reply, in send order */
+};
+
+/* One DEALER's share of one phase. */
+struct stream {
+    void *sock;
+    unsigned client;
+    unsigned phase;
+    const uint8_t *events;
+    size_t count;
+    uint64_t *sent_ns;
+    uint64_t *lat_ns; /* 0 until answered */
+    size_t sent, acked;
+};
+
+static int
+s_send_event(struct stream *st)
+{
+    const uint8_t *ev = st->events + st->sent * EVENT_BYTES;
+    uint64_t t = s_now_ns();
+    if (zmq_send(st->sock, MEP_PROTOCOL, 4, ZMQ_SNDMORE) < 0 ||
+        zmq_send(st->sock, "PUB", 3, ZMQ_SNDMORE) < 0 || zmq_send(st->sock, ev, EVENT_BYTES, 0) < 0)
+        return -errno;
+    st->sent_ns[st->sent++] = t;
+    return 0;
+}
+
+/*
+ * Reads one whole reply if one is waiting: "MEP1" · command · body. Returns 1
+ * with the frame count, command (truncated to 7) and body (truncated to size),
+ * 0 if nothing was waiting, or -errno.
+ */
+static int
+s_recv_reply(void *sock, char cmd[8], uint8_t *body, size_t size, size_t *ret_len, int *ret_frames)
+{
+    int frames = 0, more = 1;
+    cmd[0] = '\0';
+    *ret_len = 0;
+    *ret_frames = 0;
+    while (more) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, sock, frames == 0 ? ZMQ_DONTWAIT : 0) < 0) {
+            int e = errno;
+            zmq_msg_close(&m);
+            if (frames == 0 && e == EAGAIN)
+                return 0;
+            return -e;
+        }
+        more = zmq_msg_more(&m);
+        size_t n = zmq_msg_size(&m);
+        if (frames == 1) {
+            size_t c = n < 7 ? n : 7;
+            memcpy(cmd, zmq_msg_data(&m), c);
+            cmd[c] = '\0';
+        } else if (frames == 2) {
+            *ret_len = n < size ? n : size;
+            memcpy(body, zmq_msg_data(&m), *ret_len);
+        }
+        frames++;
+        zmq_msg_close(&m);
+    }
+    *ret_frames = frames;
+    return 1;
+}
+
+/* Books one reply against the event it answers. */
+static int
+s_take_reply(struct stream *st, enum check check, uint64_t now, const char *cmd,
+             const uint8_t *body, size_t len, int frames, char *err, size_t errlen)
+{
+    /* One connection, one server loop: replies keep the order of the sends. */
+    size_t idx = st->acked;
+
+    if (frames != 3) {
+        snprintf(err, errlen, "reply with %d frames, expected 3", frames);
+        return -EPROTO;
+    }
+    if (check != CHECK_ECHO && strcmp(cmd, "ACK") != 0) {
+        struct mep_reply r;
+        if (strcmp(cmd, "NACK") == 0 && mep_reply_decode(body, len, false, &r) == 0)
+            snprintf(err, errlen, "NACK %s: %s", mep_code_name(r.code), r.reason);
+        else
+            snprintf(err, errlen, "unexpected reply command '%s'", cmd);
+        return -EPROTO;
+    }
+    if (check != CHECK_ECHO) {
+        /* Decoded for the baseline too: the clients' work must not be what differs. */
+        struct mep_reply r;
+        if (mep_reply_decode(body, len, true, &r) < 0 || !r.has_id) {
+            snprintf(err, errlen, "undecodable ACK body (%zu bytes)", len);
+            return -EPROTO;
+        }
+    }
+    if (check == CHECK_MEP_ACK) {
+        struct mep_reply r;
+        mep_reply_decode(body, len, true, &r);
+        if (r.dup) {
+            snprintf(err, errlen, "ACK with dup = true for a fresh id (seq %llu)",
+                     (unsigned long long)r.seq);
+            return -EPROTO;
+        }
+        if (r.id[0] != ID_MAGIC || r.id[1] != st->phase || r.id[2] != st->client) {
+            snprintf(err, errlen, "ACK for an id this client never sent");
+            return -EPROTO;
+        }
+        /* The id, not the order, names the event: latency stays right even if order did not. */
+        idx = s_id_index(r.id);
+    }
+    if (idx >= st->sent || st->lat_ns[idx] != 0) {
+        snprintf(err, errlen, "reply for event %zu, which is not in flight", idx);
+        return -EPROTO;
+    }
+    uint64_t lat = now - st->sent_ns[idx];
+    st->lat_ns[idx] = lat ? lat : 1;
+    st->acked++;
+    return 0;
+}
+
+/*
+ * Keeps up to window events in flight on each of n streams until every event
+ * is answered. Bounded: REPLY_TIMEOUT_MS without any reply fails the run.
+ */
+static int
+s_drive(struct stream *streams, size_t n, unsigned window, enum check check, char *err,
+        size_t errlen)
+{
+    zmq_pollitem_t items[PIPE_CLIENTS];
+    size_t done = 0;
+
+    if (n > PIPE_CLIENTS) {
+        snprintf(err, errlen, "at most %d streams per thread", PIPE_CLIENTS);
+        return -EINVAL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        items[i] = (zmq_pollitem_t){.socket = streams[i].sock, .events = ZMQ_POLLIN};
+        if (streams[i].count == 0)
+            done++;
+    }
+    while (done < n) {
+        for (size_t i = 0; i < n; i++) {
+            struct stream *st = &streams[i];
+            while (st->sent < st->count && st->sent - st->acked < window) {
+                int rc = s_send_event(st);
+                if (rc < 0) {
+                    snprintf(err, errlen, "send: %s", zmq_strerror(-rc));
+                    return rc;
+                }
+            }
+        }
+        int ready = zmq_poll(items, (int)n, REPLY_TIMEOUT_MS);
+        if (ready < 0 && errno == EINTR)
+            continue;
+        if (ready < 0) {
+            snprintf(err, errlen, "zmq_poll: %s", zmq_strerror(errno));
+            return -errno;
+        }
+        if (ready == 0) {
+            size_t acked = 0, total = 0;
+            for (size_t i = 0; i < n; i++) {
+                acked += streams[i].acked;
+                total += streams[i].count;
+            }
+            snprintf(err, errlen, "no reply for %d ms (%zu of %zu answered)", REPLY_TIMEOUT_MS,
+                     acked, total);
+            return -ETIMEDOUT;
+        }
+        for (size_t i = 0; i < n; i++) {
+            struct stream *st = &streams[i];
+            if (!(items[i].revents & ZMQ_POLLIN))
+                continue;
+            /* Drain what is there before refilling: fewer wake-ups for the same work. */
+            for (;;) {
+                char cmd[8];
+                uint8_t body[512];
+                size_t len;
+                int frames;
+                int rc = s_recv_reply(st->sock, cmd, body, sizeof body, &len, &frames);
+                if (rc == 0)
+                    break;
+                if (rc < 0) {
+                    snprintf(err, errlen, "recv: %s", zmq_strerror(-rc));
+                    return rc;
+                }
+                rc = s_take_reply(st, check, s_now_ns(), cmd, body, len, frames, err, errlen);
+                if (rc < 0)
+                    return rc;
+                if (st->acked == st->count)
+                    done++;
+            }
+        }
+    }
+    return 0;
+}
+
+struct workload {
+    const char *name;
+    size_t clients;
+    unsigned window;
+    size_t events; /* measured, over all clients */
+    size_t warmup; /* per client, lock-step, before the clock starts */
+};
+
+struct run_result {
+    double per_s;
+    double p50_us, p99_us;
+    double batch; /* baseline: mean events per commit; 0 when unknown */
+    /* CPU time over the measured phase, per event; 0 when not measured. */
+    double server_cpu_us, client_cpu_us;
+    double server_cores; /* CPU time / wall time: 1.0 = one core kept busy */
+};
+
+/* CPU time of a whole process, every thread, in ns; 0 if it cannot be read. */
+static uint64_t
+s_cpu_ns(pid_t pid)
+{
+    clockid_t clk = CLOCK_PROCESS_CPUTIME_ID;
+    struct timespec ts;
+    if (pid > 0 && clock_getcpuclockid(pid, &clk) != 0)
+        return 0;
+    if (clock_gettime(clk, &ts) != 0)
+        return 0;
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * Starts the pipelined clients' clock together, once every one has warmed
+ * up. Not a pthread barrier: if one thread cannot be created, the others
+ * must still be released (cancelled), and a barrier cannot be.
+ */
+struct gate {
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    size_t ready;
+    bool open, cancelled;
+};
+
+/* One client thread of the pipelined workload. */
+struct worker {
+    pthread_t tid;
+    struct gate *gate;
+    struct stream *warm, *meas;
+    unsigned window;
+    enum check check;
+    uint64_t end_ns;
+    int rc;
+    char err[256];
+};
+
+static void *
+s_worker_main(void *arg)
+{
+    struct worker *w = arg;
+    struct gate *g = w->gate;
+    bool go;
+
+    w->rc = s_drive(w->warm, 1, 1, w->check, w->err, sizeof w->err);
+    /* Reported ready even after a failure, so that the main thread never waits forever. */
+    pthread_mutex_lock(&g->mu);
+    g->ready++;
+    pthread_cond_broadcast(&g->cond);
+    while (!g->open && !g->cancelled)
+        pthread_cond_wait(&g->cond, &g->mu);
+    go = !g->cancelled;
+    pthread_mutex_unlock(&g->mu);
+    if (go && w->rc == 0) {
+        w->rc = s_drive(w->meas, 1, w->window, w->check, w->err, sizeof w->err);
+        w->end_ns = s_now_ns();
+    }
+    return NULL;
+}
+
+static int
+s_cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Nearest-rank percentile of sorted nanoseconds, in microseconds. */
+static double
+s_percentile_us(const uint64_t *sorted, size_t n, unsigned pct)
+{
+    size_t rank = (n * pct + 99) / 100;
+    return (double)sorted[rank ? rank - 1 : 0] / 1000.0;
+}
+
+static void
+s_summarise(uint64_t *lat, size_t n, uint64_t elapsed_ns, struct run_result *ret)
+{
+    qsort(lat, n, sizeof *lat, s_cmp_u64);
+    ret->p50_us = s_percentile_us(lat, n, 50);
+    ret->p99_us = s_percentile_us(lat, n, 99);
+    ret->per_s = (double)n / ((double)(elapsed_ns ? elapsed_ns : 1) / 1e9);
+}
+
+/*
+ * Runs wl against endpoint from this process's own ZeroMQ context, so that
+ * the daemon and the baseline see exactly the same clients.
+ */
+static int
+s_run_workload(const char *endpoint, pid_t server, const struct workload *wl, bool threads,
+               enum check check, struct run_result *ret, char *err, size_t errlen)
+{
+    uint64_t srv_cpu0 = 0, cli_cpu0 = 0, srv_cpu1, cli_cpu1;
+    struct stream warm[PIPE_CLIENTS], meas[PIPE_CLIENTS];
+    struct worker workers[PIPE_CLIENTS];
+    size_t n = wl->clients, per = wl->events / wl->clients;
+    uint64_t start = 0, end = 0;
+    uint64_t *all = NULL;
+    int rc = 0, linger = 0, sndtimeo = REPLY_TIMEOUT_MS;
+    void *ctx = zmq_ctx_new();
+
+    memset(warm, 0, sizeof warm);
+    memset(meas, 0, sizeof meas);
+    memset(workers, 0, sizeof workers);
+    if (!ctx) {
+        snprintf(err, errlen, "zmq_ctx_new: %s", zmq_strerror(errno));
+        return -ENOMEM;
+    }
+    for (size_t c = 0; c < n && rc == 0; c++) {
+        void *s = zmq_socket(ctx, ZMQ_DEALER);
+        if (!s) {
+            snprintf(err, errlen, "zmq_socket: %s", zmq_strerror(errno));
+            rc = -errno;
+            break;
+        }
+        zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+        /* A DEALER with no peer blocks in send; a dead server must fail the run instead. */
+        zmq_setsockopt(s, ZMQ_SNDTIMEO, &sndtimeo, sizeof sndtimeo);
+        if (zmq_connect(s, endpoint) < 0) {
+            snprintf(err, errlen, "connect %s: %s", endpoint, zmq_strerror(errno));
+            rc = -errno;
+        }
+        warm[c] = (struct stream){.sock = s, .client = (unsigned)c, .phase = 0};
+        meas[c] = (struct stream){.sock = s, .client = (unsigned)c, .phase = 1};
+        warm[c].count = wl->warmup;
+        meas[c].count = per;
+        warm[c].events = s_make_events(0, (unsigned)c, wl->warmup);
+        meas[c].events = s_make_events(1, (unsigned)c, per);
+        warm[c].sent_ns = calloc(wl->warmup + 1, sizeof(uint64_t));
+        warm[c].lat_ns = calloc(wl->warmup + 1, sizeof(uint64_t));
+        meas[c].sent_ns = calloc(per + 1, sizeof(uint64_t));
+        meas[c].lat_ns = calloc(per + 1, sizeof(uint64_t));
+        if (rc == 0 && (!warm[c].events || !meas[c].events || !warm[c].sent_ns || !warm[c].lat_ns ||
+                        !meas[c].sent_ns || !meas[c].lat_ns)) {
+            snprintf(err, errlen, "cannot allocate or encode %zu events", per);
+            rc = -ENOMEM;
+        }
+    }
+    if (rc < 0)
+        goto out_close;
+
+    if (n == 1 || !threads) {
+        rc = s_drive(warm, n, 1, check, err, errlen);
+        if (rc == 0) {
+            srv_cpu0 = s_cpu_ns(server);
+            cli_cpu0 = s_cpu_ns(0);
+            start = s_now_ns();
+            rc = s_drive(meas, n, wl->window, check, err, errlen);
+            end = s_now_ns();
+        }
+    } else {
+        struct gate gate = {.mu = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+        size_t started;
+        for (size_t c = 0; c < n; c++) {
+            workers[c] = (struct worker){.gate = &gate,
+                                         .warm = &warm[c],
+                                         .meas = &meas[c],
+                                         .window = wl->window,
+                                         .check = check};
+        }
+        for (started = 0; started < n; started++) {
+            if (pthread_create(&workers[started].tid, NULL, s_worker_main, &workers[started]))
+                break;
+        }
+        pthread_mutex_lock(&gate.mu);
+        if (started < n) {
+            snprintf(err, errlen, "pthread_create failed");
+            rc = -EAGAIN;
+            gate.cancelled = true;
+        } else {
+            while (gate.ready < n)
+                pthread_cond_wait(&gate.cond, &gate.mu);
+            gate.open = true;
+            srv_cpu0 = s_cpu_ns(server);
+            cli_cpu0 = s_cpu_ns(0);
+            start = s_now_ns();
+        }
+        pthread_cond_broadcast(&gate.cond);
+        pthread_mutex_unlock(&gate.mu);
+        for (size_t c = 0; c < started; c++)
+            pthread_join(workers[c].tid, NULL);
+        for (size_t c = 0; c < started && rc == 0; c++) {
+            if (workers[c].rc < 0) {
+                rc = workers[c].rc;
+                snprintf(err, errlen, "client %zu: %s", c, workers[c].err);
+            }
+            if (workers[c].end_ns > end)
+                end = workers[c].end_ns;
+        }
+    }
+    /* Read before anything else runs: the clients' CPU is then theirs and libzmq's only. */
+    srv_cpu1 = s_cpu_ns(server);
+    cli_cpu1 = s_cpu_ns(0);
+    if (rc < 0)
+        goto out_close;
+
+    all = malloc(n * per * sizeof *all);
+    if (!all) {
+        snprintf(err, errlen, "out of memory");
+        rc = -ENOMEM;
+        goto out_close;
+    }
+    for (size_t c = 0; c < n; c++)
+        memcpy(all + c * per, meas[c].lat_ns, per * sizeof *all);
+    s_summarise(all, n * per, end - start, ret);
+    free(all);
+    if (server > 0 && srv_cpu0 && srv_cpu1 > srv_cpu0) {
+        ret->server_cpu_us = (double)(srv_cpu1 - srv_cpu0) / 1000.0 / (double)(n * per);
+        ret->server_cores = (double)(srv_cpu1 - srv_cpu0) / (double)(end - start);
+    }
+    if (cli_cpu0 && cli_cpu1 > cli_cpu0)
+        ret->client_cpu_us = (double)(cli_cpu1 - cli_cpu0) / 1000.0 / (double)(n * per);
+
+out_close:
+    for (size_t c = 0; c < n; c++) {
+        if (warm[c].sock)
+            zmq_close(warm[c].sock);
+        free((void *)warm[c].events);
+        free((void *)meas[c].events);
+        free(warm[c].sent_ns);
+        free(warm[c].lat_ns);
+        free(meas[c].sent_ns);
+        free(meas[c].lat_ns);
+    }
+    zmq_ctx_term(ctx);
+    return rc;
+}
+
+/* ---- the daemon ------------------------------------------------------ */
+
+static void
+s_print_log_tail(const char *path, int lines)
+{
+    FILE *f = fopen(path, "r");
+    char buf[64 * 1024];
+    if (!f)
+        return;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *p = buf + n;
+    for (int seen = 0; p > buf; p--) {
+        if (p[-1] == '\n' && p != buf + n && ++seen > lines)
+            break;
+    }
+    fprintf(stderr, "---- %s (end) ----\n%s----\n", path, p);
+}
+
+static int
+s_run_mandated(const struct options *o, const struct workload *wl, struct run_result *ret,
+               char *err, size_t errlen)
+{
+    char extra[256], log_path[512];
+    int port = 0;
+
+    if (!o->ipc) {
+        port = s_free_port();
+        if (port < 0) {
+            snprintf(err, errlen, "no free loopback port");
+            return port;
+        }
+    }
+    /* durability = full is the default; said here so that no default can change what we measure. */
+    if (o->ipc)
+        snprintf(extra, sizeof extra, "durability = full\n");
+    else
+        snprintf(extra, sizeof extra, "ingress = tcp://127.0.0.1:%d\ndurability = full\n", port);
+    struct harness *h = harness_new(extra, NULL);
+    snprintf(log_path, sizeof log_path, "%s/mandated.log", harness_dir(h));
+
+    int rc = harness_start(h, DAEMON_START_MS);
+    g_daemon_pid = harness_pid(h);
+    if (rc < 0) {
+        snprintf(err, errlen, "daemon did not start (%s)", strerror(-rc));
+        s_print_log_tail(log_path, 20);
+        g_daemon_pid = 0;
+        harness_destroy(&h);
+        return rc;
+    }
+    rc = s_run_workload(harness_endpoint(h), harness_pid(h), wl, !o->poll_clients, CHECK_MEP_ACK,
+                        ret, err, errlen);
+    int status = harness_stop(h, DAEMON_STOP_MS);
+    g_daemon_pid = 0;
+    if (rc == 0 && status != 0) {
+        snprintf(err, errlen, "daemon exited with %d on SIGTERM", status);
+        rc = -ECHILD;
+    }
+    if (rc == 0) {
+        /* Every ACK must stand for an id in the log: count them now the writer is gone. */
+        long ids = log_inspect_count(harness_state_dir(h), "ids");
+        long want = (long)(wl->events / wl->clients * wl->clients + wl->warmup * wl->clients);
+        if (ids != want) {
+            snprintf(err, errlen, "daemon ACKed %ld events but its ids table has %ld", want, ids);
+            rc = -EBADMSG;
+        }
+    }
+    if (rc < 0)
+        s_print_log_tail(log_path, 20);
+    harness_destroy(&h);
+    return rc;
+}
+
+/* ---- the forked servers: baseline and echo --------------------------- */
+
+enum server_kind { SERVER_BASELINE, SERVER_ECHO };
+
+struct server {
+    pid_t pid;
+    int fd; /* read end of the child's pipe: a ready byte, then its report */
+    char dir[256];
+    char endpoint[320];
+};
+
+struct server_report {
+    uint64_t messages;
+    uint64_t batches;
+    uint64_t dropped; /* replies that could not be sent */
+};
+
+/* One message of a baseline batch: who sent it and the body to store. */
+struct held {
+    zmq_msg_t identity;
+    zmq_msg_t body;
+};
+
+/* Receives one whole message into m, keeping the first and last frames. */
+static bool
+s_hold_one(void *sock, struct held *m)
+{
+    zmq_msg_init(&m->identity);
+    zmq_msg_init(&m->body);
+    if (zmq_msg_recv(&m->identity, sock, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&m->identity);
+        zmq_msg_close(&m->body);
+        return false;
+    }
+    /* The rest of a multipart message is there once its first frame is. */
+    bool more = zmq_msg_more(&m->identity);
+    while (more) {
+        zmq_msg_close(&m->body);
+        zmq_msg_init(&m->body);
+        if (zmq_msg_recv(&m->body, sock, 0) < 0)
+            break;
+        more = zmq_msg_more(&m->body);
+    }
+    return true;
+}
+
+/*
+ * The least work that keeps the promise: everything readable, up to
+ * SERVER_BATCH, into one write transaction committed with fsync (LMDB's
+ * default flags), then one ACK each. No decoding, hashing or dedup.
+ */
+static int
+s_baseline_turn(void *sock, MDB_env *env, MDB_dbi dbi, struct held *held, uint64_t *seq,
+                msgpack_sbuffer *ack, struct server_report *rep)
+{
+    static const uint8_t zero_id[MEP_ID_LEN];
+    size_t n = 0;
+    MDB_txn *txn;
+    int rc;
+
+    while (n < SERVER_BATCH && s_hold_one(sock, &held[n]))
+        n++;
+    if (n == 0)
+        return 0;
+    uint64_t first = *seq + 1;
+    rc = mdb_txn_begin(env, NULL, 0, &txn);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        uint8_t key[8];
+        uint64_t s = first + i;
+        for (int b = 7; b >= 0; b--, s >>= 8)
+            key[b] = (uint8_t)s;
+        MDB_val k = {.mv_size = sizeof key, .mv_data = key};
+        MDB_val v = {.mv_size = zmq_msg_size(&held[i].body),
+                     .mv_data = zmq_msg_data(&held[i].body)};
+        rc = mdb_put(txn, dbi, &k, &v, MDB_APPEND);
+    }
+    if (rc == 0)
+        rc = mdb_txn_commit(txn);
+    else
+        mdb_txn_abort(txn);
+    if (rc != 0) {
+        fprintf(stderr, "ingest baseline: LMDB: %s\n", mdb_strerror(rc));
+        return -EIO;
+    }
+    *seq += n;
+    for (size_t i = 0; i < n; i++) {
+        mep_pack_ack(ack, zero_id, first + i, false);
+        int ok = zmq_send(sock, zmq_msg_data(&held[i].identity), zmq_msg_size(&held[i].identity),
+                          ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0 &&
+                 zmq_send(sock, MEP_PROTOCOL, 4, ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0 &&
+                 zmq_send(sock, "ACK", 3, ZMQ_SNDMORE | ZMQ_DONTWAIT) >= 0 &&
+                 zmq_send(sock, ack->data, ack->size, ZMQ_DONTWAIT) >= 0;
+        if (!ok)
+            rep->dropped++;
+        zmq_msg_close(&held[i].identity);
+        zmq_msg_close(&held[i].body);
+    }
+    rep->messages += n;
+    rep->batches++;
+    return 0;
+}
+
+/* The floor under any ZeroMQ server: send every message straight back, no disk. */
+static void
+s_echo_turn(void *sock, struct server_report *rep)
+{
+    for (size_t n = 0; n < SERVER_BATCH; n++) {
+        zmq_msg_t parts[8];
+        size_t np = 0;
+        int more = 1;
+        while (more) {
+            zmq_msg_t m;
+            zmq_msg_init(&m);
+            if (zmq_msg_recv(&m, sock, np == 0 ? ZMQ_DONTWAIT : 0) < 0) {
+                zmq_msg_close(&m);
+                break;
+            }
+            more = zmq_msg_more(&m);
+            if (np < 8)
+                parts[np++] = m;
+            else
+                zmq_msg_close(&m);
+        }
+        if (np == 0)
+            return;
+        size_t sent = 0;
+        while (sent < np && zmq_msg_send(&parts[sent], sock,
+                                         (sent + 1 < np ? ZMQ_SNDMORE : 0) | ZMQ_DONTWAIT) >= 0)
+            sent++;
+        if (sent < np)
+            rep->dropped++;
+        for (size_t i = sent; i < np; i++)
+            zmq_msg_close(&parts[i]);
+        rep->messages++;
+    }
+}
+
+/* The child's whole life. Returns its exit code. */
+static int
+s_server_main(enum server_kind kind, const struct server *srv, int report_fd, pid_t parent,
+              unsigned max_seconds)
+{
+    struct sigaction sa = {.sa_handler = s_on_server_term}; /* no SA_RESTART: zmq_poll wakes */
+    struct server_report rep = {0};
+    MDB_env *env = NULL;
+    MDB_dbi dbi = 0;
+    MDB_txn *txn;
+    struct held *held = NULL;
+    msgpack_sbuffer ack;
+    void *ctx = NULL, *sock = NULL;
+    uint64_t seq = 0;
+    int one = 1, linger = 0, sndhwm = 100000, rc = 1, mrc;
+
+    /* Never outlive the benchmark, whatever happens to it. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent)
+        return 1;
+    g_daemon_pid = g_server_pid = 0;
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGALRM, SIG_DFL);
+    alarm(max_seconds);
+    msgpack_sbuffer_init(&ack);
+
+    /* LMDB after fork, never before (STYLE.md 7). Default flags: commit = fsync. */
+    if (kind == SERVER_BASELINE) {
+        held = calloc(SERVER_BATCH, sizeof *held);
+        if (!held)
+            goto out;
+        if ((mrc = mdb_env_create(&env)) != 0 ||
+            (mrc = mdb_env_set_mapsize(env, SERVER_MAP_BYTES)) != 0 ||
+            (mrc = mdb_env_open(env, srv->dir, 0, 0600)) != 0 ||
+            (mrc = mdb_txn_begin(env, NULL, 0, &txn)) != 0) {
+            fprintf(stderr, "ingest baseline: LMDB open: %s\n", mdb_strerror(mrc));
+            goto out;
+        }
+        if ((mrc = mdb_dbi_open(txn, NULL, 0, &dbi)) == 0)
+            mrc = mdb_txn_commit(txn);
+        else
+            mdb_txn_abort(txn);
+        if (mrc != 0) {
+            fprintf(stderr, "ingest baseline: LMDB open: %s\n", mdb_strerror(mrc));
+            goto out;
+        }
+    }
+    ctx = zmq_ctx_new();
+    sock = ctx ? zmq_socket(ctx, ZMQ_ROUTER) : NULL;
+    if (!sock)
+        goto out;
+    /* The daemon's ingress options, so that the socket layer is not what differs. */
+    zmq_setsockopt(sock, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
+    zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(sock, ZMQ_SNDHWM, &sndhwm, sizeof sndhwm);
+    if (zmq_bind(sock, srv->endpoint) < 0) {
+        fprintf(stderr, "ingest server: bind %s: %s\n", srv->endpoint, zmq_strerror(errno));
+        goto out;
+    }
+    if (write(report_fd, "R", 1) != 1)
+        goto out;
+
+    rc = 0;
+    while (!g_server_stopping && rc == 0) {
+        zmq_pollitem_t item = {.socket = sock, .events = ZMQ_POLLIN};
+        if (zmq_poll(&item, 1, 100) <= 0)
+            continue;
+        if (kind == SERVER_BASELINE)
+            rc = s_baseline_turn(sock, env, dbi, held, &seq, &ack, &rep) < 0 ? 1 : 0;
+        else
+            s_echo_turn(sock, &rep);
+    }
+    if (write(report_fd, &rep, sizeof rep) != (ssize_t)sizeof rep)
+        rc = 1;
+
+out:
+    if (sock)
+        zmq_close(sock);
+    if (ctx)
+        zmq_ctx_term(ctx);
+    if (env)
+        mdb_env_close(env);
+    free(held);
+    msgpack_sbuffer_destroy(&ack);
+    return rc;
+}
+
+/* Waits up to timeout_ms for fd to be readable and reads exactly len bytes. */
+static int
+s_read_within(int fd, void *buf, size_t len, int timeout_ms)
+{
+    size_t got = 0;
+    uint64_t deadline = s_now_ns() + (uint64_t)timeout_ms * 1000000u;
+    while (got < len) {
+        uint64_t now = s_now_ns();
+        if (now >= deadline)
+            return -ETIMEDOUT;
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        int r = poll(&p, 1, (int)((deadline - now) / 1000000u) + 1);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return r < 0 ? -errno : -ETIMEDOUT;
+        ssize_t n = read(fd, (char *)buf + got, len - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return n < 0 ? -errno : -EPIPE;
+        got += (size_t)n;
+    }
+    return 0;
+}
+
+static int
+s_server_start(enum server_kind kind, const struct options *o, struct server *srv)
+{
+    int p[2], rc;
+    char ready;
+
+    memset(srv, 0, sizeof *srv);
+    srv->fd = -1;
+    if ((rc = s_make_tmpdir(srv->dir, sizeof srv->dir)) < 0)
+        return rc;
+    if (o->ipc) {
+        snprintf(srv->endpoint, sizeof srv->endpoint, "ipc://%s/server.ipc", srv->dir);
+    } else {
+        int port = s_free_port();
+        if (port < 0)
+            return port;
+        snprintf(srv->endpoint, sizeof srv->endpoint, "tcp://127.0.0.1:%d", port);
+    }
+    if (pipe2(p, O_CLOEXEC) < 0)
+        return -errno;
+    pid_t parent = getpid();
+    /* No ZeroMQ context is alive here: the child starts from a clean library. */
+    pid_t pid = fork();
+    if (pid < 0) {
+        rc = -errno;
+        close(p[0]);
+        close(p[1]);
+        return rc;
+    }
+    if (pid == 0) {
+        close(p[0]);
+        _exit(s_server_main(kind, srv, p[1], parent, o->max_seconds));
+    }
+    close(p[1]);
+    srv->pid = pid;
+    srv->fd = p[0];
+    g_server_pid = pid;
+    rc = s_read_within(srv->fd, &ready, 1, SERVER_WAIT_MS);
+    return rc < 0 ? rc : 0;
+}
+
+/* SIGTERM, the child's report, reap (SIGKILL if it will not go); removes its directory. */
+static int
+s_server_stop(struct server *srv, struct server_report *ret)
+{
+    int rc = -ECHILD, status;
+    memset(ret, 0, sizeof *ret);
+    if (srv->pid > 0) {
+        kill(srv->pid, SIGTERM);
+        rc = s_read_within(srv->fd, ret, sizeof *ret, SERVER_WAIT_MS);
+        for (int waited = 0;; waited += 10) {
+            if (waitpid(srv->pid, &status, WNOHANG) == srv->pid) {
+                if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                    rc = -ECHILD;
+                break;
+            }
+            if (waited >= SERVER_WAIT_MS) {
+                kill(srv->pid, SIGKILL);
+                waitpid(srv->pid, NULL, 0);
+                rc = -ETIMEDOUT;
+                break;
+            }
+            usleep(10000);
+        }
+        g_server_pid = 0;
+        srv->pid = 0;
+    }
+    if (srv->fd >= 0)
+        close(srv->fd);
+    srv->fd = -1;
+    if (srv->dir[0])
+        s_rm_rf(srv->dir);
+    return rc;
+}
+
+static int
+s_run_server(enum server_kind kind, const struct options *o, const struct workload *wl,
+             struct run_result *ret, char *err, size_t errlen)
+{
+    struct server srv;
+    struct server_report rep;
+    const char *what = kind == SERVER_BASELINE ? "baseline" : "echo";
+    int rc = s_server_start(kind, o, &srv);
+    if (rc < 0) {
+        snprintf(err, errlen, "%s server did not start (%s)", what, strerror(-rc));
+        s_server_stop(&srv, &rep);
+        return rc;
+    }
+    rc = s_run_workload(srv.endpoint, srv.pid, wl, !o->poll_clients,
+                        kind == SERVER_BASELINE ? CHECK_ACK : CHECK_ECHO, ret, err, errlen);
+    int stop = s_server_stop(&srv, &rep);
+    if (rc == 0 && stop < 0) {
+        snprintf(err, errlen, "%s server did not stop cleanly (%s)", what, strerror(-stop));
+        rc = stop;
+    }
+    if (rc == 0 && rep.dropped) {
+        snprintf(err, errlen, "%s server dropped %llu replies", what,
+                 (unsigned long long)rep.dropped);
+        rc = -EPROTO;
+    }
+    ret->batch = rep.batches ? (double)rep.messages / (double)rep.batches : 0;
+    return rc;
+}
+
+/* ---- raw LMDB -------------------------------------------------------- */
+
+/* n transactions of one EVENT_BYTES put each, committed with LMDB's default (fsync). */
+static int
+s_run_commit(size_t n, struct run_result *ret, char *err, size_t errlen)
+{
+    char dir[256];
+    MDB_env *env = NULL;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    uint8_t value[EVENT_BYTES];
+    uint64_t *lat = calloc(n, sizeof *lat), total = 0;
+    int rc;
+
+    memset(value, 'v', sizeof value);
+    if (!lat)
+        return -ENOMEM;
+    if ((rc = s_make_tmpdir(dir, sizeof dir)) < 0) {
+        snprintf(err, errlen, "mkdtemp: %s", strerror(-rc));
+        free(lat);
+        return rc;
+    }
+    if ((rc = mdb_env_create(&env)) != 0)
+        goto out_lmdb;
+    mdb_env_set_mapsize(env, SERVER_MAP_BYTES);
+    if ((rc = mdb_env_open(env, dir, 0, 0600)) != 0)
+        goto out_lmdb;
+    if ((rc = mdb_txn_begin(env, NULL, 0, &txn)) != 0)
+        goto out_lmdb;
+    mdb_dbi_open(txn, NULL, 0, &dbi);
+    if ((rc = mdb_txn_commit(txn)) != 0)
+        goto out_lmdb;
+
+    /* The first commits grow the file and fill the page cache: not measured. */
+    for (size_t i = 0; i < WARMUP_LOCKSTEP + n && rc == 0; i++) {
+        uint8_t key[8];
+        uint64_t s = i + 1;
+        for (int b = 7; b >= 0; b--, s >>= 8)
+            key[b] = (uint8_t)s;
+        MDB_val k = {.mv_size = sizeof key, .mv_data = key};
+        MDB_val v = {.mv_size = sizeof value, .mv_data = value};
+        uint64_t t0 = s_now_ns();
+        rc = mdb_txn_begin(env, NULL, 0, &txn);
+        if (rc == 0 && (rc = mdb_put(txn, dbi, &k, &v, MDB_APPEND)) != 0)
+            mdb_txn_abort(txn);
+        else if (rc == 0)
+            rc = mdb_txn_commit(txn);
+        uint64_t t1 = s_now_ns();
+        if (i >= WARMUP_LOCKSTEP) {
+            lat[i - WARMUP_LOCKSTEP] = t1 - t0;
+            total += t1 - t0;
+        }
+    }
+    if (rc == 0)
+        s_summarise(lat, n, total, ret);
+
+out_lmdb:
+    if (rc != 0) {
+        snprintf(err, errlen, "LMDB: %s", mdb_strerror(rc));
+        rc = -EIO;
+    }
+    if (env)
+        mdb_env_close(env);
+    s_rm_rf(dir);
+    free(lat);
+    return rc;
+}
+
+/* ---- results --------------------------------------------------------- */
+
+enum scenario_id {
+    SC_MANDATED_LOCKSTEP,
+    SC_MANDATED_PIPE,
+    SC_BASELINE_LOCKSTEP,
+    SC_BASELINE_PIPE,
+    SC_COMMIT,
+    SC_RTT,
+    SC_COUNT
+};
+
+struct scenario {
+    const char *key;   /* machine-readable */
+    const char *label; /* table row */
+    const char *rate;  /* what the rate counts */
+    struct run_result runs[MAX_RUNS];
+    int nruns;
+};
+
+enum metric { M_RATE, M_P50, M_P99, M_BATCH, M_SRV_CPU, M_SRV_CORES, M_CLI_CPU };
+
+struct spread {
+    double median, min, max;
+};
+
+static double
+s_metric(const struct run_result *r, enum metric m)
+{
+    switch (m) {
+    case M_RATE:
+        return r->per_s;
+    case M_P50:
+        return r->p50_us;
+    case M_P99:
+        return r->p99_us;
+    case M_BATCH:
+        return r->batch;
+    case M_SRV_CPU:
+        return r->server_cpu_us;
+    case M_SRV_CORES:
+        return r->server_cores;
+    case M_CLI_CPU:
+        return r->client_cpu_us;
+    }
+    return 0;
+}
+
+static int
+s_cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static struct spread
+s_spread(const struct scenario *sc, enum metric m)
+{
+    double v[MAX_RUNS];
+    struct spread s = {0, 0, 0};
+    int n = sc->nruns;
+    if (n == 0)
+        return s;
+    for (int i = 0; i < n; i++)
+        v[i] = s_metric(&sc->runs[i], m);
+    qsort(v, (size_t)n, sizeof v[0], s_cmp_double);
+    s.min = v[0];
+    s.max = v[n - 1];
+    s.median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+    return s;
+}
+
+/* Small numbers keep a decimal: a 40 µs round trip is not "40 or 41". */
+static void
+s_fmt(char *buf, size_t size, double v)
+{
+    snprintf(buf, size, v < 100 ? "%.1f" : "%.0f", v);
+}
+
+static void
+s_cell(char *buf, size_t size, struct spread s)
+{
+    char a[32], b[32], c[32];
+    s_fmt(a, sizeof a, s.median);
+    s_fmt(b, sizeof b, s.min);
+    s_fmt(c, sizeof c, s.max);
+    snprintf(buf, size, "%8s %8s %8s", a, b, c);
+}
+
+static void
+s_print_table(struct scenario *sc)
+{
+    /* Written out: printf widths count bytes, and "µ" is two. */
+    printf("\n%-30s  %s\n", "scenario",
+           "         rate per second        p50 latency (µs)            p99 latency (µs)");
+    printf("%-30s  %8s %8s %8s  %8s %8s %8s  %8s %8s %8s\n", "", "median", "min", "max", "median",
+           "min", "max", "median", "min", "max");
+    for (int i = 0; i < SC_COUNT; i++) {
+        char r[128], p50[128], p99[128];
+        s_cell(r, sizeof r, s_spread(&sc[i], M_RATE));
+        s_cell(p50, sizeof p50, s_spread(&sc[i], M_P50));
+        s_cell(p99, sizeof p99, s_spread(&sc[i], M_P99));
+        printf("%-30s  %s  %s  %s\n", sc[i].label, r, p50, p99);
+    }
+}
+
+/*
+ * Where the CPU goes: with two cores shared by server and clients, a server
+ * that is slower per event also leaves the clients less room, and this
+ * table tells the two apart.
+ */
+static void
+s_print_cpu_table(struct scenario *sc)
+{
+    printf("\nCPU over the measured phase, per event (median of runs; server = every thread of "
+           "its process,\nclients = this process: client threads and their libzmq I/O thread)\n");
+    printf("%-30s  %s\n", "scenario", "server µs/event   server cores   client µs/event");
+    for (int i = 0; i < SC_COUNT; i++) {
+        struct spread srv = s_spread(&sc[i], M_SRV_CPU), cores = s_spread(&sc[i], M_SRV_CORES);
+        struct spread cli = s_spread(&sc[i], M_CLI_CPU);
+        if (srv.median <= 0)
+            continue;
+        printf("%-30s  %15.1f   %12.2f   %15.1f\n", sc[i].label, srv.median, cores.median,
+               cli.median);
+    }
+}
+
+static void
+s_print_machine(struct scenario *sc)
+{
+    static const struct {
+        enum metric m;
+        const char *name;
+    } metrics[] = {{M_RATE, "per_s"},
+                   {M_P50, "p50_us"},
+                   {M_P99, "p99_us"},
+                   {M_SRV_CPU, "server_cpu_us_per_event"},
+                   {M_SRV_CORES, "server_cores"},
+                   {M_CLI_CPU, "client_cpu_us_per_event"}};
+    printf("\n");
+    for (int i = 0; i < SC_COUNT; i++) {
+        for (size_t k = 0; k < sizeof metrics / sizeof metrics[0]; k++) {
+            struct spread s = s_spread(&sc[i], metrics[k].m);
+            if (k >= 3 && s.median <= 0)
+                continue; /* not measured for this scenario */
+            printf("BENCH ingest %s.%s median=%.*f min=%.*f max=%.*f runs=%d\n", sc[i].key,
+                   metrics[k].name, k == 4 ? 3 : 1, s.median, k == 4 ? 3 : 1, s.min, k == 4 ? 3 : 1,
+                   s.max, sc[i].nruns);
+        }
+    }
+}
+
+static int
+s_read_cpu_ticks(unsigned long long *ret_busy, unsigned long long *ret_total)
+{
+    unsigned long long v[8] = {0};
+    FILE *f = fopen("/proc/stat", "r");
+    if (!f)
+        return -errno;
+    int n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+                   &v[4], &v[5], &v[6], &v[7]);
+    fclose(f);
+    if (n < 5)
+        return -EIO;
+    *ret_total = v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7];
+    *ret_busy = *ret_total - v[3] - v[4]; /* all but idle and iowait */
+    return 0;
+}
+
+/*
+ * Cores kept busy over half a second while this program does nothing: other
+ * tenants of the machine. On two cores one busy neighbour halves the room of
+ * every scenario, so it is measured and printed rather than guessed.
+ * Negative when /proc/stat cannot be read.
+ */
+static double
+s_busy_cores(void)
+{
+    unsigned long long b0, t0, b1, t1;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    if (s_read_cpu_ticks(&b0, &t0) < 0)
+        return -1;
+    usleep(500000);
+    if (s_read_cpu_ticks(&b1, &t1) < 0 || t1 <= t0)
+        return -1;
+    return (double)(b1 - b0) / (double)(t1 - t0) * (double)(ncpu > 0 ? ncpu : 1);
+}
+
+#define BUSY_WARN 0.15 /* cores: above this the machine was not quiet */
+
+static void
+s_print_busy(const char *when, double busy)
+{
+    if (busy < 0)
+        printf("  quiet?     %s: /proc/stat unreadable\n", when);
+    else
+        printf("  quiet?     %s: %.2f CPUs busy with other processes%s\n", when, busy,
+               busy > BUSY_WARN ? "  <- NOT QUIET: figures are skewed" : "");
+}
+
+static void
+s_print_header(const struct options *o, double busy)
+{
+    struct utsname u;
+    struct statfs fs;
+    char real[PATH_MAX];
+    const char *fstype = "unknown";
+    int zmaj, zmin, zpat;
+    static const struct {
+        unsigned long magic;
+        const char *name;
+    } types[] = {{0xEF53, "ext4"},          {0x58465342, "xfs"},
+                 {0x9123683E, "btrfs"},     {0x01021994, "tmpfs"},
+                 {0x794c7630, "overlayfs"}, {0x2fc12fc1, "zfs"},
+                 {0x65735546, "fuse"},      {0x6969, "nfs"}};
+
+    uname(&u);
+    zmq_version(&zmaj, &zmin, &zpat);
+    if (statfs(s_tmpdir(), &fs) == 0) {
+        for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+            if ((unsigned long)fs.f_type == types[i].magic)
+                fstype = types[i].name;
+    }
+    printf("mandated ingest benchmark\n");
+    printf("  daemon     %s, durability = full, a fresh state dir per run\n",
+           realpath(o->mandated, real) ? real : o->mandated);
+    if (o->ipc)
+        printf("  transport  ipc (Unix socket in each run's temporary directory)\n");
+    else
+        printf("  transport  tcp on loopback (127.0.0.1): what a publisher on another host "
+               "uses\n");
+    printf("  event      %d-byte MEP/1 envelope, type %s, source %s\n", EVENT_BYTES, EVENT_TYPE,
+           EVENT_SOURCE);
+    printf("  disk       %s: %s (daemon state, baseline and raw LMDB envs all live here)\n",
+           s_tmpdir(), fstype);
+    printf("  machine    %ld CPUs online, %s %s, libzmq %d.%d.%d, %s\n",
+           sysconf(_SC_NPROCESSORS_ONLN), u.sysname, u.release, zmaj, zmin, zpat,
+           mdb_version(NULL, NULL, NULL));
+    printf("  runs       %d per scenario, interleaved; per run: lock-step %zu events, 8x125 %zu "
+           "events,\n"
+           "             floors %zu samples; not measured: %d lock-step warm-up events, %d per "
+           "8x125 client\n",
+           o->runs, o->lockstep_events, o->pipelined_events, o->lockstep_events, WARMUP_LOCKSTEP,
+           WARMUP_PER_CLIENT);
+    printf("  clients    8x125: %s\n",
+           o->poll_clients
+               ? "one thread polling 8 DEALER sockets"
+               : "8 threads, one DEALER each, all in one ZeroMQ context (1 I/O thread)");
+    s_print_busy("before the first run", busy);
+    if (strcmp(fstype, "tmpfs") == 0)
+        printf("  WARNING    %s is tmpfs: fsync costs nothing there; set TMPDIR to a real disk\n",
+               s_tmpdir());
+    fflush(stdout);
+}
+
+static void
+s_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: ingest [--mandated PATH] [--runs N] [--events N[,M]] [--quick]\n"
+            "              [--transport tcp|ipc] [--clients threads|poll] [--max-seconds S]\n"
+            "  --mandated PATH     daemon binary (default: $MANDATED_BIN, else build/mandated)\n"
+            "  --runs N            runs per scenario, %d..%d (default %d)\n"
+            "  --events N[,M]      lock-step events per run (also the samples of the two\n"
+            "                      floors) and 8x125 events per run (default %d,%d; M = 20 N\n"
+            "                      when left out)\n"
+            "  --quick             smoke run: --runs 3 --events %d,%d\n"
+            "  --transport T       tcp on loopback (default) or ipc\n"
+            "  --clients C         8x125 clients as 8 threads (default) or one polling thread\n"
+            "  --max-seconds S     kill everything and fail after S seconds (default %d)\n"
+            "  -h, --help          this text\n"
+            "Exit status: 0 when every scenario ran, whatever the targets; non-zero when\n"
+            "something broke (NACK, timeout, daemon did not start or stop).\n",
+            3, MAX_RUNS, DEFAULT_RUNS, DEFAULT_LOCKSTEP, DEFAULT_PIPELINED, QUICK_LOCKSTEP,
+            QUICK_PIPELINED, DEFAULT_MAX_SECS);
+}
+
+static bool
+s_parse_size(const char *s, size_t min, size_t max, size_t *ret)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || *end || v < min || v > max || s[0] == '-')
+        return false;
+    *ret = (size_t)v;
+    return true;
+}
+
+static int
+s_parse_args(int argc, char **argv, struct options *o)
+{
+    static const struct option longopts[] = {{"mandated", required_argument, NULL, 'm'},
+                                             {"runs", required_argument, NULL, 'r'},
+                                             {"events", required_argument, NULL, 'e'},
+                                             {"quick", no_argument, NULL, 'q'},
+                                             {"transport", required_argument, NULL, 't'},
+                                             {"clients", required_argument, NULL, 'c'},
+                                             {"max-seconds", required_argument, NULL, 's'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
+    const char *bin = getenv("MANDATED_BIN");
+    size_t v;
+    int opt;
+
+    *o = (struct options){.mandated = bin && *bin ? bin : "build/mandated",
+                          .runs = DEFAULT_RUNS,
+                          .lockstep_events = DEFAULT_LOCKSTEP,
+                          .pipelined_events = DEFAULT_PIPELINED,
+                          .max_seconds = DEFAULT_MAX_SECS};
+    while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'm':
+            o->mandated = optarg;
+            break;
+        case 'r':
+            if (!s_parse_size(optarg, 3, MAX_RUNS, &v))
+                goto bad;
+            o->runs = (int)v;
+            break;
+        case 'e': {
+            char first[32];
+            const char *comma = strchr(optarg, ',');
+            size_t n1 = comma ? (size_t)(comma - optarg) : strlen(optarg);
+            if (n1 >= sizeof first)
+                goto bad;
+            memcpy(first, optarg, n1);
+            first[n1] = '\0';
+            if (!s_parse_size(first, 100, 1000000, &o->lockstep_events))
+                goto bad;
+            if (comma && !s_parse_size(comma + 1, PIPE_CLIENTS * PIPE_WINDOW, 10000000,
+                                       &o->pipelined_events))
+                goto bad;
+            if (!comma)
+                o->pipelined_events = o->lockstep_events * 20;
+            break;
+        }
+        case 'q':
+            o->runs = 3;
+            o->lockstep_events = QUICK_LOCKSTEP;
+            o->pipelined_events = QUICK_PIPELINED;
+            break;
+        case 't':
+            if (strcmp(optarg, "tcp") != 0 && strcmp(optarg, "ipc") != 0)
+                goto bad;
+            o->ipc = strcmp(optarg, "ipc") == 0;
+            break;
+        case 'c':
+            if (strcmp(optarg, "threads") != 0 && strcmp(optarg, "poll") != 0)
+                goto bad;
+            o->poll_clients = strcmp(optarg, "poll") == 0;
+            break;
+        case 's':
+            if (!s_parse_size(optarg, 10, 86400, &v))
+                goto bad;
+            o->max_seconds = (unsigned)v;
+            break;
+        case 'h':
+            s_usage(stdout);
+            exit(EX_OK);
+        default:
+            s_usage(stderr);
+            return -EINVAL;
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "ingest: unexpected argument '%s'\n", argv[optind]);
+        s_usage(stderr);
+        return -EINVAL;
+    }
+    /* Each client sends the same number of events. */
+    o->pipelined_events -= o->pipelined_events % PIPE_CLIENTS;
+    return 0;
+
+bad:
+    fprintf(stderr, "ingest: bad value '%s'\n", optarg);
+    s_usage(stderr);
+    return -EINVAL;
+}
+
+static void
+s_print_ratio(const char *name, double value, const char *op, double target, bool pass,
+              const char *detail)
+{
+    printf("  %-48s %6.2f   target %s %.1f   %s\n      %s\n", name, value, op, target,
+           pass ? "PASS" : "MISS", detail);
+}
+
+int
+main(int argc, char **argv)
+{
+    struct options o;
+    static struct scenario sc[SC_COUNT] = {
+        [SC_MANDATED_LOCKSTEP] = {"mandated.lockstep", "mandated  lock-step 1x1", "events"},
+        [SC_MANDATED_PIPE] = {"mandated.8x125", "mandated  8x125", "events"},
+        [SC_BASELINE_LOCKSTEP] = {"baseline.lockstep", "baseline  lock-step 1x1", "events"},
+        [SC_BASELINE_PIPE] = {"baseline.8x125", "baseline  8x125", "events"},
+        [SC_COMMIT] = {"floor.lmdb_commit", "floor     LMDB 1-put commit", "commits"},
+        [SC_RTT] = {"floor.zmq_round_trip", "floor     ZeroMQ round trip", "round trips"},
+    };
+    char err[512];
+    int rc = 0;
+
+    if (s_parse_args(argc, argv, &o) < 0)
+        return EX_USAGE;
+    if (access(o.mandated, X_OK) < 0) {
+        fprintf(stderr,
+                "ingest: no daemon at %s (%s): build it, or set $MANDATED_BIN or "
+                "--mandated\n",
+                o.mandated, strerror(errno));
+        return EX_UNAVAILABLE;
+    }
+    /* The harness finds the daemon here. */
+    setenv("MANDATED_BIN", o.mandated, 1);
+    if (!s_pad_len()) {
+        fprintf(stderr, "ingest: cannot make a %d-byte envelope\n", EVENT_BYTES);
+        return EX_SOFTWARE;
+    }
+
+    struct sigaction sa = {.sa_handler = s_on_fatal_signal};
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGALRM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    alarm(o.max_seconds);
+
+    double busy_before = s_busy_cores();
+    s_print_header(&o, busy_before);
+
+    const struct workload lockstep = {"lock-step", 1, 1, o.lockstep_events, WARMUP_LOCKSTEP};
+    const struct workload pipelined = {"8x125", PIPE_CLIENTS, PIPE_WINDOW, o.pipelined_events,
+                                       WARMUP_PER_CLIENT};
+    /* Interleaved, so that a drift of the machine (page cache, another tenant) hits all alike. */
+    for (int run = 0; run < o.runs && rc == 0; run++) {
+        for (int i = 0; i < SC_COUNT && rc == 0; i++) {
+            struct run_result *r = &sc[i].runs[sc[i].nruns];
+            memset(r, 0, sizeof *r);
+            err[0] = '\0';
+            switch ((enum scenario_id)i) {
+            case SC_MANDATED_LOCKSTEP:
+                rc = s_run_mandated(&o, &lockstep, r, err, sizeof err);
+                break;
+            case SC_MANDATED_PIPE:
+                rc = s_run_mandated(&o, &pipelined, r, err, sizeof err);
+                break;
+            case SC_BASELINE_LOCKSTEP:
+                rc = s_run_server(SERVER_BASELINE, &o, &lockstep, r, err, sizeof err);
+                break;
+            case SC_BASELINE_PIPE:
+                rc = s_run_server(SERVER_BASELINE, &o, &pipelined, r, err, sizeof err);
+                break;
+            case SC_COMMIT:
+                rc = s_run_commit(o.lockstep_events, r, err, sizeof err);
+                break;
+            case SC_RTT: {
+                const struct workload echo = {"echo", 1, 1, o.lockstep_events, WARMUP_LOCKSTEP};
+                rc = s_run_server(SERVER_ECHO, &o, &echo, r, err, sizeof err);
+                break;
+            }
+            case SC_COUNT:
+                break;
+            }
+            if (rc < 0) {
+                fprintf(stderr, "ingest: run %d, %s: %s\n", run + 1, sc[i].label, err);
+                break;
+            }
+            sc[i].nruns++;
+            fprintf(stderr, "[run %d/%d] %-28s %9.0f %s/s   p50 %8.1f µs   p99 %8.1f µs", run + 1,
+                    o.runs, sc[i].label, r->per_s, sc[i].rate, r->p50_us, r->p99_us);
+            if (r->server_cpu_us > 0)
+                fprintf(stderr, "   server %.1f µs/event (%.2f cores)", r->server_cpu_us,
+                        r->server_cores);
+            if (r->batch > 0)
+                fprintf(stderr, "   mean batch %.1f", r->batch);
+            fprintf(stderr, "\n");
+        }
+    }
+    alarm(0);
+    if (rc < 0) {
+        fprintf(stderr, "ingest: aborted: something broke; no figures printed\n");
+        return EX_SOFTWARE;
+    }
+
+    double busy_after = s_busy_cores();
+    s_print_table(sc);
+    s_print_cpu_table(sc);
+    printf("\n");
+    s_print_busy("before the first run", busy_before);
+    s_print_busy("after the last run  ", busy_after);
+
+    struct spread bl_batch = s_spread(&sc[SC_BASELINE_PIPE], M_BATCH);
+    printf("\n  baseline 8x125 commits %.1f events per fsync (median of runs; mandated does not "
+           "report its batches)\n",
+           bl_batch.median);
+
+    double m_tput = s_spread(&sc[SC_MANDATED_PIPE], M_RATE).median;
+    double b_tput = s_spread(&sc[SC_BASELINE_PIPE], M_RATE).median;
+    double m_p50 = s_spread(&sc[SC_MANDATED_LOCKSTEP], M_P50).median;
+    double b_p50 = s_spread(&sc[SC_BASELINE_LOCKSTEP], M_P50).median;
+    double c_p50 = s_spread(&sc[SC_COMMIT], M_P50).median;
+    double t_p50 = s_spread(&sc[SC_RTT], M_P50).median;
+    double r_tput = b_tput > 0 ? m_tput / b_tput : 0;
+    double r_lat = c_p50 + t_p50 > 0 ? m_p50 / (c_p50 + t_p50) : 0;
+    double r_base = c_p50 + t_p50 > 0 ? b_p50 / (c_p50 + t_p50) : 0;
+    char d1[200], d2[200], d3[200];
+
+    snprintf(d1, sizeof d1, "= %.0f / %.0f events/s", m_tput, b_tput);
+    snprintf(d2, sizeof d2, "= %.0f µs / (%.0f µs + %.1f µs)", m_p50, c_p50, t_p50);
+    snprintf(d3, sizeof d3, "= %.0f µs / (%.0f µs + %.1f µs)", b_p50, c_p50, t_p50);
+    printf("\ntargets (medians)\n");
+    s_print_ratio("throughput 8x125: mandated / baseline", r_tput, ">=", TARGET_THROUGHPUT,
+                  r_tput >= TARGET_THROUGHPUT, d1);
+    s_print_ratio("lock-step ACK p50 / (commit p50 + round trip p50)", r_lat, "<=", TARGET_LATENCY,
+                  r_lat <= TARGET_LATENCY, d2);
+    printf("  %-48s %6.2f   (reference: the same ratio for the baseline)\n      %s\n",
+           "baseline lock-step p50 / (commit + round trip)", r_base, d3);
+
+    s_print_machine(sc);
+    printf("BENCH ingest ratio.throughput_8x125 value=%.3f target>=%.1f %s\n", r_tput,
+           TARGET_THROUGHPUT, r_tput >= TARGET_THROUGHPUT ? "PASS" : "MISS");
+    printf("BENCH ingest ratio.lockstep_p50 value=%.3f target<=%.1f %s\n", r_lat, TARGET_LATENCY,
+           r_lat <= TARGET_LATENCY ? "PASS" : "MISS");
+    printf("BENCH ingest ratio.baseline_lockstep_p50 value=%.3f\n", r_base);
+    printf("BENCH ingest baseline.8x125.events_per_commit median=%.1f min=%.1f max=%.1f\n",
+           bl_batch.median, bl_batch.min, bl_batch.max);
+    printf("BENCH ingest machine.busy_cores before=%.2f after=%.2f\n", busy_before, busy_after);
+    return EX_OK;
+}

@@ -1,0 +1,479 @@
+/*
+ * test_audit_record: record pack / decode round trips, bounded decoding of
+ * altered bytes, the BLAKE2b-256 chain hash, and the verifier naming the
+ * right seq for each kind of tampering.
+ */
+#include <criterion/criterion.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto/audit_record.h"
+
+#define N      10
+#define RAW(s) s, sizeof(s) - 1
+
+static int
+s_write(void *data, const char *buf, size_t len)
+{
+    return msgpack_sbuffer_write(data, buf, len);
+}
+
+/* A chain of N records, seq 1..N, as the broker would store them. */
+struct chain {
+    msgpack_sbuffer rec[N + 1]; /* rec[seq] */
+    uint8_t head[AUDIT_HASH_LEN];
+};
+
+/* Packs record seq with the given prev; kind-specific field "note". */
+static void
+s_pack(msgpack_sbuffer *out, uint64_t seq, const uint8_t prev[AUDIT_HASH_LEN])
+{
+    msgpack_packer pk;
+    char note[32];
+
+    snprintf(note, sizeof(note), "record %02llu", (unsigned long long)seq);
+    msgpack_sbuffer_init(out);
+    msgpack_packer_init(&pk, out, s_write);
+    audit_record_begin(&pk, seq, 1700000000000000000ULL + seq, AUDIT_KIND_ACCEPTED, prev, 1);
+    audit_pack_key(&pk, "note");
+    audit_pack_str(&pk, note);
+}
+
+static void
+s_chain(struct chain *c, const uint8_t prev_of_first[AUDIT_HASH_LEN])
+{
+    uint8_t prev[AUDIT_HASH_LEN];
+
+    memcpy(prev, prev_of_first, AUDIT_HASH_LEN);
+    for (uint64_t seq = 1; seq <= N; seq++) {
+        s_pack(&c->rec[seq], seq, prev);
+        audit_chain_hash(c->rec[seq].data, c->rec[seq].size, prev);
+    }
+    memcpy(c->head, prev, AUDIT_HASH_LEN);
+}
+
+static void
+s_chain_free(struct chain *c)
+{
+    for (uint64_t seq = 1; seq <= N; seq++)
+        msgpack_sbuffer_destroy(&c->rec[seq]);
+}
+
+static const uint8_t s_zero[AUDIT_HASH_LEN];
+
+/* Feeds seq from..to (skipping 'skip'), then finishes; returns the verifier's verdict. */
+static bool
+s_verify(struct chain *c, struct audit_verifier *v, uint64_t from, uint64_t to, uint64_t skip,
+         const uint8_t *head, uint64_t head_seq)
+{
+    uint8_t prev[AUDIT_HASH_LEN];
+
+    if (from == 1)
+        memset(prev, 0, sizeof(prev));
+    else
+        audit_chain_hash(c->rec[from - 1].data, c->rec[from - 1].size, prev);
+    audit_verifier_init(v, from, prev);
+    for (uint64_t seq = from; seq <= to; seq++) {
+        if (seq == skip)
+            continue;
+        if (!audit_verifier_feed(v, seq, c->rec[seq].data, c->rec[seq].size))
+            return false;
+    }
+    return audit_verifier_finish(v, head, head_seq);
+}
+
+/* Offset of the 32 prev bytes in a record. */
+static size_t
+s_prev_offset(const msgpack_sbuffer *b)
+{
+    const char *p = memmem(b->data, b->size, "\xa4prev\xc4\x20", 7);
+
+    cr_assert_not_null(p);
+    return (size_t)(p - b->data) + 7;
+}
+
+Test(audit_record, hash_is_blake2b_256)
+{
+    static const uint8_t empty[32] = {0x0e, 0x57, 0x51, 0xc0, 0x26, 0xe5, 0x43, 0xb2,
+                                      0xe8, 0xab, 0x2e, 0xb0, 0x60, 0x99, 0xda, 0xa1,
+                                      0xd1, 0xe5, 0xdf, 0x47, 0x77, 0x8f, 0x77, 0x87,
+                                      0xfa, 0xab, 0x45, 0xcd, 0xf1, 0x2f, 0xe3, 0xa8};
+    static const uint8_t abc[32] = {0xbd, 0xdd, 0x81, 0x3c, 0x63, 0x42, 0x39, 0x72,
+                                    0x31, 0x71, 0xef, 0x3f, 0xee, 0x98, 0x57, 0x9b,
+                                    0x94, 0x96, 0x4e, 0x3b, 0xb1, 0xcb, 0x3e, 0x42,
+                                    0x72, 0x62, 0xc8, 0xc0, 0x68, 0xd5, 0x23, 0x19};
+    uint8_t h[32];
+
+    audit_chain_hash("", 0, h);
+    cr_assert_arr_eq(h, empty, 32);
+    audit_chain_hash("abc", 3, h);
+    cr_assert_arr_eq(h, abc, 32);
+}
+
+Test(audit_record, round_trip)
+{
+    uint8_t prev[AUDIT_HASH_LEN];
+    msgpack_sbuffer b;
+    struct audit_record rec;
+    const msgpack_object *note;
+
+    for (int i = 0; i < AUDIT_HASH_LEN; i++)
+        prev[i] = (uint8_t)(0xa0 + i);
+    s_pack(&b, 7, prev);
+    /* Decode from a copy that is wiped afterwards: the record must not point into it. */
+    {
+        char *copy = malloc(b.size);
+
+        cr_assert_not_null(copy);
+        memcpy(copy, b.data, b.size);
+        cr_assert_eq(audit_record_decode(copy, b.size, &rec), 0);
+        memset(copy, 0, b.size);
+        free(copy);
+    }
+    cr_assert_eq(rec.seq, 7);
+    cr_assert_eq(rec.at_ns, 1700000000000000007ULL);
+    cr_assert_str_eq(rec.kind, "accepted");
+    cr_assert_arr_eq(rec.prev, prev, AUDIT_HASH_LEN);
+    cr_assert_eq(rec.map->type, MSGPACK_OBJECT_MAP);
+    cr_assert_eq(rec.map->via.map.size, 5);
+    note = audit_record_field(&rec, "note");
+    cr_assert_not_null(note);
+    cr_assert_eq(note->type, MSGPACK_OBJECT_STR);
+    cr_assert_eq(note->via.str.size, 9);
+    cr_assert_eq(memcmp(note->via.str.ptr, "record 07", 9), 0);
+    cr_assert_eq(audit_record_field(&rec, "seq")->via.u64, 7);
+    cr_assert_null(audit_record_field(&rec, "absent"));
+    cr_assert_null(audit_record_field(&rec, "not"), "a prefix is not a key");
+    audit_record_release(&rec);
+    audit_record_release(&rec); /* safe twice */
+    msgpack_sbuffer_destroy(&b);
+}
+
+Test(audit_record, begin_bytes)
+{
+    msgpack_sbuffer b;
+    msgpack_packer pk;
+
+    msgpack_sbuffer_init(&b);
+    msgpack_packer_init(&pk, &b, s_write);
+    audit_record_begin(&pk, 1, 2, "started", s_zero, 0);
+    cr_assert_eq(b.size, 1 + 4 + 1 + 3 + 1 + 5 + 8 + 5 + 2 + 32);
+    cr_assert_eq(memcmp(b.data,
+                        "\x84\xa3seq\x01\xa2"
+                        "at\x02\xa4kind\xa7started\xa4prev\xc4\x20",
+                        30),
+                 0);
+    msgpack_sbuffer_destroy(&b);
+}
+
+struct bad_record {
+    const char *name;
+    const char *bytes;
+    size_t len;
+};
+
+#define PREV32                                                                                     \
+    "\xc4\x20"                                                                                     \
+    "0123456789abcdef0123456789abcdef"
+
+static const struct bad_record s_bad[] = {
+    {"empty", RAW("")},
+    {"not a map", RAW("\x91\x01")},
+    {"0xc1", RAW("\x84\xc1")},
+    {"truncated", RAW("\x84\xa3seq\x01\xa2"
+                      "at\x02\xa4kind\xa1x\xa4prev\xc4\x20"
+                      "0123")},
+    {"trailing", RAW("\x84\xa3seq\x01\xa2"
+                     "at\x02\xa4kind\xa1x\xa4prev" PREV32 "\x00")},
+    {"no prev", RAW("\x83\xa3seq\x01\xa2"
+                    "at\x02\xa4kind\xa1x")},
+    {"no seq", RAW("\x83\xa2"
+                   "at\x02\xa4kind\xa1x\xa4prev" PREV32)},
+    {"no at", RAW("\x83\xa3seq\x01\xa4kind\xa1x\xa4prev" PREV32)},
+    {"no kind", RAW("\x83\xa3seq\x01\xa2"
+                    "at\x02\xa4prev" PREV32)},
+    {"prev of 31", RAW("\x84\xa3seq\x01\xa2"
+                       "at\x02\xa4kind\xa1x\xa4prev\xc4\x1f"
+                       "0123456789abcdef0123456789abcde")},
+    {"prev as str", RAW("\x84\xa3seq\x01\xa2"
+                        "at\x02\xa4kind\xa1x\xa4prev\xa1x")},
+    {"negative seq", RAW("\x84\xa3seq\xff\xa2"
+                         "at\x02\xa4kind\xa1x\xa4prev" PREV32)},
+    {"at as str", RAW("\x84\xa3seq\x01\xa2"
+                      "at\xa1x\xa4kind\xa1x\xa4prev" PREV32)},
+    {"kind as int", RAW("\x84\xa3seq\x01\xa2"
+                        "at\x02\xa4kind\x01\xa4prev" PREV32)},
+    {"kind of 32", RAW("\x84\xa3seq\x01\xa2"
+                       "at\x02\xa4kind\xd9\x20"
+                       "0123456789abcdef0123456789abcdef\xa4prev" PREV32)},
+    {"kind with NUL", RAW("\x84\xa3seq\x01\xa2"
+                          "at\x02\xa4kind\xa2x\x00\xa4prev" PREV32)},
+    {"two seqs", RAW("\x85\xa3seq\x01\xa2"
+                     "at\x02\xa4kind\xa1x\xa4prev" PREV32 "\xa3seq\x02")},
+    {"int key", RAW("\x85\xa3seq\x01\xa2"
+                    "at\x02\xa4kind\xa1x\xa4prev" PREV32 "\x01\x02")},
+    {"map32 lie", RAW("\xdf\xff\xff\xff\xff")},
+    {"17 levels", RAW("\x85\xa3seq\x01\xa2"
+                      "at\x02\xa4kind\xa1x\xa4prev" PREV32 "\xa1z"
+                      "\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x90")},
+};
+
+Test(audit_record, decode_refuses_malformed)
+{
+    for (size_t i = 0; i < sizeof(s_bad) / sizeof(s_bad[0]); i++) {
+        struct audit_record rec;
+
+        cr_expect_eq(audit_record_decode(s_bad[i].bytes, s_bad[i].len, &rec), -EBADMSG, "[%s]",
+                     s_bad[i].name);
+        audit_record_release(&rec); /* harmless after a failure */
+    }
+}
+
+Test(audit_record, decode_limits_both_ways)
+{
+    struct audit_record rec;
+
+    /* 16 levels is the limit: the top map plus 15 arrays. */
+    cr_assert_eq(audit_record_decode(RAW("\x85\xa3seq\x01\xa2"
+                                         "at\x02\xa4kind\xa1x\xa4prev" PREV32
+                                         "\xa1z\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91"
+                                         "\x91\x91\x90"),
+                                     &rec),
+                 0);
+    audit_record_release(&rec);
+    cr_assert_eq(audit_record_decode(RAW("\x84\xa3seq\x01\xa2"
+                                         "at\x02\xa4kind\xbf"
+                                         "0123456789abcdef0123456789abcde\xa4prev" PREV32),
+                                     &rec),
+                 0, "a kind of 31 bytes fits");
+    cr_assert_eq(strlen(rec.kind), 31);
+    audit_record_release(&rec);
+}
+
+Test(audit_record, good_chain_passes)
+{
+    struct chain c;
+    struct audit_verifier v;
+
+    s_chain(&c, s_zero);
+    cr_assert(s_verify(&c, &v, 1, N, 0, c.head, N), "%s", v.why);
+    cr_assert_eq(v.bad_seq, 0);
+    /* From the middle, given the hash of the record before. */
+    cr_assert(s_verify(&c, &v, 5, N, 0, c.head, N), "%s", v.why);
+    /* A single record. */
+    cr_assert(s_verify(&c, &v, N, N, 0, c.head, N), "%s", v.why);
+    s_chain_free(&c);
+}
+
+Test(audit_record, empty_log)
+{
+    struct audit_verifier v;
+    uint8_t h[AUDIT_HASH_LEN] = {1};
+
+    audit_verifier_init(&v, 1, NULL);
+    cr_assert(audit_verifier_finish(&v, NULL, 0));
+    audit_verifier_init(&v, 1, NULL);
+    cr_assert_not(audit_verifier_finish(&v, h, 3), "meta says 3 records, the log has none");
+    cr_assert_eq(v.bad_seq, 1);
+}
+
+/* One byte of the note changed in record k: k is named, whichever k. */
+Test(audit_record, flipped_body_byte_names_k)
+{
+    for (uint64_t k = 1; k <= N; k++) {
+        struct chain c;
+        struct audit_verifier v;
+
+        s_chain(&c, s_zero);
+        c.rec[k].data[c.rec[k].size - 1] ^= 0x01; /* "record 05" -> "record 04" */
+        cr_assert_not(s_verify(&c, &v, 1, N, 0, c.head, N), "k=%llu", (unsigned long long)k);
+        cr_assert_eq(v.bad_seq, k, "k=%llu: named %llu (%s)", (unsigned long long)k,
+                     (unsigned long long)v.bad_seq, v.why);
+        cr_assert_gt(strlen(v.why), 0);
+        s_chain_free(&c);
+    }
+}
+
+/* Any single byte of record k changed, anywhere: k is named. */
+Test(audit_record, any_flipped_byte_names_k)
+{
+    struct chain c;
+
+    s_chain(&c, s_zero);
+    for (uint64_t k = 1; k <= N; k++) {
+        for (size_t at = 0; at < c.rec[k].size; at++) {
+            struct audit_verifier v;
+
+            c.rec[k].data[at] ^= 0x40;
+            cr_assert_not(s_verify(&c, &v, 1, N, 0, c.head, N));
+            cr_assert_eq(v.bad_seq, k, "k=%llu byte %zu: named %llu (%s)", (unsigned long long)k,
+                         at, (unsigned long long)v.bad_seq, v.why);
+            c.rec[k].data[at] ^= 0x40;
+        }
+    }
+    s_chain_free(&c);
+}
+
+/* Record k's prev altered (a byte of it, or re-packed with another hash): k is named. */
+Test(audit_record, altered_prev_names_k)
+{
+    for (uint64_t k = 1; k <= N; k++) {
+        struct chain c;
+        struct audit_verifier v;
+        uint8_t other[AUDIT_HASH_LEN];
+
+        s_chain(&c, s_zero);
+        c.rec[k].data[s_prev_offset(&c.rec[k]) + 5] ^= 0x80;
+        cr_assert_not(s_verify(&c, &v, 1, N, 0, c.head, N));
+        cr_assert_eq(v.bad_seq, k, "k=%llu: named %llu (%s)", (unsigned long long)k,
+                     (unsigned long long)v.bad_seq, v.why);
+        s_chain_free(&c);
+
+        s_chain(&c, s_zero);
+        memset(other, 0x77, sizeof(other));
+        msgpack_sbuffer_destroy(&c.rec[k]);
+        s_pack(&c.rec[k], k, other);
+        cr_assert_not(s_verify(&c, &v, 1, N, 0, c.head, N));
+        cr_assert_eq(v.bad_seq, k, "k=%llu re-packed: named %llu (%s)", (unsigned long long)k,
+                     (unsigned long long)v.bad_seq, v.why);
+        s_chain_free(&c);
+    }
+}
+
+Test(audit_record, deleted_last_record_caught)
+{
+    struct chain c;
+    struct audit_verifier v;
+
+    s_chain(&c, s_zero);
+    cr_assert_not(s_verify(&c, &v, 1, N - 1, 0, c.head, N));
+    cr_assert_eq(v.bad_seq, N, "%s", v.why);
+    cr_assert_not_null(strstr(v.why, "missing"), "%s", v.why);
+    /* Also when meta's seq was rolled back with it: the hash still differs. */
+    cr_assert_not(s_verify(&c, &v, 1, N - 1, 0, c.head, N - 1));
+    cr_assert_eq(v.bad_seq, N - 1, "%s", v.why);
+    s_chain_free(&c);
+}
+
+Test(audit_record, deleted_middle_record_caught)
+{
+    struct chain c;
+    struct audit_verifier v;
+
+    s_chain(&c, s_zero);
+    cr_assert_not(s_verify(&c, &v, 1, N, 4, c.head, N));
+    cr_assert_eq(v.bad_seq, 4, "%s", v.why);
+    cr_assert_not_null(strstr(v.why, "missing"), "%s", v.why);
+    s_chain_free(&c);
+}
+
+Test(audit_record, wrong_first_prev)
+{
+    struct chain c;
+    struct audit_verifier v;
+    uint8_t ones[AUDIT_HASH_LEN];
+
+    memset(ones, 0x11, sizeof(ones));
+    s_chain(&c, ones); /* consistent after record 1, but record 1 does not start at zeros */
+    cr_assert_not(s_verify(&c, &v, 1, N, 0, c.head, N));
+    cr_assert_eq(v.bad_seq, 1, "%s", v.why);
+    cr_assert_not_null(strstr(v.why, "zero"), "%s", v.why);
+    s_chain_free(&c);
+}
+
+Test(audit_record, missing_head)
+{
+    struct chain c;
+    struct audit_verifier v;
+
+    s_chain(&c, s_zero);
+    cr_assert_not(s_verify(&c, &v, 1, N, 0, NULL, 0));
+    cr_assert_eq(v.bad_seq, N, "%s", v.why);
+    cr_assert_not_null(strstr(v.why, "head missing"), "%s", v.why);
+    s_chain_free(&c);
+}
+
+Test(audit_record, wrong_head)
+{
+    struct chain c;
+    struct audit_verifier v;
+
+    s_chain(&c, s_zero);
+    c.head[0] ^= 1;
+    cr_assert_not(s_verify(&c, &v, 1, N, 0, c.head, N));
+    cr_assert_eq(v.bad_seq, N, "%s", v.why);
+    s_chain_free(&c);
+}
+
+Test(audit_record, records_past_the_head)
+{
+    struct chain c;
+    struct audit_verifier v;
+    uint8_t head7[AUDIT_HASH_LEN];
+
+    s_chain(&c, s_zero);
+    audit_chain_hash(c.rec[7].data, c.rec[7].size, head7);
+    cr_assert_not(s_verify(&c, &v, 1, N, 0, head7, 7));
+    cr_assert_eq(v.bad_seq, 8, "%s", v.why);
+    s_chain_free(&c);
+}
+
+Test(audit_record, seq_field_disagrees_with_key)
+{
+    struct chain c;
+    struct audit_verifier v;
+    uint8_t prev[AUDIT_HASH_LEN];
+
+    s_chain(&c, s_zero);
+    memcpy(prev, c.rec[6].data + s_prev_offset(&c.rec[6]), AUDIT_HASH_LEN);
+    msgpack_sbuffer_destroy(&c.rec[6]);
+    s_pack(&c.rec[6], 60, prev);
+    cr_assert_not(s_verify(&c, &v, 1, N, 0, c.head, N));
+    cr_assert_eq(v.bad_seq, 6, "%s", v.why);
+    cr_assert_not_null(strstr(v.why, "says 60"), "%s", v.why);
+    s_chain_free(&c);
+}
+
+Test(audit_record, garbage_record)
+{
+    struct chain c;
+    struct audit_verifier v;
+
+    s_chain(&c, s_zero);
+    memset(c.rec[3].data, 0xc1, c.rec[3].size);
+    cr_assert_not(s_verify(&c, &v, 1, N, 0, c.head, N));
+    cr_assert_eq(v.bad_seq, 3, "%s", v.why);
+    s_chain_free(&c);
+}
+
+/* Once bad, the verifier stays bad and keeps its first answer. */
+Test(audit_record, first_answer_sticks)
+{
+    struct chain c;
+    struct audit_verifier v;
+    char why[sizeof(v.why)];
+
+    s_chain(&c, s_zero);
+    c.rec[2].data[c.rec[2].size - 1] ^= 1;
+    audit_verifier_init(&v, 1, NULL);
+    for (uint64_t seq = 1; seq <= N; seq++)
+        audit_verifier_feed(&v, seq, c.rec[seq].data, c.rec[seq].size);
+    cr_assert_eq(v.bad_seq, 2);
+    memcpy(why, v.why, sizeof(why));
+    cr_assert_not(audit_verifier_feed(&v, N + 1, "x", 1));
+    cr_assert_not(audit_verifier_finish(&v, c.head, N));
+    cr_assert_eq(v.bad_seq, 2);
+    cr_assert_str_eq(v.why, why);
+    s_chain_free(&c);
+}
+
+Test(audit_record, kinds_are_named)
+{
+    cr_assert_str_eq(AUDIT_KIND_STARTED, "started");
+    cr_assert_str_eq(AUDIT_KIND_STOPPED, "stopped");
+    cr_assert_str_eq(AUDIT_KIND_ACCEPTED, "accepted");
+    cr_assert_str_eq(AUDIT_KIND_REJECTED, "rejected");
+}
