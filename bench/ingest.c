@@ -55,6 +55,8 @@
 #define WARMUP_LOCKSTEP   50 /* events before the clock starts, lock-step */
 #define WARMUP_PER_CLIENT 10 /* the same for each pipelined client */
 #define REPLY_TIMEOUT_MS  10000
+#define POLL_SLICE_MS     200 /* how soon a client notices an interruption */
+#define HARD_EXIT_SECS    10  /* after a stop request, cleanup gets this long */
 #define SERVER_BATCH      1024 /* the daemon's default commit_max_batch */
 #define SERVER_MAP_BYTES  ((size_t)1 << 30)
 #define DAEMON_START_MS   15000
@@ -83,10 +85,11 @@ struct options {
     unsigned max_seconds;
 };
 
-/* What the killer signal handler must reach: the processes this program started. */
+/* What the signal handler must reach: the processes this program started. */
 static volatile sig_atomic_t g_daemon_pid;
 static volatile sig_atomic_t g_server_pid;
 static volatile sig_atomic_t g_server_stopping;
+static volatile sig_atomic_t g_interrupted; /* the signal, once one asked us to stop */
 
 static uint64_t
 s_now_ns(void)
@@ -96,19 +99,33 @@ s_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/*
+ * SIGINT, SIGTERM, or the --max-seconds alarm. The first one kills what this
+ * program started, so that nothing keeps running, and lets the clients (which
+ * look every POLL_SLICE_MS) fail the run: the normal cleanup then removes the
+ * temporary directories. A second one, or cleanup taking over HARD_EXIT_SECS,
+ * exits at once.
+ */
 static void
-s_on_fatal_signal(int sig)
+s_on_stop_signal(int sig)
 {
-    static const char msg[] = "ingest: interrupted or over --max-seconds: "
-                              "killing the processes it started\n";
+    static const char soft[] = "ingest: stopping: killed the processes it started; cleaning up\n";
+    static const char hard[] = "ingest: stopping now\n";
+    bool again = g_interrupted != 0;
+
     if (g_daemon_pid > 0)
         kill((pid_t)g_daemon_pid, SIGKILL);
     if (g_server_pid > 0)
         kill((pid_t)g_server_pid, SIGKILL);
-    if (write(STDERR_FILENO, msg, sizeof msg - 1) < 0) {
+    if (!again) {
+        g_interrupted = sig;
+        alarm(HARD_EXIT_SECS);
+    }
+    if (write(STDERR_FILENO, again ? hard : soft, (again ? sizeof hard : sizeof soft) - 1) < 0) {
         /* Nothing left to tell anyone. */
     }
-    _exit(sig == SIGALRM ? EX_SOFTWARE : 128 + sig);
+    if (again)
+        _exit(g_interrupted == SIGALRM ? EX_SOFTWARE : 128 + g_interrupted);
 }
 
 static void
@@ -416,6 +433,7 @@ s_drive(struct stream *streams, size_t n, unsigned window, enum check check, cha
 {
     zmq_pollitem_t items[PIPE_CLIENTS];
     size_t done = 0;
+    int waited_ms = 0; /* without any reply */
 
     if (n > PIPE_CLIENTS) {
         snprintf(err, errlen, "at most %d streams per thread", PIPE_CLIENTS);
@@ -437,13 +455,20 @@ s_drive(struct stream *streams, size_t n, unsigned window, enum check check, cha
                 }
             }
         }
-        int ready = zmq_poll(items, (int)n, REPLY_TIMEOUT_MS);
+        int ready = zmq_poll(items, (int)n, POLL_SLICE_MS);
+        if (g_interrupted) {
+            snprintf(err, errlen, "interrupted");
+            return -EINTR;
+        }
         if (ready < 0 && errno == EINTR)
             continue;
         if (ready < 0) {
             snprintf(err, errlen, "zmq_poll: %s", zmq_strerror(errno));
             return -errno;
         }
+        if (ready == 0 && (waited_ms += POLL_SLICE_MS) < REPLY_TIMEOUT_MS)
+            continue;
+        waited_ms = 0;
         if (ready == 0) {
             size_t acked = 0, total = 0;
             for (size_t i = 0; i < n; i++) {
@@ -780,13 +805,14 @@ s_run_mandated(const struct options *o, const struct workload *wl, struct run_re
     }
     rc = s_run_workload(harness_endpoint(h), harness_pid(h), wl, !o->poll_clients, CHECK_MEP_ACK,
                         ret, err, errlen);
-    int status = harness_stop(h, DAEMON_STOP_MS);
+    /* Cleared first: once reaped, the pid may be someone else's. harness_stop is bounded. */
     g_daemon_pid = 0;
+    int status = harness_stop(h, DAEMON_STOP_MS);
     if (rc == 0 && status != 0) {
         snprintf(err, errlen, "daemon exited with %d on SIGTERM", status);
         rc = -ECHILD;
     }
-    if (rc == 0) {
+    if (rc == 0 && !g_interrupted) {
         /* Every ACK must stand for an id in the log: count them now the writer is gone. */
         long ids = log_inspect_count(harness_state_dir(h), "ids");
         long want = (long)(wl->events / wl->clients * wl->clients + wl->warmup * wl->clients);
@@ -1100,6 +1126,7 @@ s_server_stop(struct server *srv, struct server_report *ret)
     int rc = -ECHILD, status;
     memset(ret, 0, sizeof *ret);
     if (srv->pid > 0) {
+        g_server_pid = 0; /* as for the daemon: this stop is bounded */
         kill(srv->pid, SIGTERM);
         rc = s_read_within(srv->fd, ret, sizeof *ret, SERVER_WAIT_MS);
         for (int waited = 0;; waited += 10) {
@@ -1116,7 +1143,6 @@ s_server_stop(struct server *srv, struct server_report *ret)
             }
             usleep(10000);
         }
-        g_server_pid = 0;
         srv->pid = 0;
     }
     if (srv->fd >= 0)
@@ -1643,7 +1669,7 @@ main(int argc, char **argv)
         return EX_SOFTWARE;
     }
 
-    struct sigaction sa = {.sa_handler = s_on_fatal_signal};
+    struct sigaction sa = {.sa_handler = s_on_stop_signal};
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGALRM, &sa, NULL);
@@ -1702,6 +1728,11 @@ main(int argc, char **argv)
         }
     }
     alarm(0);
+    if (g_interrupted) {
+        fprintf(stderr, "ingest: %s; no figures printed\n",
+                g_interrupted == SIGALRM ? "over --max-seconds" : "interrupted");
+        return g_interrupted == SIGALRM ? EX_SOFTWARE : 128 + g_interrupted;
+    }
     if (rc < 0) {
         fprintf(stderr, "ingest: aborted: something broke; no figures printed\n");
         return EX_SOFTWARE;

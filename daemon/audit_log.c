@@ -30,7 +30,7 @@ struct audit_log {
     uint64_t batch_seq;
     uint8_t batch_head[AUDIT_HASH_LEN];
 
-    bool map_full; /* the last failure was MDB_MAP_FULL */
+    bool map_full;       /* the last failure was MDB_MAP_FULL */
     msgpack_sbuffer rec; /* reused record buffer */
 };
 
@@ -402,8 +402,8 @@ audit_log_grow(struct audit_log *log)
     MDB_envinfo info;
     mdb_env_info(log->env, &info);
     log->map_size = info.me_mapsize;
-    log_notice("audit log: map grown to %llu bytes (limit %llu)",
-               (unsigned long long)log->map_size, (unsigned long long)log->opts.map_max);
+    log_notice("audit log: map grown to %llu bytes (limit %llu)", (unsigned long long)log->map_size,
+               (unsigned long long)log->opts.map_max);
     return 0;
 }
 

@@ -27,9 +27,9 @@
 struct audit_log;
 
 struct audit_log_options {
-    bool durable;          /* fsync on every commit (durability = full) */
-    uint64_t map_initial;  /* first map size in bytes */
-    uint64_t map_max;      /* the map may grow to this; past it: -ENOSPC */
+    bool durable;         /* fsync on every commit (durability = full) */
+    uint64_t map_initial; /* first map size in bytes */
+    uint64_t map_max;     /* the map may grow to this; past it: -ENOSPC */
 };
 
 /* Creates STATE_DIR/audit if needed, opens or creates the environment and checks its chain head. */
@@ -45,8 +45,8 @@ int audit_log_begin(struct audit_log *log);
  * Appends a record: the common fields are packed here; fields holds the
  * already packed kind-specific key/value pairs (extra_fields of them).
  */
-int audit_log_append(struct audit_log *log, const char *kind, const void *fields,
-                     size_t fields_len, unsigned extra_fields, uint64_t *ret_seq);
+int audit_log_append(struct audit_log *log, const char *kind, const void *fields, size_t fields_len,
+                     unsigned extra_fields, uint64_t *ret_seq);
 /* Seq of the event with this id, visible within the open batch too; -ENOENT if none. */
 int audit_log_find_id(struct audit_log *log, const uint8_t id[16], uint64_t *ret_seq);
 int audit_log_put_id(struct audit_log *log, const uint8_t id[16], uint64_t seq);

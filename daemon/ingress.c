@@ -77,8 +77,7 @@ s_has_input(struct ingress *in)
     return (events & ZMQ_POLLIN) != 0;
 }
 
-static void
-s_reject(struct item *it, enum mep_code code, const char *fmt, ...)
+static void s_reject(struct item *it, enum mep_code code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 static void
@@ -150,13 +149,13 @@ s_check_envelope(struct ingress *in, struct item *it, uint64_t now)
     }
     const struct source_conf *src = config_source(cfg, env->source);
     if (!config_source_allows(src, env->type)) {
-        s_reject(it, MEP_FORBIDDEN, "field 'type': source '%s' may not publish '%s'",
-                 env->source, env->type);
+        s_reject(it, MEP_FORBIDDEN, "field 'type': source '%s' may not publish '%s'", env->source,
+                 env->type);
         return;
     }
     if (src && !rate_limit_take(&in->source_limits[src - cfg->sources], now)) {
-        s_reject(it, MEP_RATE_LIMITED, "source '%s' is over its rate of %g events/s",
-                 env->source, src->rate);
+        s_reject(it, MEP_RATE_LIMITED, "source '%s' is over its rate of %g events/s", env->source,
+                 src->rate);
         return;
     }
 }
@@ -229,10 +228,9 @@ s_read_one(struct ingress *in, uint64_t now)
             s_reject(it, MEP_BAD_FRAME, "frame 2: unknown command");
         } else if (nframes != 3) {
             s_reject(it, MEP_BAD_FRAME, "frame 3: PUB without a body");
-        } else if (zmq_msg_size(&f[2]) > in->limits.max_bytes) {
-            s_reject(it, MEP_TOO_LARGE, "frame 3: %zu bytes, over max_event_bytes %zu",
-                     zmq_msg_size(&f[2]), in->limits.max_bytes);
         } else {
+            /* envelope_decode enforces max_bytes itself, and still reads the id of an
+             * oversize event so that a pipelining publisher can match the NACK. */
             struct envelope_error err;
             if (envelope_decode(zmq_msg_data(&f[2]), zmq_msg_size(&f[2]), &in->limits, &it->env,
                                 &err) < 0) {
@@ -257,8 +255,8 @@ s_read_one(struct ingress *in, uint64_t now)
     } else {
         in->stats.rejected[it->code]++;
         /* rejected_log_rate = 0 turns rejected records off; the counters remain. */
-        it->log_rejection = in->cfg->broker.rejected_log_rate > 0 &&
-                            rate_limit_take(&in->rejected_limit, now);
+        it->log_rejection =
+            in->cfg->broker.rejected_log_rate > 0 && rate_limit_take(&in->rejected_limit, now);
         if (it->log_rejection && nparts > 0)
             s_peer_address(&parts[0], it->peer, sizeof it->peer);
         if (!it->log_rejection) {

@@ -30,7 +30,7 @@ log_init(const char *ident, int verbosity)
 static const char *
 s_level_name(int priority)
 {
-    static const char *names[] = {"emerg", "alert", "crit", "error",
+    static const char *names[] = {"emerg", "alert",  "crit", "error",
                                   "warn",  "notice", "info", "debug"};
     return names[priority & 7];
 }
@@ -49,10 +49,10 @@ log_msg(int priority, const char *fmt, ...)
         struct tm tm;
         clock_gettime(CLOCK_REALTIME, &ts);
         gmtime_r(&ts.tv_sec, &tm);
-        n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s[%ld] %s: ",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, ts.tv_nsec / 1000000, s_ident, (long)getpid(),
-                     s_level_name(priority));
+        n = snprintf(line, sizeof line,
+                     "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s[%ld] %s: ", tm.tm_year + 1900,
+                     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                     ts.tv_nsec / 1000000, s_ident, (long)getpid(), s_level_name(priority));
     }
     va_list ap;
     va_start(ap, fmt);

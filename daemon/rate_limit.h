@@ -9,8 +9,8 @@
 #include <stdint.h>
 
 struct rate_limit {
-    double rate;   /* tokens per second; <= 0 means unlimited */
-    double burst;  /* bucket size */
+    double rate;  /* tokens per second; <= 0 means unlimited */
+    double burst; /* bucket size */
     double tokens;
     uint64_t last_ns; /* monotonic time of the last refill */
 };

@@ -14,9 +14,9 @@
 
 #define ENVELOPE_VERSION     1
 #define ENVELOPE_ID_LEN      16
-#define ENVELOPE_TYPE_MAX    128  /* bytes of a type name */
-#define ENVELOPE_SOURCE_MAX  64   /* bytes of a source name */
-#define ENVELOPE_SUBJECT_MAX 256  /* bytes of a case reference */
+#define ENVELOPE_TYPE_MAX    128 /* bytes of a type name */
+#define ENVELOPE_SOURCE_MAX  64  /* bytes of a source name */
+#define ENVELOPE_SUBJECT_MAX 256 /* bytes of a case reference */
 #define ENVELOPE_MAX_DEPTH   8
 #define ENVELOPE_MAX_STR     (16 * 1024)
 
@@ -78,9 +78,9 @@ struct envelope_fields {
     const char *type;
     const char *source;
     uint64_t time_ms;
-    const uint8_t *corr;     /* NULL: absent */
-    const char *subject;     /* NULL: absent */
-    const void *data;        /* an already packed msgpack map, copied verbatim */
+    const uint8_t *corr; /* NULL: absent */
+    const char *subject; /* NULL: absent */
+    const void *data;    /* an already packed msgpack map, copied verbatim */
     size_t data_len;
 };
 

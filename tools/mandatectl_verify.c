@@ -72,11 +72,14 @@ ctl_verify(struct ctl *ctl, int argc, char **argv)
     if (rc != 0)
         return rc;
     rc = audit_reader_meta(r, &meta);
+    /* Scan to the last record actually stored, not to what meta claims: a record
+     * appended behind meta's back, or one missing, must both show up. */
+    if (rc == 0)
+        rc = audit_reader_last_seq(r, &to);
     if (rc == 0 && !meta.has_head)
-        rc = audit_reader_last_seq(r, &meta.chain_seq);
+        meta.chain_seq = to;
     if (rc < 0)
         goto out_err;
-    to = meta.chain_seq;
 
     if (from > 1) {
         void *bytes;
@@ -102,7 +105,7 @@ ctl_verify(struct ctl *ctl, int argc, char **argv)
         if (rc < 0)
             goto out_err;
     }
-    if (!audit_verifier_finish(&vr.v, meta.has_head ? meta.chain_head : NULL, to)) {
+    if (!audit_verifier_finish(&vr.v, meta.has_head ? meta.chain_head : NULL, meta.chain_seq)) {
         char prefix[48];
         const char *why = vr.v.why;
 

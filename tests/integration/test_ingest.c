@@ -16,10 +16,10 @@
 #include "tests/support/daemon_harness.h"
 #include "tests/support/log_inspect.h"
 
-#define CLIENTS   4
-#define PER       2500
-#define WINDOW    64
-#define TOTAL     (CLIENTS * PER)
+#define CLIENTS 4
+#define PER     2500
+#define WINDOW  64
+#define TOTAL   (CLIENTS * PER)
 
 static void
 s_id(uint8_t id[16], uint32_t client, uint32_t n)
@@ -151,8 +151,7 @@ Test(ingest, four_pipelined_clients_ten_thousand_events, .timeout = 120)
     cr_assert_eq(ids.accepted, TOTAL);
     for (int c = 0; c < CLIENTS; c++)
         for (int n = 0; n < PER; n++)
-            cr_assert_eq(ids.counts[c][n], 1, "id (%d,%d) logged %u times", c, n,
-                         ids.counts[c][n]);
+            cr_assert_eq(ids.counts[c][n], 1, "id (%d,%d) logged %u times", c, n, ids.counts[c][n]);
     cr_assert_eq(log_inspect_count(harness_state_dir(h), "ids"), TOTAL);
     cr_assert_eq(log_inspect_count(harness_state_dir(h), "pending"), TOTAL);
     cr_assert_eq(harness_ctl(h, NULL, NULL, "verify", NULL), 0);
@@ -181,8 +180,7 @@ s_kinds(uint64_t key, const struct audit_record *rec, const void *b, size_t l, v
         const msgpack_object *code = audit_record_field(rec, "code");
         cr_assert(code && code->type == MSGPACK_OBJECT_STR);
         if (k->rejected < 16)
-            snprintf(k->codes[k->rejected], 32, "%.*s", (int)code->via.str.size,
-                     code->via.str.ptr);
+            snprintf(k->codes[k->rejected], 32, "%.*s", (int)code->via.str.size, code->via.str.ptr);
         k->rejected++;
     }
     return true;
@@ -314,8 +312,7 @@ Test(ingest, rejected_records_are_rate_limited, .timeout = 60)
 
 Test(ingest, full_map_answers_unavailable_and_harms_nothing, .timeout = 120)
 {
-    struct harness *h =
-        harness_new("map_initial_bytes = 262144\nmap_max_bytes = 1048576\n", NULL);
+    struct harness *h = harness_new("map_initial_bytes = 262144\nmap_max_bytes = 1048576\n", NULL);
     cr_assert_eq(harness_start(h, 10000), 0);
     void *s = harness_dealer(h);
     uint32_t acked = 0, unavailable = 0;

@@ -68,9 +68,8 @@ harness_new(const char *broker_extra, const char *tail_extra)
     fprintf(f, "[broker]\n");
     if (!own_ingress)
         fprintf(f, "ingress = %s\n", h->endpoint);
-    fprintf(f, "workers = ipc://%s/workers.ipc\nstate_dir = %s\nhttp = 127.0.0.1:%d\n%s\n",
-            h->dir, h->state_dir, 20000 + (int)(getpid() % 20000),
-            broker_extra ? broker_extra : "");
+    fprintf(f, "workers = ipc://%s/workers.ipc\nstate_dir = %s\nhttp = 127.0.0.1:%d\n%s\n", h->dir,
+            h->state_dir, 20000 + (int)(getpid() % 20000), broker_extra ? broker_extra : "");
     /* The shipped catalogue and sources, so tests see the real type names. */
     const char *areas = strstr(default_config_text, "\n[area ");
     fprintf(f, "%s\n%s", areas ? areas : "", tail_extra ? tail_extra : "");

@@ -54,7 +54,8 @@ size_t harness_envelope(uint8_t *buf, size_t size, const uint8_t id[16], const c
 
 /* Sends MEP1 PUB body on a DEALER; receives one reply (cmd "ACK"/"NACK", body). */
 int harness_send_pub(void *sock, const void *body, size_t len);
-/* Receives one reply within timeout_ms; fills command (≤ 7 chars) and body. Returns body length or -1. */
+/* Receives one reply within timeout_ms; fills command (≤ 7 chars) and body. Returns body length or
+ * -1. */
 int harness_recv_reply(void *sock, char command[8], uint8_t *body, size_t size, int timeout_ms);
 
 #endif

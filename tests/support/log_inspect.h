@@ -11,10 +11,11 @@
 
 #include "proto/audit_record.h"
 
-/* Calls fn for every record in seq order; stops early if fn returns false. Returns records seen or -1. */
+/* Calls fn for every record in seq order; stops early if fn returns false. Returns records seen or
+ * -1. */
 long log_inspect_each(const char *state_dir,
-                      bool (*fn)(uint64_t key_seq, const struct audit_record *rec, const void *bytes,
-                                 size_t len, void *arg),
+                      bool (*fn)(uint64_t key_seq, const struct audit_record *rec,
+                                 const void *bytes, size_t len, void *arg),
                       void *arg);
 /* Number of entries in a named db ("ids", "pending", "log"), or -1. */
 long log_inspect_count(const char *state_dir, const char *db);
