@@ -55,8 +55,8 @@
 #define WARMUP_LOCKSTEP   50 /* events before the clock starts, lock-step */
 #define WARMUP_PER_CLIENT 10 /* the same for each pipelined client */
 #define REPLY_TIMEOUT_MS  10000
-#define POLL_SLICE_MS     200 /* how soon a client notices an interruption */
-#define HARD_EXIT_SECS    10  /* after a stop request, cleanup gets this long */
+#define POLL_SLICE_MS     200  /* how soon a client notices an interruption */
+#define HARD_EXIT_SECS    10   /* after a stop request, cleanup gets this long */
 #define SERVER_BATCH      1024 /* the daemon's default commit_max_batch */
 #define SERVER_MAP_BYTES  ((size_t)1 << 30)
 #define DAEMON_START_MS   15000
@@ -377,30 +377,25 @@ s_take_reply(struct stream *st, enum check check, uint64_t now, const char *cmd,
 {
     /* One connection, one server loop: replies keep the order of the sends. */
     size_t idx = st->acked;
+    struct mep_reply r;
 
     if (frames != 3) {
         snprintf(err, errlen, "reply with %d frames, expected 3", frames);
         return -EPROTO;
     }
     if (check != CHECK_ECHO && strcmp(cmd, "ACK") != 0) {
-        struct mep_reply r;
         if (strcmp(cmd, "NACK") == 0 && mep_reply_decode(body, len, false, &r) == 0)
             snprintf(err, errlen, "NACK %s: %s", mep_code_name(r.code), r.reason);
         else
             snprintf(err, errlen, "unexpected reply command '%s'", cmd);
         return -EPROTO;
     }
-    if (check != CHECK_ECHO) {
-        /* Decoded for the baseline too: the clients' work must not be what differs. */
-        struct mep_reply r;
-        if (mep_reply_decode(body, len, true, &r) < 0 || !r.has_id) {
-            snprintf(err, errlen, "undecodable ACK body (%zu bytes)", len);
-            return -EPROTO;
-        }
+    /* Decoded for the baseline too: the clients' work must not be what differs. */
+    if (check != CHECK_ECHO && (mep_reply_decode(body, len, true, &r) < 0 || !r.has_id)) {
+        snprintf(err, errlen, "undecodable ACK body (%zu bytes)", len);
+        return -EPROTO;
     }
     if (check == CHECK_MEP_ACK) {
-        struct mep_reply r;
-        mep_reply_decode(body, len, true, &r);
         if (r.dup) {
             snprintf(err, errlen, "ACK with dup = true for a fresh id (seq %llu)",
                      (unsigned long long)r.seq);
@@ -754,13 +749,16 @@ out_close:
 
 /* ---- the daemon ------------------------------------------------------ */
 
+/* The last lines of the daemon's log, which say why it would not start or answer. */
 static void
 s_print_log_tail(const char *path, int lines)
 {
     FILE *f = fopen(path, "r");
-    char buf[64 * 1024];
+    char buf[16 * 1024];
     if (!f)
         return;
+    if (fseek(f, -(long)(sizeof buf - 1), SEEK_END) < 0)
+        rewind(f); /* shorter than the buffer */
     size_t n = fread(buf, 1, sizeof buf - 1, f);
     fclose(f);
     buf[n] = '\0';
@@ -934,21 +932,22 @@ static void
 s_echo_turn(void *sock, struct server_report *rep)
 {
     for (size_t n = 0; n < SERVER_BATCH; n++) {
-        zmq_msg_t parts[8];
+        zmq_msg_t parts[8], extra;
         size_t np = 0;
         int more = 1;
+        /* A zmq_msg_t may not be copied: each frame is received where it stays. */
         while (more) {
-            zmq_msg_t m;
-            zmq_msg_init(&m);
-            if (zmq_msg_recv(&m, sock, np == 0 ? ZMQ_DONTWAIT : 0) < 0) {
-                zmq_msg_close(&m);
+            zmq_msg_t *m = np < 8 ? &parts[np] : &extra;
+            zmq_msg_init(m);
+            if (zmq_msg_recv(m, sock, np == 0 ? ZMQ_DONTWAIT : 0) < 0) {
+                zmq_msg_close(m);
                 break;
             }
-            more = zmq_msg_more(&m);
-            if (np < 8)
-                parts[np++] = m;
+            more = zmq_msg_more(m);
+            if (m == &extra)
+                zmq_msg_close(m); /* not ours: the bench sends 3 frames */
             else
-                zmq_msg_close(&m);
+                np++;
         }
         if (np == 0)
             return;
@@ -1216,7 +1215,7 @@ s_run_commit(size_t n, struct run_result *ret, char *err, size_t errlen)
         goto out_lmdb;
 
     /* The first commits grow the file and fill the page cache: not measured. */
-    for (size_t i = 0; i < WARMUP_LOCKSTEP + n && rc == 0; i++) {
+    for (size_t i = 0; i < WARMUP_LOCKSTEP + n && rc == 0 && !g_interrupted; i++) {
         uint8_t key[8];
         uint64_t s = i + 1;
         for (int b = 7; b >= 0; b--, s >>= 8)
@@ -1235,7 +1234,7 @@ s_run_commit(size_t n, struct run_result *ret, char *err, size_t errlen)
             total += t1 - t0;
         }
     }
-    if (rc == 0)
+    if (rc == 0 && !g_interrupted)
         s_summarise(lat, n, total, ret);
 
 out_lmdb:
@@ -1247,6 +1246,10 @@ out_lmdb:
         mdb_env_close(env);
     s_rm_rf(dir);
     free(lat);
+    if (rc == 0 && g_interrupted) {
+        snprintf(err, errlen, "interrupted");
+        rc = -EINTR;
+    }
     return rc;
 }
 
@@ -1643,12 +1646,24 @@ main(int argc, char **argv)
 {
     struct options o;
     static struct scenario sc[SC_COUNT] = {
-        [SC_MANDATED_LOCKSTEP] = {"mandated.lockstep", "mandated  lock-step 1x1", "events"},
-        [SC_MANDATED_PIPE] = {"mandated.8x125", "mandated  8x125", "events"},
-        [SC_BASELINE_LOCKSTEP] = {"baseline.lockstep", "baseline  lock-step 1x1", "events"},
-        [SC_BASELINE_PIPE] = {"baseline.8x125", "baseline  8x125", "events"},
-        [SC_COMMIT] = {"floor.lmdb_commit", "floor     LMDB 1-put commit", "commits"},
-        [SC_RTT] = {"floor.zmq_round_trip", "floor     ZeroMQ round trip", "round trips"},
+        [SC_MANDATED_LOCKSTEP] = {.key = "mandated.lockstep",
+                                  .label = "mandated  lock-step 1x1",
+                                  .rate = "events"},
+        [SC_MANDATED_PIPE] = {.key = "mandated.8x125",
+                              .label = "mandated  8x125",
+                              .rate = "events"},
+        [SC_BASELINE_LOCKSTEP] = {.key = "baseline.lockstep",
+                                  .label = "baseline  lock-step 1x1",
+                                  .rate = "events"},
+        [SC_BASELINE_PIPE] = {.key = "baseline.8x125",
+                              .label = "baseline  8x125",
+                              .rate = "events"},
+        [SC_COMMIT] = {.key = "floor.lmdb_commit",
+                       .label = "floor     LMDB 1-put commit",
+                       .rate = "commits"},
+        [SC_RTT] = {.key = "floor.zmq_round_trip",
+                    .label = "floor     ZeroMQ round trip",
+                    .rate = "round trips"},
     };
     char err[512];
     int rc = 0;
