@@ -31,7 +31,8 @@ struct audit_log {
     uint8_t batch_head[AUDIT_HASH_LEN];
 
     bool map_full;       /* the last failure was MDB_MAP_FULL */
-    msgpack_sbuffer rec; /* reused record buffer */
+    msgpack_sbuffer rec;         /* reused record buffer */
+    msgpack_sbuffer pending_buf; /* reused pending-entry buffer */
 };
 
 static void
@@ -161,6 +162,7 @@ audit_log_open(const char *state_dir, const struct audit_log_options *opts,
     struct audit_log *log = xcalloc(1, sizeof *log);
     log->opts = *opts;
     msgpack_sbuffer_init(&log->rec);
+    msgpack_sbuffer_init(&log->pending_buf);
 
     rc = mdb_env_create(&log->env);
     if (rc)
@@ -233,6 +235,7 @@ audit_log_destroy(struct audit_log **log_p)
     if (log->env)
         mdb_env_close(log->env);
     msgpack_sbuffer_destroy(&log->rec);
+    msgpack_sbuffer_destroy(&log->pending_buf);
     free(log);
     *log_p = NULL;
 }
@@ -317,13 +320,26 @@ audit_log_find_id(struct audit_log *log, const uint8_t id[16], uint64_t *ret_seq
     return 0;
 }
 
+uint64_t
+audit_log_next_seq(const struct audit_log *log)
+{
+    return log->batch_seq + 1;
+}
+
 int
-audit_log_put_id(struct audit_log *log, const uint8_t id[16], uint64_t seq)
+audit_log_claim_id(struct audit_log *log, const uint8_t id[16], uint64_t *ret_seq)
 {
     uint8_t v[8];
-    s_be64(seq, v);
+    s_be64(log->batch_seq + 1, v);
     MDB_val key = {.mv_size = 16, .mv_data = (void *)id}, val = {.mv_size = 8, .mv_data = v};
+    /* On MDB_KEYEXIST LMDB hands back the stored value: the lookup comes free. */
     int rc = mdb_put(log->txn, log->db_ids, &key, &val, MDB_NOOVERWRITE);
+    if (rc == MDB_KEYEXIST) {
+        if (val.mv_size != 8)
+            return -EBADMSG;
+        *ret_seq = s_from_be64(val.mv_data);
+        return -EEXIST;
+    }
     return rc ? s_mdb_errno(log, rc) : 0;
 }
 
@@ -332,10 +348,11 @@ audit_log_put_pending(struct audit_log *log, uint64_t seq, const char *area, uns
                       uint64_t due_ms)
 {
     uint8_t k[8];
-    msgpack_sbuffer sb = {.size = 0, .data = NULL, .alloc = 0};
+    msgpack_sbuffer *sb = &log->pending_buf;
     msgpack_packer pk;
 
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_sbuffer_clear(sb);
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
     msgpack_pack_map(&pk, 3);
     audit_pack_key(&pk, "area");
     audit_pack_str(&pk, area);
@@ -345,9 +362,9 @@ audit_log_put_pending(struct audit_log *log, uint64_t seq, const char *area, uns
     msgpack_pack_uint64(&pk, due_ms);
 
     s_be64(seq, k);
-    MDB_val key = {.mv_size = 8, .mv_data = k}, val = {.mv_size = sb.size, .mv_data = sb.data};
-    int rc = mdb_put(log->txn, log->db_pending, &key, &val, 0);
-    msgpack_sbuffer_destroy(&sb);
+    MDB_val key = {.mv_size = 8, .mv_data = k}, val = {.mv_size = sb->size, .mv_data = sb->data};
+    /* New events only: seqs grow, so pending entries are appended like log records. */
+    int rc = mdb_put(log->txn, log->db_pending, &key, &val, MDB_APPEND);
     return rc ? s_mdb_errno(log, rc) : 0;
 }
 

@@ -49,7 +49,13 @@ int audit_log_append(struct audit_log *log, const char *kind, const void *fields
                      unsigned extra_fields, uint64_t *ret_seq);
 /* Seq of the event with this id, visible within the open batch too; -ENOENT if none. */
 int audit_log_find_id(struct audit_log *log, const uint8_t id[16], uint64_t *ret_seq);
-int audit_log_put_id(struct audit_log *log, const uint8_t id[16], uint64_t seq);
+/*
+ * Claims id for the record the next audit_log_append() will write, in one
+ * B-tree operation: 0 if the id was new, -EEXIST with *ret_seq set to the
+ * original seq if it was already there (nothing written then).
+ */
+int audit_log_claim_id(struct audit_log *log, const uint8_t id[16], uint64_t *ret_seq);
+uint64_t audit_log_next_seq(const struct audit_log *log);
 int audit_log_put_pending(struct audit_log *log, uint64_t seq, const char *area, unsigned attempt,
                           uint64_t due_ms);
 /* Commits; with durable set, returns only once the data is on disk. */

@@ -207,8 +207,10 @@ broker_run(struct broker *b)
     s_record_stopped(b);
     if (b->cfg->broker.durability != DURABILITY_FULL)
         audit_log_sync(b->log);
-    log_notice("stopped: %llu records in the audit log",
-               (unsigned long long)audit_log_last_seq(b->log));
+    const struct ingress_stats *st = ingress_stats(b->ingress);
+    log_notice("stopped: %llu records in the audit log; %llu events accepted in %llu batches",
+               (unsigned long long)audit_log_last_seq(b->log), (unsigned long long)st->accepted,
+               (unsigned long long)st->batches);
     return 0;
 }
 

@@ -54,6 +54,7 @@ struct ingress {
     bool stopped;
 
     struct envelope_limits limits;
+    struct envelope_decoder decoder; /* it->env.data is valid only during the checks */
     struct item *items;
     size_t nitems;
 
@@ -232,8 +233,8 @@ s_read_one(struct ingress *in, uint64_t now)
             /* envelope_decode enforces max_bytes itself, and still reads the id of an
              * oversize event so that a pipelining publisher can match the NACK. */
             struct envelope_error err;
-            if (envelope_decode(zmq_msg_data(&f[2]), zmq_msg_size(&f[2]), &in->limits, &it->env,
-                                &err) < 0) {
+            if (envelope_decode_with(&in->decoder, zmq_msg_data(&f[2]), zmq_msg_size(&f[2]),
+                                     &in->limits, &it->env, &err) < 0) {
                 it->code = err.code;
                 snprintf(it->reason, sizeof it->reason, "%s", err.reason);
                 it->has_id = err.has_id;
@@ -299,8 +300,6 @@ s_append_accepted(struct ingress *in, struct item *it)
     int rc = audit_log_append(in->log, AUDIT_KIND_ACCEPTED, in->fields.data, in->fields.size, 5,
                               &it->seq);
     if (rc == 0)
-        rc = audit_log_put_id(in->log, it->id, it->seq);
-    if (rc == 0)
         rc = audit_log_put_pending(in->log, it->seq, it->area->name, 0, 0);
     return rc;
 }
@@ -347,15 +346,15 @@ s_write_batch(struct ingress *in, bool *ret_wrote)
         it->dup = false;
         if (it->code == MEP_OK) {
             uint64_t seq;
-            int found = audit_log_find_id(in->log, it->id, &seq);
-            if (found == 0) {
+            int claimed = audit_log_claim_id(in->log, it->id, &seq);
+            if (claimed == -EEXIST) {
                 it->dup = true;
                 it->seq = seq;
-            } else if (found == -ENOENT) {
+            } else if (claimed == 0) {
                 rc = s_append_accepted(in, it);
                 wrote = true;
             } else {
-                rc = found;
+                rc = claimed;
             }
         } else if (it->log_rejection) {
             rc = s_append_rejected(in, it, first_rejection ? in->suppressed_since_logged : 0);
@@ -428,7 +427,9 @@ s_on_readable(evutil_socket_t fd, short what, void *arg)
     if (in->stopped)
         return;
     uint64_t now = monotonic_ns();
-    while (in->nitems < in->cfg->broker.commit_max_batch && s_has_input(in)) {
+    /* Drain until EAGAIN rather than asking ZMQ_EVENTS before every message:
+     * that query runs libzmq's command processing, a syscall, each time. */
+    while (in->nitems < in->cfg->broker.commit_max_batch) {
         if (!s_read_one(in, now))
             break;
     }
@@ -455,6 +456,7 @@ ingress_new(struct event_base *base, void *zmq_ctx, const struct mandated_config
     in->log = log;
     in->limits = envelope_default_limits;
     in->limits.max_bytes = cfg->broker.max_event_bytes;
+    envelope_decoder_init(&in->decoder);
     in->items = xcalloc(cfg->broker.commit_max_batch, sizeof *in->items);
     in->source_limits = xcalloc(cfg->nsources ? cfg->nsources : 1, sizeof *in->source_limits);
     for (size_t i = 0; i < cfg->nsources; i++)
@@ -515,6 +517,7 @@ ingress_destroy(struct ingress **in_p)
         zmq_close(in->sock);
     msgpack_sbuffer_destroy(&in->fields);
     msgpack_sbuffer_destroy(&in->reply);
+    envelope_decoder_destroy(&in->decoder);
     free(in->items);
     free(in->source_limits);
     free(in);

@@ -17,6 +17,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "proto/msgpack_scan.h"
@@ -434,26 +435,19 @@ s_validate(const msgpack_object *top, struct envelope *env, struct envelope_erro
     return 0;
 }
 
-int
-envelope_decode(const void *buf, size_t len, const struct envelope_limits *limits,
-                struct envelope *ret, struct envelope_error *err)
+/* The size limit and the bounds scan: nothing is unpacked before both pass. */
+static int
+s_precheck(const void *buf, size_t len, const struct envelope_limits **limits_p,
+           struct envelope_error *err)
 {
-    struct envelope_error spare;
     struct msgpack_scan_limits sl;
-    struct envelope env;
     enum msgpack_scan_result r;
-    msgpack_unpack_return ur;
-    size_t at = 0, off = 0;
-    char *copy;
-    int rc;
+    size_t at = 0;
 
-    if (!limits)
-        limits = &envelope_default_limits;
-    if (!err)
-        err = &spare;
+    if (!*limits_p)
+        *limits_p = &envelope_default_limits;
+    const struct envelope_limits *limits = *limits_p;
     memset(err, 0, sizeof(*err));
-    memset(ret, 0, sizeof(*ret));
-
     if (len > limits->max_bytes) {
         char unused[4];
 
@@ -466,6 +460,67 @@ envelope_decode(const void *buf, size_t len, const struct envelope_limits *limit
     r = msgpack_scan(buf, len, &sl, &at);
     if (r != MSGPACK_SCAN_OK)
         return s_scan_fail(buf, len, r, at, limits, err);
+    return 0;
+}
+
+void
+envelope_decoder_init(struct envelope_decoder *dec)
+{
+    if (!msgpack_zone_init(&dec->zone, MSGPACK_ZONE_CHUNK_SIZE))
+        abort();
+}
+
+void
+envelope_decoder_destroy(struct envelope_decoder *dec)
+{
+    msgpack_zone_destroy(&dec->zone);
+}
+
+int
+envelope_decode_with(struct envelope_decoder *dec, const void *buf, size_t len,
+                     const struct envelope_limits *limits, struct envelope *ret,
+                     struct envelope_error *err)
+{
+    struct envelope_error spare;
+    msgpack_object top;
+    size_t off = 0;
+    int rc;
+
+    if (!err)
+        err = &spare;
+    memset(ret, 0, offsetof(struct envelope, unpacked));
+    msgpack_unpacked_init(&ret->unpacked); /* no zone: release stays a no-op */
+    rc = s_precheck(buf, len, &limits, err);
+    if (rc < 0)
+        return rc;
+    /* Keeps the chunks of earlier calls: after warm-up no allocation at all. */
+    msgpack_zone_clear(&dec->zone);
+    msgpack_unpack_return ur = msgpack_unpack(buf, len, &off, &dec->zone, &top);
+    if (ur == MSGPACK_UNPACK_NOMEM_ERROR)
+        abort();
+    if (ur != MSGPACK_UNPACK_SUCCESS || off != len)
+        return s_fail(err, MEP_BAD_MSGPACK, "message: msgpack-c refused it");
+    /* data points at a kv value inside the zone, not at the stack's top object. */
+    return s_validate(&top, ret, err);
+}
+
+int
+envelope_decode(const void *buf, size_t len, const struct envelope_limits *limits,
+                struct envelope *ret, struct envelope_error *err)
+{
+    struct envelope_error spare;
+    struct envelope env;
+    msgpack_unpack_return ur;
+    size_t off = 0;
+    char *copy;
+    int rc;
+
+    if (!err)
+        err = &spare;
+    memset(ret, 0, sizeof(*ret));
+    rc = s_precheck(buf, len, &limits, err);
+    if (rc < 0)
+        return rc;
 
     copy = malloc(len);
     if (!copy)

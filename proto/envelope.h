@@ -67,6 +67,23 @@ int envelope_decode(const void *buf, size_t len, const struct envelope_limits *l
                     struct envelope *ret, struct envelope_error *err);
 void envelope_release(struct envelope *env);
 
+/*
+ * A reusable decoder for the hot path: decodes without copying the message
+ * and without allocating once its zone has warmed up. The result's data
+ * points into buf and into the decoder, so it is valid only until the next
+ * call on the same decoder and while buf lives; envelope_release() on it is
+ * a harmless no-op. Checks and errors are exactly those of envelope_decode().
+ */
+struct envelope_decoder {
+    msgpack_zone zone;
+};
+
+void envelope_decoder_init(struct envelope_decoder *dec);
+void envelope_decoder_destroy(struct envelope_decoder *dec);
+int envelope_decode_with(struct envelope_decoder *dec, const void *buf, size_t len,
+                         const struct envelope_limits *limits, struct envelope *ret,
+                         struct envelope_error *err);
+
 /* Whether s is a dotted lower-case type name: [a-z][a-z0-9_]* ('.' [a-z][a-z0-9_]*)+ */
 bool envelope_type_name_valid(const char *s, size_t len);
 /* Whether s is a source name: 1..64 bytes of [A-Za-z0-9_.:-]. */
