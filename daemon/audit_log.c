@@ -30,7 +30,7 @@ struct audit_log {
     uint64_t batch_seq;
     uint8_t batch_head[AUDIT_HASH_LEN];
 
-    bool map_full;       /* the last failure was MDB_MAP_FULL */
+    bool map_full;               /* the last failure was MDB_MAP_FULL */
     msgpack_sbuffer rec;         /* reused record buffer */
     msgpack_sbuffer pending_buf; /* reused pending-entry buffer */
 };
