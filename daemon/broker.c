@@ -204,6 +204,7 @@ int
 broker_run(struct broker *b)
 {
     event_base_dispatch(b->base);
+    ingress_drain(b->ingress);
     s_record_stopped(b);
     if (b->cfg->broker.durability != DURABILITY_FULL)
         audit_log_sync(b->log);
@@ -211,6 +212,8 @@ broker_run(struct broker *b)
     log_notice("stopped: %llu records in the audit log; %llu events accepted in %llu batches",
                (unsigned long long)audit_log_last_seq(b->log), (unsigned long long)st->accepted,
                (unsigned long long)st->batches);
+    log_info("time: %.3f s receiving and checking, %.3f s writing and syncing, %.3f s replying",
+             st->read_ns / 1e9, st->write_ns / 1e9, st->reply_ns / 1e9);
     return 0;
 }
 

@@ -14,6 +14,7 @@
 
 #include <zmq.h>
 
+#include "daemon/batch_writer.h"
 #include "daemon/ingress.h"
 #include "daemon/log.h"
 #include "daemon/rate_limit.h"
@@ -45,6 +46,16 @@ struct item {
     bool dup;
 };
 
+/* Messages read in some loop turns, written in one transaction. */
+struct batch {
+    struct item *items;
+    size_t nitems;
+    uint64_t suppressed; /* rejections not logged before this batch's first logged one */
+    bool has_logged_rejection;
+    int rc; /* of the write, for the replies */
+    uint64_t write_ns;
+};
+
 struct ingress {
     struct event_base *base;
     const struct mandated_config *cfg;
@@ -55,15 +66,19 @@ struct ingress {
 
     struct envelope_limits limits;
     struct envelope_decoder decoder; /* it->env.data is valid only during the checks */
-    struct item *items;
-    size_t nitems;
+
+    /* Double buffering: the loop fills one batch while the writer thread
+     * commits the other; `writing` is NULL while the writer is idle. */
+    struct batch batches[2];
+    struct batch *filling, *writing;
+    struct batch_writer *writer;
 
     struct rate_limit *source_limits; /* parallel to cfg->sources */
     struct rate_limit rejected_limit;
     uint64_t suppressed_since_logged;
 
-    msgpack_sbuffer fields; /* kind-specific record fields */
-    msgpack_sbuffer reply;
+    msgpack_sbuffer fields; /* kind-specific record fields; writer thread only */
+    msgpack_sbuffer reply;  /* loop thread only */
     bool last_commit_failed;
     struct ingress_stats stats;
 };
@@ -168,7 +183,7 @@ s_read_one(struct ingress *in, uint64_t now)
     zmq_msg_t parts[FRAMES_MAX];
     size_t nparts = 0, extra = 0;
     zmq_msg_t idmsg;
-    struct item *it = &in->items[in->nitems];
+    struct item *it = &in->filling->items[in->filling->nitems];
 
     zmq_msg_init(&idmsg);
     if (zmq_msg_recv(&idmsg, in->sock, ZMQ_DONTWAIT) < 0) {
@@ -263,11 +278,16 @@ s_read_one(struct ingress *in, uint64_t now)
         if (!it->log_rejection) {
             in->suppressed_since_logged++;
             in->stats.rejected_suppressed++;
+        } else if (!in->filling->has_logged_rejection) {
+            /* The first logged rejection of a batch carries the count of those skipped. */
+            in->filling->has_logged_rejection = true;
+            in->filling->suppressed = in->suppressed_since_logged;
+            in->suppressed_since_logged = 0;
         }
     }
     for (size_t i = 0; i < nparts; i++)
         zmq_msg_close(&parts[i]);
-    in->nitems++;
+    in->filling->nitems++;
     return true;
 }
 
@@ -337,12 +357,12 @@ s_append_rejected(struct ingress *in, struct item *it, uint64_t suppressed)
 
 /* One transaction for the whole batch. Returns 0 or -errno (nothing written). */
 static int
-s_write_batch(struct ingress *in, bool *ret_wrote)
+s_write_batch(struct ingress *in, struct batch *b)
 {
     int rc = audit_log_begin(in->log);
     bool wrote = false, first_rejection = true;
-    for (size_t i = 0; rc == 0 && i < in->nitems; i++) {
-        struct item *it = &in->items[i];
+    for (size_t i = 0; rc == 0 && i < b->nitems; i++) {
+        struct item *it = &b->items[i];
         it->dup = false;
         if (it->code == MEP_OK) {
             uint64_t seq;
@@ -357,33 +377,43 @@ s_write_batch(struct ingress *in, bool *ret_wrote)
                 rc = claimed;
             }
         } else if (it->log_rejection) {
-            rc = s_append_rejected(in, it, first_rejection ? in->suppressed_since_logged : 0);
+            rc = s_append_rejected(in, it, first_rejection ? b->suppressed : 0);
             first_rejection = false;
             wrote = true;
         }
     }
-    if (rc == 0 && wrote) {
+    if (rc == 0 && wrote)
         rc = audit_log_commit(in->log);
-    } else {
+    else
         audit_log_abort(in->log);
-    }
-    if (rc == 0 && !first_rejection)
-        in->suppressed_since_logged = 0;
-    *ret_wrote = wrote;
     return rc;
 }
 
-static void
-s_flush(struct ingress *in)
+/* Writer thread: the batch's transaction, growing the map as often as it helps. */
+static int
+s_write(void *arg)
 {
-    bool wrote = false;
+    struct ingress *in = arg;
+    struct batch *b = in->writing;
+    uint64_t t0 = monotonic_ns();
     int rc;
     for (;;) {
-        rc = s_write_batch(in, &wrote);
+        rc = s_write_batch(in, b);
         if (rc != -ENOSPC || !audit_log_map_was_full(in->log) || audit_log_grow(in->log) < 0)
             break;
     }
+    b->write_ns = monotonic_ns() - t0;
+    b->rc = rc;
+    return rc;
+}
+
+/* Loop thread: answers every message of a written batch. */
+static void
+s_reply_batch(struct ingress *in, struct batch *b)
+{
+    int rc = b->rc;
     in->stats.batches++;
+    in->stats.write_ns += b->write_ns;
     if (rc < 0) {
         in->stats.commit_failures++;
         if (!in->last_commit_failed)
@@ -395,8 +425,8 @@ s_flush(struct ingress *in)
         in->last_commit_failed = false;
     }
 
-    for (size_t i = 0; i < in->nitems; i++) {
-        struct item *it = &in->items[i];
+    for (size_t i = 0; i < b->nitems; i++) {
+        struct item *it = &b->items[i];
         if (it->code == MEP_OK && rc < 0) {
             in->stats.rejected[MEP_UNAVAILABLE]++;
             mep_pack_nack(&in->reply, it->id, MEP_UNAVAILABLE,
@@ -417,7 +447,35 @@ s_flush(struct ingress *in)
         }
         s_item_release(it);
     }
-    in->nitems = 0;
+    b->nitems = 0;
+    b->suppressed = 0;
+    b->has_logged_rejection = false;
+}
+
+/* Hands the filling batch to the writer if it is idle and there is something to write. */
+static void
+s_submit(struct ingress *in)
+{
+    if (in->writing || in->filling->nitems == 0)
+        return;
+    in->writing = in->filling;
+    in->filling = in->filling == &in->batches[0] ? &in->batches[1] : &in->batches[0];
+    batch_writer_submit(in->writer, s_write, in);
+}
+
+/* Loop thread, after the writer finished: reply, pass on the next batch, read on. */
+static void
+s_on_written(void *arg, int rc)
+{
+    struct ingress *in = arg;
+    uint64_t t0 = monotonic_ns();
+    s_reply_batch(in, in->writing);
+    in->writing = NULL;
+    s_submit(in);
+    in->stats.reply_ns += monotonic_ns() - t0;
+    /* Reading may have paused on a full batch, and sends may have consumed the edge. */
+    if (!in->stopped && s_has_input(in))
+        event_active(in->ev, EV_READ, 0);
 }
 
 static void
@@ -429,14 +487,15 @@ s_on_readable(evutil_socket_t fd, short what, void *arg)
     uint64_t now = monotonic_ns();
     /* Drain until EAGAIN rather than asking ZMQ_EVENTS before every message:
      * that query runs libzmq's command processing, a syscall, each time. */
-    while (in->nitems < in->cfg->broker.commit_max_batch) {
+    while (in->filling->nitems < in->cfg->broker.commit_max_batch) {
         if (!s_read_one(in, now))
             break;
     }
-    if (in->nitems)
-        s_flush(in);
-    /* ZMQ_FD is edge-triggered and sends may have consumed the edge: look again. */
-    if (s_has_input(in))
+    in->stats.read_ns += monotonic_ns() - now;
+    s_submit(in);
+    /* A full batch waits for the writer (s_on_written reads on); otherwise keep
+     * reading while input is there, since ZMQ_FD only signals edges. */
+    if (in->filling->nitems < in->cfg->broker.commit_max_batch && s_has_input(in))
         event_active(in->ev, EV_READ, 0);
 }
 
@@ -457,7 +516,12 @@ ingress_new(struct event_base *base, void *zmq_ctx, const struct mandated_config
     in->limits = envelope_default_limits;
     in->limits.max_bytes = cfg->broker.max_event_bytes;
     envelope_decoder_init(&in->decoder);
-    in->items = xcalloc(cfg->broker.commit_max_batch, sizeof *in->items);
+    for (int i = 0; i < 2; i++)
+        in->batches[i].items = xcalloc(cfg->broker.commit_max_batch, sizeof(struct item));
+    in->filling = &in->batches[0];
+    in->writer = batch_writer_new(base, s_on_written, in);
+    if (!in->writer)
+        goto out_error;
     in->source_limits = xcalloc(cfg->nsources ? cfg->nsources : 1, sizeof *in->source_limits);
     for (size_t i = 0; i < cfg->nsources; i++)
         rate_limit_init(&in->source_limits[i], cfg->sources[i].rate, cfg->sources[i].burst, now);
@@ -504,21 +568,36 @@ ingress_stop(struct ingress *in)
 }
 
 void
+ingress_drain(struct ingress *in)
+{
+    /* What was read before the stop is written and answered, not dropped. */
+    while (in->writing || in->filling->nitems) {
+        s_submit(in);
+        batch_writer_wait(in->writer);
+    }
+}
+
+void
 ingress_destroy(struct ingress **in_p)
 {
     struct ingress *in = *in_p;
     if (!in)
         return;
+    if (in->writer)
+        batch_writer_wait(in->writer);
+    batch_writer_destroy(&in->writer);
     if (in->ev)
         event_free(in->ev);
-    for (size_t i = 0; i < in->nitems; i++)
-        s_item_release(&in->items[i]);
+    for (int b = 0; b < 2; b++) {
+        for (size_t i = 0; i < in->batches[b].nitems; i++)
+            s_item_release(&in->batches[b].items[i]);
+        free(in->batches[b].items);
+    }
     if (in->sock)
         zmq_close(in->sock);
     msgpack_sbuffer_destroy(&in->fields);
     msgpack_sbuffer_destroy(&in->reply);
     envelope_decoder_destroy(&in->decoder);
-    free(in->items);
     free(in->source_limits);
     free(in);
     *in_p = NULL;

@@ -11,6 +11,7 @@
 void log_init(const char *ident, int verbosity);
 void log_msg(int priority, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+#define log_crit(...)   log_msg(LOG_CRIT, __VA_ARGS__)
 #define log_err(...)    log_msg(LOG_ERR, __VA_ARGS__)
 #define log_warn(...)   log_msg(LOG_WARNING, __VA_ARGS__)
 #define log_notice(...) log_msg(LOG_NOTICE, __VA_ARGS__)
