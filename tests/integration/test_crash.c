@@ -7,7 +7,9 @@
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <zmq.h>
 
@@ -50,10 +52,15 @@ s_collect(uint64_t key, const struct audit_record *rec, const void *b, size_t l,
     return true;
 }
 
-/* Publishes until deadline_ms passes, then returns with events still in flight. */
+/*
+ * Publishes until deadline_ms passes, then returns with events still in
+ * flight. With term_at_ms > 0, SIGTERMs the daemon at that moment and keeps
+ * collecting replies until the deadline.
+ */
 static void
-s_load(struct harness *h, uint32_t *next, int deadline_ms, unsigned *rng)
+s_load_term(struct harness *h, uint32_t *next, int deadline_ms, int term_at_ms, unsigned *rng)
 {
+    bool termed = false;
     void *socks[CLIENTS];
     for (int c = 0; c < CLIENTS; c++)
         socks[c] = harness_dealer(h);
@@ -65,7 +72,11 @@ s_load(struct harness *h, uint32_t *next, int deadline_ms, unsigned *rng)
         long ms = (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
         if (ms >= deadline_ms)
             break;
-        for (int c = 0; c < CLIENTS; c++) {
+        if (term_at_ms > 0 && ms >= term_at_ms && !termed) {
+            kill(harness_pid(h), SIGTERM);
+            termed = true;
+        }
+        for (int c = 0; c < CLIENTS && !termed; c++) {
             while (inflight[c] < WINDOW && *next < MAX_EVENTS) {
                 uint8_t id[16], buf[512];
                 /* One in ten resends an earlier event: it must come back dup, never twice. */
@@ -97,7 +108,12 @@ s_load(struct harness *h, uint32_t *next, int deadline_ms, unsigned *rng)
             int len = harness_recv_reply(socks[c], cmd, body, sizeof body, 0);
             cr_assert_geq(len, 0);
             cr_assert_eq(mep_reply_decode(body, (size_t)len, !strcmp(cmd, "ACK"), &r), 0);
-            cr_assert(r.is_ack, "NACK under load: %s", r.reason);
+            if (!r.is_ack) {
+                /* Only a daemon that is stopping may refuse, and only as `unavailable`. */
+                cr_assert(termed && r.code == MEP_UNAVAILABLE, "NACK under load: %s", r.reason);
+                inflight[c]--;
+                continue;
+            }
             uint32_t n;
             memcpy(&n, r.id + 8, 4);
             if (s_state[n] == 2)
@@ -109,6 +125,12 @@ s_load(struct harness *h, uint32_t *next, int deadline_ms, unsigned *rng)
     }
     for (int c = 0; c < CLIENTS; c++)
         zmq_close(socks[c]);
+}
+
+static void
+s_load(struct harness *h, uint32_t *next, int deadline_ms, unsigned *rng)
+{
+    s_load_term(h, next, deadline_ms, 0, rng);
 }
 
 Test(crash, kill9_under_load_loses_no_acked_event, .timeout = 3600)
@@ -140,5 +162,37 @@ Test(crash, kill9_under_load_loses_no_acked_event, .timeout = 3600)
         acked += s_state[n] == 2;
     cr_log_info("%u events published, %u ACKed over %d kill -9 rounds", next, acked, rounds);
     cr_assert_gt(acked, 1000u, "too little load to prove anything");
+    harness_destroy(&h);
+}
+
+static bool
+s_last_kind(uint64_t key, const struct audit_record *rec, const void *b, size_t l, void *arg)
+{
+    cr_assert_not_null(rec);
+    snprintf(arg, 32, "%s", rec->kind);
+    return true;
+}
+
+Test(crash, sigterm_under_load_drains_and_records_stopped, .timeout = 120)
+{
+    unsigned rng = (unsigned)time(NULL);
+    struct harness *h = harness_new(NULL, NULL);
+    uint32_t next = 0;
+    memset(s_state, 0, sizeof s_state);
+    for (int round = 0; round < 5; round++) {
+        cr_assert_eq(harness_start(h, 10000), 0);
+        s_load_term(h, &next, 600, 100 + (int)(rand_r(&rng) % 200), &rng);
+        int code = harness_wait(h, 10000);
+        cr_assert_eq(code, 0, "round %d: SIGTERM under load: exit %d", round, code);
+        char last[32] = "";
+        memset(s_logged, 0, sizeof s_logged);
+        cr_assert_geq(log_inspect_each(harness_state_dir(h), s_collect, NULL), 0);
+        log_inspect_each(harness_state_dir(h), s_last_kind, last);
+        cr_assert_str_eq(last, "stopped", "round %d: the last record must be `stopped`", round);
+        for (uint32_t n = 0; n < next; n++)
+            if (s_state[n] == 2)
+                cr_assert_eq(s_logged[n], 1, "round %d: ACKed event %u missing", round, n);
+        cr_assert_eq(harness_ctl(h, NULL, NULL, "verify", NULL), 0);
+    }
     harness_destroy(&h);
 }

@@ -232,6 +232,14 @@ harness_stop(struct harness *h, int timeout_ms)
     if (h->pid <= 0)
         return -1;
     kill(h->pid, SIGTERM);
+    return harness_wait(h, timeout_ms);
+}
+
+int
+harness_wait(struct harness *h, int timeout_ms)
+{
+    if (h->pid <= 0)
+        return -1;
     for (int waited = 0; waited <= timeout_ms; waited += 10) {
         int status;
         if (waitpid(h->pid, &status, WNOHANG) == h->pid) {

@@ -34,6 +34,8 @@ pid_t harness_pid(const struct harness *h);
 bool harness_running(struct harness *h);
 /* kill -9 and reap. */
 void harness_kill9(struct harness *h);
+/* Waits up to timeout_ms for the daemon to exit by itself; its exit code, or -1. */
+int harness_wait(struct harness *h, int timeout_ms);
 /* SIGTERM, wait up to timeout_ms; returns the exit status (or -1 if it had to be killed). */
 int harness_stop(struct harness *h, int timeout_ms);
 
