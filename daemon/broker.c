@@ -51,15 +51,22 @@ s_write_record(struct broker *b, const char *kind, const msgpack_sbuffer *fields
     return rc;
 }
 
+/* Starts the fields of a lifecycle record with the one they all carry: the pid. */
+static void
+s_lifecycle_fields(msgpack_sbuffer *sb, msgpack_packer *pk)
+{
+    msgpack_sbuffer_init(sb);
+    msgpack_packer_init(pk, sb, msgpack_sbuffer_write);
+    audit_pack_key(pk, "pid");
+    msgpack_pack_int64(pk, getpid());
+}
+
 static int
 s_record_started(struct broker *b)
 {
     msgpack_sbuffer sb;
     msgpack_packer pk;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    audit_pack_key(&pk, "pid");
-    msgpack_pack_int64(&pk, getpid());
+    s_lifecycle_fields(&sb, &pk);
     audit_pack_key(&pk, "version");
     audit_pack_str(&pk, MANDATED_VERSION);
     audit_pack_key(&pk, "durability");
@@ -82,10 +89,7 @@ s_record_stopped(struct broker *b)
         rejected += st->rejected[c];
     msgpack_sbuffer sb;
     msgpack_packer pk;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    audit_pack_key(&pk, "pid");
-    msgpack_pack_int64(&pk, getpid());
+    s_lifecycle_fields(&sb, &pk);
     audit_pack_key(&pk, "reason");
     audit_pack_str(&pk, b->stop_reason ? b->stop_reason : "stopped");
     audit_pack_key(&pk, "accepted");
