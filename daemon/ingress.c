@@ -1,9 +1,12 @@
 /*
  * ingress: MEP/1 intake. The invariant this file keeps: an ACK leaves only
  * after the transaction holding the event's `accepted` record has committed
- * (and, under durability = full, reached the disk). Everything read in one
- * loop turn shares that one commit, which is what makes pipelined
- * publishers fast without weakening the promise.
+ * (and, under durability = full, reached the disk).
+ *
+ * Group commit: everything read while the writer thread commits one batch
+ * (up to commit_max_batch) becomes the next batch, one transaction and one
+ * fsync. Under load the fsync of one batch overlaps the reading of the next;
+ * a lone event with nothing behind it is written on the loop thread at once.
  */
 #include <errno.h>
 #include <stdarg.h>
