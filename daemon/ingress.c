@@ -76,6 +76,8 @@ struct ingress {
     struct batch batches[2];
     struct batch *filling, *writing;
     struct batch_writer *writer;
+    struct event *delay_ev; /* commit_max_delay_ms */
+    bool delay_armed;
 
     struct rate_limit *source_limits; /* parallel to cfg->sources */
     struct rate_limit rejected_limit;
@@ -463,10 +465,24 @@ s_reply_batch(struct ingress *in, struct batch *b)
  * event, and there is no next batch whose reading the fsync could overlap.
  */
 static void
-s_submit(struct ingress *in)
+s_submit(struct ingress *in, bool force)
 {
     if (in->writing || in->filling->nitems == 0)
         return;
+    /* commit_max_delay_ms: an operator may trade latency for fuller batches. */
+    unsigned delay_ms = in->cfg->broker.commit_max_delay_ms;
+    if (!force && delay_ms > 0 && in->filling->nitems < in->cfg->broker.commit_max_batch) {
+        if (!in->delay_armed) {
+            struct timeval tv = {.tv_sec = delay_ms / 1000, .tv_usec = (delay_ms % 1000) * 1000};
+            evtimer_add(in->delay_ev, &tv);
+            in->delay_armed = true;
+        }
+        return;
+    }
+    if (in->delay_armed) {
+        evtimer_del(in->delay_ev);
+        in->delay_armed = false;
+    }
     bool inline_write = in->filling->nitems <= INLINE_BATCH_MAX && !s_has_input(in);
     in->writing = in->filling;
     in->filling = in->filling == &in->batches[0] ? &in->batches[1] : &in->batches[0];
@@ -489,11 +505,19 @@ s_on_written(void *arg, int rc)
     uint64_t t0 = monotonic_ns();
     s_reply_batch(in, in->writing);
     in->writing = NULL;
-    s_submit(in);
+    s_submit(in, false);
     in->stats.reply_ns += monotonic_ns() - t0;
     /* Reading may have paused on a full batch, and sends may have consumed the edge. */
     if (!in->stopped && s_has_input(in))
         event_active(in->ev, EV_READ, 0);
+}
+
+static void
+s_on_delay(evutil_socket_t fd, short what, void *arg)
+{
+    struct ingress *in = arg;
+    in->delay_armed = false;
+    s_submit(in, true);
 }
 
 static void
@@ -510,7 +534,7 @@ s_on_readable(evutil_socket_t fd, short what, void *arg)
             break;
     }
     in->stats.read_ns += monotonic_ns() - now;
-    s_submit(in);
+    s_submit(in, false);
     /* A full batch waits for the writer (s_on_written reads on); otherwise keep
      * reading while input is there, since ZMQ_FD only signals edges. */
     if (in->filling->nitems < in->cfg->broker.commit_max_batch && s_has_input(in))
@@ -537,6 +561,7 @@ ingress_new(struct event_base *base, void *zmq_ctx, const struct mandated_config
     for (int i = 0; i < 2; i++)
         in->batches[i].items = xcalloc(cfg->broker.commit_max_batch, sizeof(struct item));
     in->filling = &in->batches[0];
+    in->delay_ev = evtimer_new(base, s_on_delay, in);
     in->writer = batch_writer_new(base, s_on_written, in);
     if (!in->writer)
         goto out_error;
@@ -590,7 +615,7 @@ ingress_drain(struct ingress *in)
 {
     /* What was read before the stop is written and answered, not dropped. */
     while (in->writing || in->filling->nitems) {
-        s_submit(in);
+        s_submit(in, true);
         batch_writer_wait(in->writer);
     }
 }
@@ -604,6 +629,8 @@ ingress_destroy(struct ingress **in_p)
     if (in->writer)
         batch_writer_wait(in->writer);
     batch_writer_destroy(&in->writer);
+    if (in->delay_ev)
+        event_free(in->delay_ev);
     if (in->ev)
         event_free(in->ev);
     for (int b = 0; b < 2; b++) {

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <msgpack.h>
@@ -380,5 +381,25 @@ Test(ingest, full_disk_answers_unavailable_then_recovers, .timeout = 120)
     cr_assert_eq(harness_ctl(h, NULL, NULL, "verify", NULL), 0);
     snprintf(cmd, sizeof cmd, "umount '%s'", harness_state_dir(h));
     cr_assert_eq(system(cmd), 0);
+    harness_destroy(&h);
+}
+
+/* commit_max_delay_ms holds a lone event back that long, and no longer than needed. */
+Test(ingest, commit_max_delay_is_honoured, .timeout = 60)
+{
+    struct harness *h = harness_new("commit_max_delay_ms = 300\n", NULL);
+    cr_assert_eq(harness_start(h, 10000), 0);
+    void *s = harness_dealer(h);
+    uint8_t id[16];
+    s_id(id, 5, 1);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    struct mep_reply r = s_publish(s, id, "press.conference_notice", "agency", 1);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    cr_assert(r.is_ack);
+    cr_assert_geq(ms, 280, "ACK after %ld ms, before the configured delay", ms);
+    cr_assert_lt(ms, 2000, "ACK after %ld ms", ms);
+    zmq_close(s);
     harness_destroy(&h);
 }
