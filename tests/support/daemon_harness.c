@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -179,6 +180,8 @@ harness_start(struct harness *h, int timeout_ms)
     if (pid < 0)
         return -errno;
     if (pid == 0) {
+        /* A test killed midway must not leave its daemon behind. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         int fd = open(h->log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
         if (fd >= 0) {
             dup2(fd, 2);
