@@ -100,7 +100,9 @@ s_record_stopped(struct broker *b)
     msgpack_pack_uint64(&pk, rejected);
     audit_pack_key(&pk, "rejected_suppressed");
     msgpack_pack_uint64(&pk, st->rejected_suppressed);
-    s_write_record(b, AUDIT_KIND_STOPPED, &sb, 6);
+    audit_pack_key(&pk, "batches");
+    msgpack_pack_uint64(&pk, st->batches);
+    s_write_record(b, AUDIT_KIND_STOPPED, &sb, 7);
     msgpack_sbuffer_destroy(&sb);
 }
 
