@@ -103,5 +103,17 @@ Test(tamper, last_record_altered_is_named, .timeout = 60)
     cr_assert_gt(f.len, 0);
     cr_assert_eq(log_inspect_flip_byte(harness_state_dir(h), f.seq, f.len - 1), 0);
     s_expect_named(h, EVENTS + 2);
+
+    /* The broker refuses to extend a chain whose head no longer matches. */
+    cr_assert_neq(harness_start(h, 3000), 0, "the daemon started on a tampered log");
+    char path[400], line[512];
+    bool named = false;
+    snprintf(path, sizeof path, "%s/mandated.log", harness_dir(h));
+    FILE *f_log = fopen(path, "r");
+    cr_assert_not_null(f_log);
+    while (fgets(line, sizeof line, f_log))
+        named |= strstr(line, "chain head") != NULL && strstr(line, "verify") != NULL;
+    fclose(f_log);
+    cr_assert(named, "the refusal must say why and point at verify");
     harness_destroy(&h);
 }
