@@ -1340,12 +1340,11 @@ config_describe(const struct mandated_config *cfg, FILE *out)
         s_print_globs(out, s->allow, s->nallow, "(any type)");
     }
 
-    fprintf(out,
-            "\nwould: bind ingress %s, workers %s, http %s, keep the audit log in %s%saudit, %s\n",
+    fprintf(out, "\nasks for: ingress %s, workers %s, http %s, the audit log in %s%saudit, %s\n",
             cfg->broker.ingress, cfg->broker.workers, cfg->broker.http, sd, slash ? "" : "/",
             cfg->broker.durability == DURABILITY_FULL ? "fsync every commit"
                                                       : "durability relaxed: commits not fsynced");
-    fprintf(out, "       spawn %u worker process%s; ", spawned, spawned == 1 ? "" : "es");
+    fprintf(out, "          %u worker process%s spawned; ", spawned, spawned == 1 ? "" : "es");
     if (cfg->security.curve)
         fprintf(out, "CURVE on: admit only the public keys in %s\n", cfg->security.sources_dir);
     else

@@ -85,8 +85,24 @@ main(int argc, char **argv)
         fprintf(stderr, "mandated: %s\n", msg);
         return EX_CONFIG;
     }
+    /* Running without the authentication the operator asked for would be worse than not running. */
+    if (cfg->security.curve) {
+        fprintf(stderr,
+                "mandated: %s: security.curve = on is not supported by this version yet; "
+                "refusing to run without it\n",
+                cfg->path);
+        config_destroy(&cfg);
+        return EX_CONFIG;
+    }
     if (check) {
         config_describe(cfg, stdout);
+        /* What this version does with it: routing to workers comes later. */
+        printf("\nmandated %s would: bind ingress %s and keep the audit log in %s/audit (%s);\n"
+               "  the workers endpoint, HTTP and worker spawning are configured but not yet "
+               "served\n",
+               MANDATED_VERSION, cfg->broker.ingress, cfg->broker.state_dir,
+               cfg->broker.durability == DURABILITY_FULL ? "fsync every commit"
+                                                         : "relaxed: no fsync per commit");
         printf("configuration ok\n");
         config_destroy(&cfg);
         return EX_OK;

@@ -226,3 +226,14 @@ Test(cli, tail_follow_sees_new_commits, .timeout = 60)
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "tail -f exit status %d", status);
     harness_destroy(&h);
 }
+
+/* CURVE is not served yet: asking for it must stop the daemon, not be ignored. */
+Test(cli, curve_on_is_refused_not_ignored)
+{
+    struct harness *h = harness_new(NULL, "[security]\ncurve = on\n");
+    char *out;
+    cr_assert_eq(s_run(&out, "%s -c %s", s_bin(), harness_config_path(h)), 78, "%s", out);
+    cr_assert(strstr(out, "curve"), "%s", out);
+    free(out);
+    harness_destroy(&h);
+}

@@ -194,8 +194,8 @@ Test(config_default, describe)
     cr_expect_not_null(strstr(text, "[area press] unit: Phòng Thông tin - Báo chí - Xuất bản"));
     cr_expect_not_null(strstr(text, "cyber.soc_alert"));
     cr_expect_not_null(strstr(text, "[source soc] rate: 5000/s"));
-    cr_expect_not_null(strstr(text, "would: bind ingress tcp://127.0.0.1:7400, workers "
-                                    "ipc://mandated-workers.ipc, http 127.0.0.1:7480, keep the "
+    cr_expect_not_null(strstr(text, "asks for: ingress tcp://127.0.0.1:7400, workers "
+                                    "ipc://mandated-workers.ipc, http 127.0.0.1:7480, the "
                                     "audit log in ./var/audit, fsync every commit"),
                        "%s", text);
     free(text);
