@@ -476,32 +476,46 @@ envelope_decoder_destroy(struct envelope_decoder *dec)
     msgpack_zone_destroy(&dec->zone);
 }
 
+/*
+ * The one decode path: bounds scan, msgpack-c into zone, field checks. The
+ * objects point into buf (msgpack-c does not copy str or bin), so buf must
+ * live as long as the zone's contents are used.
+ */
+static int
+s_decode_in(msgpack_zone *zone, const void *buf, size_t len, const struct envelope_limits *limits,
+            struct envelope *ret, struct envelope_error *err)
+{
+    msgpack_object top;
+    size_t off = 0;
+    int rc = s_precheck(buf, len, &limits, err);
+    if (rc < 0)
+        return rc;
+    msgpack_unpack_return ur = msgpack_unpack(buf, len, &off, zone, &top);
+    if (ur == MSGPACK_UNPACK_NOMEM_ERROR)
+        abort();
+    if (ur != MSGPACK_UNPACK_SUCCESS || off != len) {
+        /* Unreachable after a clean scan; kept so that a msgpack-c surprise is a NACK. */
+        return s_fail(err, MEP_BAD_MSGPACK, "message: msgpack-c refused it");
+    }
+    /* data points at a kv value inside the zone, not at the stack's top object. */
+    rc = s_validate(&top, ret, err);
+    if (rc < 0)
+        ret->data = NULL;
+    return rc;
+}
+
 int
 envelope_decode_with(struct envelope_decoder *dec, const void *buf, size_t len,
                      const struct envelope_limits *limits, struct envelope *ret,
                      struct envelope_error *err)
 {
     struct envelope_error spare;
-    msgpack_object top;
-    size_t off = 0;
-    int rc;
 
-    if (!err)
-        err = &spare;
     memset(ret, 0, offsetof(struct envelope, unpacked));
     msgpack_unpacked_init(&ret->unpacked); /* no zone: release stays a no-op */
-    rc = s_precheck(buf, len, &limits, err);
-    if (rc < 0)
-        return rc;
     /* Keeps the chunks of earlier calls: after warm-up no allocation at all. */
     msgpack_zone_clear(&dec->zone);
-    msgpack_unpack_return ur = msgpack_unpack(buf, len, &off, &dec->zone, &top);
-    if (ur == MSGPACK_UNPACK_NOMEM_ERROR)
-        abort();
-    if (ur != MSGPACK_UNPACK_SUCCESS || off != len)
-        return s_fail(err, MEP_BAD_MSGPACK, "message: msgpack-c refused it");
-    /* data points at a kv value inside the zone, not at the stack's top object. */
-    return s_validate(&top, ret, err);
+    return s_decode_in(&dec->zone, buf, len, limits, ret, err ? err : &spare);
 }
 
 int
@@ -509,46 +523,22 @@ envelope_decode(const void *buf, size_t len, const struct envelope_limits *limit
                 struct envelope *ret, struct envelope_error *err)
 {
     struct envelope_error spare;
-    struct envelope env;
-    msgpack_unpack_return ur;
-    size_t off = 0;
-    char *copy;
-    int rc;
 
-    if (!err)
-        err = &spare;
     memset(ret, 0, sizeof(*ret));
-    rc = s_precheck(buf, len, &limits, err);
-    if (rc < 0)
-        return rc;
-
-    copy = malloc(len);
+    msgpack_unpacked_init(&ret->unpacked);
+    /* A zone of its own, holding a copy of the message: the result outlives buf. */
+    msgpack_zone *zone = msgpack_zone_new(MSGPACK_ZONE_CHUNK_SIZE);
+    void *copy = zone ? msgpack_zone_malloc_no_align(zone, len ? len : 1) : NULL;
     if (!copy)
         abort();
-    memcpy(copy, buf, len);
-    memset(&env, 0, sizeof(env));
-    msgpack_unpacked_init(&env.unpacked);
-    ur = msgpack_unpack_next(&env.unpacked, copy, len, &off);
-    if (ur == MSGPACK_UNPACK_NOMEM_ERROR)
-        abort();
-    if (ur != MSGPACK_UNPACK_SUCCESS || off != len) {
-        /* Unreachable after a clean scan; kept so that a msgpack-c surprise is a NACK. */
-        msgpack_unpacked_destroy(&env.unpacked);
-        free(copy);
-        return s_fail(err, MEP_BAD_MSGPACK, "message: msgpack-c refused it");
-    }
-    /* msgpack-c 4 drops the zone when nothing refers to it (a top-level scalar). */
-    if (!env.unpacked.zone)
-        free(copy);
-    else if (!msgpack_zone_push_finalizer(env.unpacked.zone, free, copy))
-        abort();
-
-    rc = s_validate(&env.unpacked.data, &env, err);
+    if (len)
+        memcpy(copy, buf, len);
+    int rc = s_decode_in(zone, copy, len, limits, ret, err ? err : &spare);
     if (rc < 0) {
-        msgpack_unpacked_destroy(&env.unpacked);
+        msgpack_zone_free(zone);
         return rc;
     }
-    *ret = env;
+    ret->unpacked.zone = zone; /* envelope_release() frees it */
     return 0;
 }
 

@@ -490,7 +490,12 @@ Test(envelope, good_message_decodes)
     msgpack_sbuffer_destroy(&buf);
 }
 
-Test(envelope, malformed_table)
+/*
+ * Runs the table through envelope_decode (dec == NULL) or, as the broker
+ * does, through one reused envelope_decoder.
+ */
+static void
+s_malformed_table(struct envelope_decoder *dec)
 {
     for (size_t i = 0; i < sizeof(s_bad) / sizeof(s_bad[0]); i++) {
         const struct bad *b = &s_bad[i];
@@ -501,7 +506,11 @@ Test(envelope, malformed_table)
 
         msgpack_sbuffer_init(&buf);
         s_bad_message(b, &buf);
-        rc = envelope_decode(buf.data, buf.size, &envelope_default_limits, &env, &err);
+        if (dec)
+            rc =
+                envelope_decode_with(dec, buf.data, buf.size, &envelope_default_limits, &env, &err);
+        else
+            rc = envelope_decode(buf.data, buf.size, &envelope_default_limits, &env, &err);
         cr_expect_eq(rc, -EBADMSG, "[%s] accepted", b->name);
         cr_expect_eq(err.code, b->code, "[%s] code %s, expected %s (%s)", b->name,
                      mep_code_name(err.code), mep_code_name(b->code), err.reason);
@@ -515,6 +524,32 @@ Test(envelope, malformed_table)
         envelope_release(&env); /* harmless after a failure */
         msgpack_sbuffer_destroy(&buf);
     }
+}
+
+Test(envelope, malformed_table)
+{
+    s_malformed_table(NULL);
+}
+
+Test(envelope, malformed_table_through_a_reused_decoder)
+{
+    struct envelope_decoder dec;
+    envelope_decoder_init(&dec);
+    s_malformed_table(&dec);
+    /* And a good message decodes after all those failures, from the same zone. */
+    msgpack_sbuffer buf;
+    struct envelope env;
+    struct envelope_error err;
+    msgpack_sbuffer_init(&buf);
+    s_build(&buf, OP_REPLACE, NULL, NULL, 0);
+    cr_assert_eq(envelope_decode_with(&dec, buf.data, buf.size, NULL, &env, &err), 0, "%s",
+                 err.reason);
+    cr_assert_arr_eq(env.id, s_id, 16);
+    cr_assert_not_null(env.data);
+    cr_assert_eq(env.data->type, MSGPACK_OBJECT_MAP);
+    envelope_release(&env);
+    msgpack_sbuffer_destroy(&buf);
+    envelope_decoder_destroy(&dec);
 }
 
 /* Every strict prefix of a good message is refused as bad msgpack (or empty). */
