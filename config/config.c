@@ -516,6 +516,39 @@ s_is_literal(const char *glob)
     return !strpbrk(glob, "*?[");
 }
 
+/* The first area (file order) with a glob matching type; optionally only wildcard globs. */
+static const struct area_conf *
+s_walk_globs(const struct mandated_config *cfg, const char *type, bool wildcards_only)
+{
+    for (size_t a = 0; a < cfg->nareas; a++)
+        for (size_t t = 0; t < cfg->areas[a].ntypes; t++) {
+            const char *glob = cfg->areas[a].types[t];
+            if (wildcards_only && s_is_literal(glob))
+                continue;
+            if (fnmatch(glob, type, 0) == 0)
+                return &cfg->areas[a];
+        }
+    return NULL;
+}
+
+static int s_route_cmp(const void *a, const void *b);
+
+/* Once per load, so that routing an event is a bsearch, not a glob walk. */
+static void
+s_build_routes(struct mandated_config *cfg)
+{
+    size_t n = 0;
+    for (size_t a = 0; a < cfg->nareas; a++)
+        for (size_t t = 0; t < cfg->areas[a].ntypes; t++)
+            n += s_is_literal(cfg->areas[a].types[t]);
+    cfg->routes = s_xcalloc(n ? n : 1, sizeof *cfg->routes);
+    for (size_t a = 0; a < cfg->nareas; a++)
+        for (size_t t = 0; t < cfg->areas[a].ntypes; t++)
+            if (s_is_literal(cfg->areas[a].types[t]))
+                cfg->routes[cfg->nroutes++] = (struct type_route){cfg->areas[a].types[t], a};
+    qsort(cfg->routes, cfg->nroutes, sizeof *cfg->routes, s_route_cmp);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Applying one key. */
 
@@ -1012,7 +1045,7 @@ s_check(struct parse *p)
             const char *type = cfg->areas[a].types[t];
             if (!s_is_literal(type))
                 continue;
-            const struct area_conf *owner = config_area_for_type(cfg, type);
+            const struct area_conf *owner = s_walk_globs(cfg, type, false);
             if (owner && owner != &cfg->areas[a]) {
                 char key[128];
                 s_key_name(p, SEC_AREA, a, "types", key, sizeof key);
@@ -1093,6 +1126,8 @@ s_load_text(const char *text, size_t len, const char *name, struct mandated_conf
     }
     if (!p.failed)
         s_check(&p);
+    if (!p.failed)
+        s_build_routes(p.cfg);
 
     free(p.area_lines);
     free(p.source_lines);
@@ -1198,6 +1233,7 @@ config_destroy(struct mandated_config **cfg_p)
         s_free_list(cfg->sources[i].allow, cfg->sources[i].nallow);
     }
     free(cfg->sources);
+    free(cfg->routes);
     free(cfg);
     *cfg_p = NULL;
 }
@@ -1205,16 +1241,25 @@ config_destroy(struct mandated_config **cfg_p)
 /* ------------------------------------------------------------------------ */
 /* Lookups. */
 
+static int
+s_route_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct type_route *)a)->type, ((const struct type_route *)b)->type);
+}
+
 const struct area_conf *
 config_area_for_type(const struct mandated_config *cfg, const char *type)
 {
     if (!cfg || !type)
         return NULL;
-    for (size_t a = 0; a < cfg->nareas; a++)
-        for (size_t t = 0; t < cfg->areas[a].ntypes; t++)
-            if (fnmatch(cfg->areas[a].types[t], type, 0) == 0)
-                return &cfg->areas[a];
-    return NULL;
+    /* s_check refused any literal that an earlier glob claims, so a literal
+     * hit is also the first match in file order. */
+    struct type_route key = {.type = type};
+    const struct type_route *hit =
+        bsearch(&key, cfg->routes, cfg->nroutes, sizeof key, s_route_cmp);
+    if (hit)
+        return &cfg->areas[hit->area];
+    return s_walk_globs(cfg, type, true);
 }
 
 const struct area_conf *

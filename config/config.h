@@ -65,6 +65,14 @@ struct mandated_config {
     size_t nareas;
     struct source_conf *sources;
     size_t nsources;
+
+    /* Built at load for config_area_for_type(): literal type names sorted
+     * for bsearch; only types they miss walk the wildcard globs. */
+    struct type_route {
+        const char *type; /* borrowed from areas[area].types */
+        size_t area;
+    } * routes;
+    size_t nroutes;
 };
 
 struct config_error {

@@ -139,6 +139,29 @@ Test(config_default, file_matches_embedded)
     config_destroy(&embedded);
 }
 
+/* Literal names (indexed at load) and wildcard globs together keep first-match order. */
+Test(config_routing, literals_and_globs_first_match_wins)
+{
+    struct mandated_config *cfg = s_loads("[area a]\ntypes = x.* y.exact\n"
+                                          "[area b]\ntypes = z.one y.*\n"
+                                          "[area c]\ntypes = *\n");
+    static const char *const want[][2] = {
+        {"x.any", "a"},   {"y.exact", "a"}, {"z.one", "b"},
+        {"y.other", "b"}, {"z.two", "c"},   {"q.r", "c"},
+    };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        const struct area_conf *a = config_area_for_type(cfg, want[i][0]);
+        cr_assert_not_null(a, "%s", want[i][0]);
+        cr_expect_str_eq(a->name, want[i][1], "%s", want[i][0]);
+    }
+    config_destroy(&cfg);
+    cfg = s_loads("[area a]\ntypes = only.this\n");
+    cr_assert_null(config_area_for_type(cfg, "only.that"));
+    cr_assert_null(config_area_for_type(cfg, "only.thi"));
+    cr_assert_not_null(config_area_for_type(cfg, "only.this"));
+    config_destroy(&cfg);
+}
+
 Test(config_default, routes_the_catalogue)
 {
     static const char *const routes[][2] = {
