@@ -134,40 +134,36 @@ s_load_config(struct ctl *ctl)
 }
 
 /*
- * An explicit -c is always loaded, so a broken file is reported even when the
- * override makes it unnecessary; without -c the lookup is skipped if an
- * override already answers.
+ * A setting from --state-dir / --endpoint, else from the config. An explicit
+ * -c is always loaded, so a broken file is reported even when the override
+ * makes it unnecessary; without -c the lookup is skipped if an override
+ * already answers.
  */
+static int
+s_setting(struct ctl *ctl, const char *override, bool want_state_dir, const char **ret)
+{
+    if (!override || ctl->config_path) {
+        int rc = s_load_config(ctl);
+        if (rc != 0)
+            return rc;
+    }
+    if (override)
+        *ret = override;
+    else
+        *ret = want_state_dir ? ctl->cfg->broker.state_dir : ctl->cfg->broker.ingress;
+    return 0;
+}
+
 int
 ctl_state_dir(struct ctl *ctl, const char **ret_dir)
 {
-    int rc;
-
-    if (ctl->state_dir && !ctl->config_path) {
-        *ret_dir = ctl->state_dir;
-        return 0;
-    }
-    rc = s_load_config(ctl);
-    if (rc != 0)
-        return rc;
-    *ret_dir = ctl->state_dir ? ctl->state_dir : ctl->cfg->broker.state_dir;
-    return 0;
+    return s_setting(ctl, ctl->state_dir, true, ret_dir);
 }
 
 int
 ctl_endpoint(struct ctl *ctl, const char **ret_endpoint)
 {
-    int rc;
-
-    if (ctl->endpoint && !ctl->config_path) {
-        *ret_endpoint = ctl->endpoint;
-        return 0;
-    }
-    rc = s_load_config(ctl);
-    if (rc != 0)
-        return rc;
-    *ret_endpoint = ctl->endpoint ? ctl->endpoint : ctl->cfg->broker.ingress;
-    return 0;
+    return s_setting(ctl, ctl->endpoint, false, ret_endpoint);
 }
 
 int
