@@ -320,12 +320,6 @@ audit_log_find_id(struct audit_log *log, const uint8_t id[16], uint64_t *ret_seq
     return 0;
 }
 
-uint64_t
-audit_log_next_seq(const struct audit_log *log)
-{
-    return log->batch_seq + 1;
-}
-
 int
 audit_log_claim_id(struct audit_log *log, const uint8_t id[16], uint64_t *ret_seq)
 {

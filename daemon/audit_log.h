@@ -55,7 +55,6 @@ int audit_log_find_id(struct audit_log *log, const uint8_t id[16], uint64_t *ret
  * original seq if it was already there (nothing written then).
  */
 int audit_log_claim_id(struct audit_log *log, const uint8_t id[16], uint64_t *ret_seq);
-uint64_t audit_log_next_seq(const struct audit_log *log);
 int audit_log_put_pending(struct audit_log *log, uint64_t seq, const char *area, unsigned attempt,
                           uint64_t due_ms);
 /* Commits; with durable set, returns only once the data is on disk. */

@@ -130,6 +130,11 @@ s_on_watchdog(evutil_socket_t fd, short what, void *arg)
     sd_notify(0, "WATCHDOG=1");
 }
 
+/*
+ * Runs on the loop thread while the writer thread may be committing: safe,
+ * because without MDB_WRITEMAP mdb_env_sync() is only an fdatasync of the
+ * data file and touches no transaction or map state.
+ */
 static void
 s_on_sync(evutil_socket_t fd, short what, void *arg)
 {

@@ -422,6 +422,8 @@ s_reply_batch(struct ingress *in, struct batch *b)
     in->stats.write_ns += b->write_ns;
     if (rc < 0) {
         in->stats.commit_failures++;
+        /* The rejected record that was to carry this count was not written. */
+        in->suppressed_since_logged += b->suppressed;
         if (!in->last_commit_failed)
             log_err("audit log: commit failed: %s%s; answering `unavailable`", strerror(-rc),
                     audit_log_map_was_full(in->log) ? " (map at map_max_bytes)" : "");

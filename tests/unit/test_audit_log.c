@@ -92,9 +92,9 @@ Test(audit_log, ids_are_claimed_once)
     uint64_t seq = 0, found = 0;
     cr_assert_eq(audit_log_begin(log), 0);
     cr_assert_eq(audit_log_find_id(log, id, &found), -ENOENT);
-    cr_assert_eq(audit_log_next_seq(log), 1);
     cr_assert_eq(audit_log_claim_id(log, id, &found), 0);
     cr_assert_eq(s_append(log, 1, &seq), 0);
+    cr_assert_eq(seq, 1, "the claim is for the record appended next");
     /* Within the same batch the claim is already visible. */
     cr_assert_eq(audit_log_claim_id(log, id, &found), -EEXIST);
     cr_assert_eq(found, seq);
