@@ -318,24 +318,38 @@ Test(ingest, rejected_records_are_rate_limited, .timeout = 60)
     harness_destroy(&h);
 }
 
+/*
+ * Publishes lock-step until `want` events were refused as `unavailable` (or
+ * 20,000 were sent): the only NACK a full map or disk may give, always
+ * marked for retry. *next is the next event number; returns the refusals.
+ */
+static uint32_t
+s_publish_until_unavailable(void *s, uint32_t client, uint32_t want, uint32_t *next,
+                            uint32_t *acked)
+{
+    uint32_t unavailable = 0;
+    for (; *next < 20000 && unavailable < want; (*next)++) {
+        uint8_t id[16];
+        s_id(id, client, *next);
+        struct mep_reply r = s_publish(s, id, "press.conference_notice", "agency", *next);
+        if (r.is_ack) {
+            (*acked)++;
+            continue;
+        }
+        cr_assert_eq(r.code, MEP_UNAVAILABLE, "unexpected NACK %s", r.reason);
+        cr_assert(r.retry);
+        unavailable++;
+    }
+    return unavailable;
+}
+
 Test(ingest, full_map_answers_unavailable_and_harms_nothing, .timeout = 120)
 {
     struct harness *h = harness_new("map_initial_bytes = 262144\nmap_max_bytes = 1048576\n", NULL);
     cr_assert_eq(harness_start(h, 10000), 0);
     void *s = harness_dealer(h);
-    uint32_t acked = 0, unavailable = 0;
-    for (uint32_t i = 0; i < 20000 && unavailable < 10; i++) {
-        uint8_t id[16];
-        s_id(id, 3, i);
-        struct mep_reply r = s_publish(s, id, "press.conference_notice", "agency", i);
-        if (r.is_ack)
-            acked++;
-        else {
-            cr_assert_eq(r.code, MEP_UNAVAILABLE, "unexpected NACK %s", r.reason);
-            cr_assert(r.retry);
-            unavailable++;
-        }
-    }
+    uint32_t acked = 0, next = 0;
+    uint32_t unavailable = s_publish_until_unavailable(s, 3, 10, &next, &acked);
     cr_assert_gt(acked, 100, "the map should have grown past its first size");
     cr_assert_eq(unavailable, 10, "a 1 MiB map never filled");
     zmq_close(s);
@@ -360,18 +374,8 @@ Test(ingest, full_disk_answers_unavailable_then_recovers, .timeout = 120)
     }
     cr_assert_eq(harness_start(h, 10000), 0);
     void *s = harness_dealer(h);
-    uint32_t acked = 0, unavailable = 0, i = 0;
-    for (; i < 20000 && unavailable < 5; i++) {
-        uint8_t id[16];
-        s_id(id, 4, i);
-        struct mep_reply r = s_publish(s, id, "press.conference_notice", "agency", i);
-        if (r.is_ack)
-            acked++;
-        else {
-            cr_assert_eq(r.code, MEP_UNAVAILABLE, "unexpected NACK %s", r.reason);
-            unavailable++;
-        }
-    }
+    uint32_t acked = 0, i = 0;
+    uint32_t unavailable = s_publish_until_unavailable(s, 4, 5, &i, &acked);
     cr_assert_gt(acked, 100);
     cr_assert_eq(unavailable, 5, "a 1 MiB disk never filled");
     /* Room again: the same broker takes events again, no restart needed. */
