@@ -324,9 +324,9 @@ s_send_event(struct stream *st)
 {
     const uint8_t *ev = st->events + st->sent * EVENT_BYTES;
     uint64_t t = s_now_ns();
-    if (zmq_send(st->sock, MEP_PROTOCOL, 4, ZMQ_SNDMORE) < 0 ||
-        zmq_send(st->sock, "PUB", 3, ZMQ_SNDMORE) < 0 || zmq_send(st->sock, ev, EVENT_BYTES, 0) < 0)
-        return -errno;
+    int rc = harness_send_pub(st->sock, ev, EVENT_BYTES);
+    if (rc < 0)
+        return rc;
     st->sent_ns[st->sent++] = t;
     return 0;
 }
