@@ -88,9 +88,7 @@ Test(cli, relaxed_durability_says_so_at_start, .timeout = 30)
     struct harness *h = harness_new("durability = relaxed\n", NULL);
     cr_assert_eq(harness_start(h, 10000), 0);
     cr_assert_eq(harness_stop(h, 10000), 0);
-    char *out, path[400];
-    snprintf(path, sizeof path, "%s/mandated.log", harness_dir(h));
-    cr_assert_eq(s_run(&out, "cat %s", path), 0);
+    char *out = harness_daemon_log(h);
     cr_assert(strstr(out, "durability = relaxed"), "log: %s", out);
     free(out);
     harness_destroy(&h);
@@ -193,7 +191,7 @@ Test(cli, tail_follow_sees_new_commits, .timeout = 60)
 {
     struct harness *h = harness_new(NULL, NULL);
     cr_assert_eq(harness_start(h, 10000), 0);
-    char cmd[1200], out_path[400];
+    char out_path[400];
     snprintf(out_path, sizeof out_path, "%s/follow.out", harness_dir(h));
     pid_t child = fork();
     if (child == 0) {
@@ -214,8 +212,7 @@ Test(cli, tail_follow_sees_new_commits, .timeout = 60)
     for (int i = 0; i < 50 && !seen; i++) {
         usleep(100 * 1000);
         free(out);
-        snprintf(cmd, sizeof cmd, "cat %s", out_path);
-        s_run(&out, "%s", cmd);
+        out = harness_read_file(out_path);
         seen = strstr(out, "xyzzy") != NULL;
     }
     cr_assert(seen, "tail -f never printed the new event: %s", out);

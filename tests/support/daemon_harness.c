@@ -295,22 +295,34 @@ harness_ctl(struct harness *h, const char *input, char **ret_out, ...)
     }
     int status;
     waitpid(pid, &status, 0);
-    if (ret_out) {
-        FILE *f = fopen(out_path, "r");
-        size_t cap = 4096, len = 0;
-        char *buf = malloc(cap);
-        size_t n;
-        while (f && (n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
-            len += n;
-            if (cap - len < 2)
-                buf = realloc(buf, cap *= 2);
-        }
-        buf[len] = '\0';
-        if (f)
-            fclose(f);
-        *ret_out = buf;
-    }
+    if (ret_out)
+        *ret_out = harness_read_file(out_path);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+char *
+harness_read_file(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    size_t cap = 4096, len = 0, n;
+    char *buf = malloc(cap);
+    if (!buf)
+        s_die("malloc");
+    while (f && (n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+        len += n;
+        if (cap - len < 2 && !(buf = realloc(buf, cap *= 2)))
+            s_die("realloc");
+    }
+    buf[len] = '\0';
+    if (f)
+        fclose(f);
+    return buf;
+}
+
+char *
+harness_daemon_log(const struct harness *h)
+{
+    return harness_read_file(h->log_path);
 }
 
 size_t

@@ -46,6 +46,11 @@ int harness_stop(struct harness *h, int timeout_ms);
  */
 int harness_ctl(struct harness *h, const char *input, char **ret_out, ...);
 
+/* A whole file as a string (malloc'd; empty if unreadable). */
+char *harness_read_file(const char *path);
+/* What the daemon wrote to stderr so far, across restarts (malloc'd). */
+char *harness_daemon_log(const struct harness *h);
+
 /* A DEALER socket connected to the daemon (test's own context). */
 void *harness_dealer(struct harness *h);
 void *harness_zmq_ctx(struct harness *h);
