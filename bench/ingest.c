@@ -14,7 +14,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <getopt.h>
 #include <limits.h>
 #include <poll.h>
@@ -135,35 +134,11 @@ s_on_server_term(int sig)
     g_server_stopping = 1;
 }
 
-static int
-s_rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path) < 0 ? -1 : 0;
-}
-
-static void
-s_rm_rf(const char *dir)
-{
-    if (nftw(dir, s_rm_entry, 16, FTW_DEPTH | FTW_PHYS) < 0)
-        fprintf(stderr, "ingest: could not remove %s: %s\n", dir, strerror(errno));
-}
-
 static const char *
 s_tmpdir(void)
 {
     const char *t = getenv("TMPDIR");
     return t && *t ? t : "/tmp";
-}
-
-/* A fresh directory beside the harness's, so every scenario writes to the same disk. */
-static int
-s_make_tmpdir(char *buf, size_t size)
-{
-    snprintf(buf, size, "%s/mandated-bench-XXXXXX", s_tmpdir());
-    return mkdtemp(buf) ? 0 : -errno;
 }
 
 /*
@@ -1085,7 +1060,7 @@ s_server_start(enum server_kind kind, const struct options *o, struct server *sr
 
     memset(srv, 0, sizeof *srv);
     srv->fd = -1;
-    if ((rc = s_make_tmpdir(srv->dir, sizeof srv->dir)) < 0)
+    if ((rc = harness_mkdtemp(srv->dir, sizeof srv->dir, "mandated-bench")) < 0)
         return rc;
     if (o->ipc) {
         snprintf(srv->endpoint, sizeof srv->endpoint, "ipc://%s/server.ipc", srv->dir);
@@ -1148,7 +1123,7 @@ s_server_stop(struct server *srv, struct server_report *ret)
         close(srv->fd);
     srv->fd = -1;
     if (srv->dir[0])
-        s_rm_rf(srv->dir);
+        harness_rm_rf(srv->dir);
     return rc;
 }
 
@@ -1198,7 +1173,7 @@ s_run_commit(size_t n, struct run_result *ret, char *err, size_t errlen)
     memset(value, 'v', sizeof value);
     if (!lat)
         return -ENOMEM;
-    if ((rc = s_make_tmpdir(dir, sizeof dir)) < 0) {
+    if ((rc = harness_mkdtemp(dir, sizeof dir, "mandated-bench")) < 0) {
         snprintf(err, errlen, "mkdtemp: %s", strerror(-rc));
         free(lat);
         return rc;
@@ -1244,7 +1219,7 @@ out_lmdb:
     }
     if (env)
         mdb_env_close(env);
-    s_rm_rf(dir);
+    harness_rm_rf(dir);
     free(lat);
     if (rc == 0 && g_interrupted) {
         snprintf(err, errlen, "interrupted");

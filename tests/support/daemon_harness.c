@@ -5,13 +5,16 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -53,8 +56,7 @@ harness_new(const char *broker_extra, const char *tail_extra)
     struct harness *h = calloc(1, sizeof *h);
     if (!h)
         s_die("calloc");
-    snprintf(h->dir, sizeof h->dir, "%s/mandated-test-XXXXXX", s_env("TMPDIR", "/tmp"));
-    if (!mkdtemp(h->dir))
+    if (harness_mkdtemp(h->dir, sizeof h->dir, "mandated-test") < 0)
         s_die("mkdtemp");
     snprintf(h->state_dir, sizeof h->state_dir, "%s/var", h->dir);
     snprintf(h->config, sizeof h->config, "%s/mandated.conf", h->dir);
@@ -89,14 +91,29 @@ harness_new(const char *broker_extra, const char *tail_extra)
     return h;
 }
 
-static void
-s_rm_rf(const char *dir)
+int
+harness_mkdtemp(char *buf, size_t size, const char *prefix)
 {
-    char cmd[600];
-    /* A test that mounted a tmpfs there and failed midway would leave it mounted. */
-    snprintf(cmd, sizeof cmd, "umount -l '%s/var' 2>/dev/null; rm -rf '%s'", dir, dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "harness: could not remove %s\n", dir);
+    const char *tmp = s_env("TMPDIR", "/tmp");
+    if ((size_t)snprintf(buf, size, "%s/%s-XXXXXX", tmp, prefix) >= size)
+        return -ENAMETOOLONG;
+    return mkdtemp(buf) ? 0 : -errno;
+}
+
+static int
+s_rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    return remove(path) < 0 ? -1 : 0;
+}
+
+int
+harness_rm_rf(const char *dir)
+{
+    if (nftw(dir, s_rm_entry, 16, FTW_DEPTH | FTW_PHYS) < 0 && errno != ENOENT) {
+        fprintf(stderr, "harness: could not remove %s: %s\n", dir, strerror(errno));
+        return -errno;
+    }
+    return 0;
 }
 
 void
@@ -110,8 +127,13 @@ harness_destroy(struct harness **h_p)
     zmq_ctx_term(h->ctx);
     if (getenv("MANDATE_KEEP_TMP"))
         fprintf(stderr, "harness: kept %s\n", h->dir);
-    else
-        s_rm_rf(h->dir);
+    else {
+        /* A test that mounted a tmpfs there and failed midway would leave it mounted. */
+        char var[300];
+        snprintf(var, sizeof var, "%s/var", h->dir);
+        umount2(var, MNT_DETACH);
+        harness_rm_rf(h->dir);
+    }
     free(h);
     *h_p = NULL;
 }

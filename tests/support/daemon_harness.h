@@ -46,6 +46,11 @@ int harness_stop(struct harness *h, int timeout_ms);
  */
 int harness_ctl(struct harness *h, const char *input, char **ret_out, ...);
 
+/* A fresh directory TMPDIR/PREFIX-XXXXXX (default /tmp) in buf; 0 or -errno. */
+int harness_mkdtemp(char *buf, size_t size, const char *prefix);
+/* Removes a directory tree without a shell; 0 or -errno (missing is fine). */
+int harness_rm_rf(const char *dir);
+
 /* A whole file as a string (malloc'd; empty if unreadable). */
 char *harness_read_file(const char *path);
 /* What the daemon wrote to stderr so far, across restarts (malloc'd). */

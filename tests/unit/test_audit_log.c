@@ -10,23 +10,21 @@
 #include <string.h>
 
 #include "daemon/audit_log.h"
+#include "tests/support/daemon_harness.h"
 #include "tests/support/log_inspect.h"
 
-static char s_dir[64];
+static char s_dir[256];
 
 static void
 s_setup(void)
 {
-    snprintf(s_dir, sizeof s_dir, "/tmp/mandated-unit-XXXXXX");
-    cr_assert_not_null(mkdtemp(s_dir));
+    cr_assert_eq(harness_mkdtemp(s_dir, sizeof s_dir, "mandated-unit"), 0);
 }
 
 static void
 s_teardown(void)
 {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", s_dir);
-    cr_assert_eq(system(cmd), 0);
+    cr_assert_eq(harness_rm_rf(s_dir), 0);
 }
 
 TestSuite(audit_log, .init = s_setup, .fini = s_teardown);
@@ -169,7 +167,7 @@ Test(audit_log, a_bad_state_dir_is_named)
 {
     struct audit_log_options o = {.durable = false, .map_initial = 1 << 20, .map_max = 1 << 24};
     struct audit_log *log = NULL;
-    char err[256] = "", path[128];
+    char err[600] = "", path[300];
     snprintf(path, sizeof path, "%s/file", s_dir);
     FILE *f = fopen(path, "w");
     cr_assert_not_null(f);

@@ -19,9 +19,10 @@
 #include <lmdb.h>
 
 #include "proto/audit_record.h"
+#include "tests/support/daemon_harness.h"
 #include "tools/audit_reader.h"
 
-static char s_dir[64];
+static char s_dir[256];
 
 static void
 s_put_be64(uint8_t out[8], uint64_t v)
@@ -49,7 +50,7 @@ struct writer {
 static void
 s_writer_open(struct writer *w, size_t mapsize)
 {
-    char path[128];
+    char path[300];
     MDB_txn *txn;
 
     snprintf(path, sizeof(path), "%s/audit", s_dir);
@@ -182,18 +183,13 @@ s_tamper(uint64_t seq, const char *needle, size_t needle_len)
 static void
 s_setup(void)
 {
-    strcpy(s_dir, "/tmp/test_audit_reader.XXXXXX");
-    cr_assert_not_null(mkdtemp(s_dir));
+    cr_assert_eq(harness_mkdtemp(s_dir, sizeof s_dir, "test_audit_reader"), 0);
 }
 
 static void
 s_teardown(void)
 {
-    char cmd[128];
-
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", s_dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", s_dir);
+    harness_rm_rf(s_dir);
 }
 
 TestSuite(audit_reader, .init = s_setup, .fini = s_teardown);
@@ -231,7 +227,7 @@ s_collect(void *arg, uint64_t seq, const void *bytes, size_t len)
 Test(audit_reader, missing_log_is_enoent)
 {
     struct audit_reader *r = NULL;
-    char path[128];
+    char path[300];
 
     cr_expect_eq(audit_reader_open(s_dir, &r), -ENOENT, "no audit directory");
     snprintf(path, sizeof(path), "%s/audit", s_dir);
