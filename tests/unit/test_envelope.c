@@ -36,14 +36,16 @@ static const struct pair s_good[] = {
 #define GOOD_N (sizeof(s_good) / sizeof(s_good[0]))
 
 enum op {
-    OP_REPLACE, /* key's value := val */
-    OP_OMIT,    /* drop key */
-    OP_ADD,     /* one more pair key := val, at the end */
-    OP_FIRST,   /* one more pair key := val, at the front */
-    OP_RAW,     /* the message is val */
-    OP_TRUNC,   /* the good message cut to 'cut' bytes */
-    OP_APPEND,  /* the good message followed by val */
-    OP_FN,      /* the message is built by fn */
+    OP_REPLACE,      /* key's value := val */
+    OP_OMIT,         /* drop key */
+    OP_ADD,          /* one more pair key := val, at the end */
+    OP_FIRST,        /* one more pair key := val, at the front */
+    OP_RAW,          /* the message is val */
+    OP_TRUNC,        /* the good message cut to 'cut' bytes */
+    OP_APPEND,       /* the good message followed by val */
+    OP_FN,           /* the message is built by fn */
+    OP_LONG_REPLACE, /* key's value replaced by a str of 'len' bytes of 'a' */
+    OP_LONG_ADD,     /* one more pair key := a str of 'len' bytes of 'a' */
 };
 
 struct bad {
@@ -166,36 +168,6 @@ s_fn_oversize_string(msgpack_sbuffer *out)
     s_build_data_strings(out, 1, ENVELOPE_MAX_STR + 1);
 }
 
-static void
-s_fn_type_129(msgpack_sbuffer *out)
-{
-    s_build_long_str(out, OP_REPLACE, "type", ENVELOPE_TYPE_MAX + 1, 'a');
-}
-
-static void
-s_fn_type_huge(msgpack_sbuffer *out)
-{
-    s_build_long_str(out, OP_REPLACE, "type", ENVELOPE_MAX_STR + 1, 'a');
-}
-
-static void
-s_fn_source_65(msgpack_sbuffer *out)
-{
-    s_build_long_str(out, OP_REPLACE, "source", ENVELOPE_SOURCE_MAX + 1, 'a');
-}
-
-static void
-s_fn_subject_257(msgpack_sbuffer *out)
-{
-    s_build_long_str(out, OP_ADD, "subject", ENVELOPE_SUBJECT_MAX + 1, 'a');
-}
-
-static void
-s_fn_subject_huge(msgpack_sbuffer *out)
-{
-    s_build_long_str(out, OP_ADD, "subject", ENVELOPE_MAX_STR + 1, 'a');
-}
-
 /* 8 nested maps as data: with the top-level map, 9 levels. */
 #define DEPTH9_DATA                                                                                \
     "\x81\xa1"                                                                                     \
@@ -265,10 +237,10 @@ static const struct bad s_bad[] = {
      "bytes, the limit is 65536", 1},
     {"oversize string in data", OP_FN, NULL, NULL, 0, 0, s_fn_oversize_string, MEP_TOO_LARGE,
      "field 'data': string longer than 16384", 1},
-    {"oversize type string", OP_FN, NULL, NULL, 0, 0, s_fn_type_huge, MEP_TOO_LARGE,
-     "field 'type': string longer", 1},
-    {"oversize subject string", OP_FN, NULL, NULL, 0, 0, s_fn_subject_huge, MEP_TOO_LARGE,
-     "field 'subject': string longer", 1},
+    {"oversize type string", OP_LONG_REPLACE, "type", NULL, ENVELOPE_MAX_STR + 1, 0, NULL,
+     MEP_TOO_LARGE, "field 'type': string longer", 1},
+    {"oversize subject string", OP_LONG_ADD, "subject", NULL, ENVELOPE_MAX_STR + 1, 0, NULL,
+     MEP_TOO_LARGE, "field 'subject': string longer", 1},
     {"nesting depth 9", OP_REPLACE, "data", RAW(DEPTH9_DATA), 0, NULL, MEP_BAD_ENVELOPE,
      "field 'data': nesting deeper than 8", 1},
     {"nesting depth 9 with arrays", OP_REPLACE, "data",
@@ -380,8 +352,8 @@ static const struct bad s_bad[] = {
      RAW("\xa4"
          "a.b\x00"),
      0, NULL, MEP_BAD_ENVELOPE, "field 'type': contains NUL", 1},
-    {"type of 129 bytes", OP_FN, NULL, NULL, 0, 0, s_fn_type_129, MEP_BAD_ENVELOPE,
-     "field 'type': longer than 128 bytes", 1},
+    {"type of 129 bytes", OP_LONG_REPLACE, "type", NULL, ENVELOPE_TYPE_MAX + 1, 0, NULL,
+     MEP_BAD_ENVELOPE, "field 'type': longer than 128 bytes", 1},
 
     /* source */
     {"source as int", OP_REPLACE, "source", RAW("\x07"), 0, NULL, MEP_BAD_ENVELOPE,
@@ -392,8 +364,8 @@ static const struct bad s_bad[] = {
      "field 'source': not a source name", 1},
     {"source bad UTF-8", OP_REPLACE, "source", RAW("\xa2\xc3\x28"), 0, NULL, MEP_BAD_ENVELOPE,
      "field 'source': invalid UTF-8", 1},
-    {"source of 65 bytes", OP_FN, NULL, NULL, 0, 0, s_fn_source_65, MEP_BAD_ENVELOPE,
-     "field 'source': longer than 64 bytes", 1},
+    {"source of 65 bytes", OP_LONG_REPLACE, "source", NULL, ENVELOPE_SOURCE_MAX + 1, 0, NULL,
+     MEP_BAD_ENVELOPE, "field 'source': longer than 64 bytes", 1},
 
     /* time */
     {"time negative", OP_REPLACE, "time", RAW("\xff"), 0, NULL, MEP_BAD_ENVELOPE,
@@ -430,8 +402,8 @@ static const struct bad s_bad[] = {
      "field 'subject': str expected, got uint", 1},
     {"subject bad UTF-8", OP_ADD, "subject", RAW("\xa2\xe2\x82"), 0, NULL, MEP_BAD_ENVELOPE,
      "field 'subject': invalid UTF-8", 1},
-    {"subject of 257 bytes", OP_FN, NULL, NULL, 0, 0, s_fn_subject_257, MEP_BAD_ENVELOPE,
-     "field 'subject': longer than 256 bytes", 1},
+    {"subject of 257 bytes", OP_LONG_ADD, "subject", NULL, ENVELOPE_SUBJECT_MAX + 1, 0, NULL,
+     MEP_BAD_ENVELOPE, "field 'subject': longer than 256 bytes", 1},
 };
 
 /* Builds the message of a table case. */
@@ -445,6 +417,10 @@ s_bad_message(const struct bad *b, msgpack_sbuffer *out)
         break;
     case OP_FN:
         b->fn(out);
+        break;
+    case OP_LONG_REPLACE:
+    case OP_LONG_ADD:
+        s_build_long_str(out, b->op == OP_LONG_ADD ? OP_ADD : OP_REPLACE, b->key, b->len, 'a');
         break;
     case OP_TRUNC:
         s_build(out, OP_REPLACE, NULL, NULL, 0);
