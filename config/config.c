@@ -146,10 +146,12 @@ static const struct key_def s_keys[] = {
     {SEC_BROKER, "map_max_bytes", K_U64, BROKER(map_max_bytes), MIB, MAX_MAP_BYTES},
     {SEC_BROKER, "map_initial_bytes", K_U64, BROKER(map_initial_bytes), 64 * KIB, MAX_MAP_BYTES},
     {SEC_BROKER, "rejected_log_rate", K_RATE, BROKER(rejected_log_rate), 0, 0},
+    {SEC_BROKER, "worker_program", K_PATH, BROKER(worker_program), 0, 0},
     {SEC_DELIVERY, "heartbeat_ms", K_UINT, DELIVERY(heartbeat_ms), 10, 600000},
     {SEC_DELIVERY, "liveness", K_UINT, DELIVERY(liveness), 1, 100},
     {SEC_DELIVERY, "max_attempts", K_UINT, DELIVERY(max_attempts), 1, 1000},
     {SEC_DELIVERY, "retry_backoff_ms", K_UINT, DELIVERY(retry_backoff_ms), 0, 3600000},
+    {SEC_DELIVERY, "drain_timeout_ms", K_UINT, DELIVERY(drain_timeout_ms), 0, 600000},
     {SEC_SECURITY, "curve", K_BOOL, SECURITY(curve), 0, 0},
     {SEC_SECURITY, "server_secret_key", K_PATH, SECURITY(server_secret_key), 0, 0},
     {SEC_SECURITY, "sources_dir", K_PATH, SECURITY(sources_dir), 0, 0},
@@ -157,6 +159,7 @@ static const struct key_def s_keys[] = {
     {SEC_AREA, "types", K_GLOBS, AREA(types), 0, 0},
     {SEC_AREA, "workers", K_UINT, AREA(workers), 0, 64},
     {SEC_AREA, "spawn", K_BOOL, AREA(spawn), 0, 0},
+    {SEC_AREA, "credit", K_UINT, AREA(credit), 1, 1024},
     {SEC_SOURCE, "allow", K_GLOBS, SOURCE(allow), 0, 0},
     {SEC_SOURCE, "rate", K_RATE, SOURCE(rate), 0, 0},
     {SEC_SOURCE, "burst", K_RATE, SOURCE(burst), 0, 0},
@@ -777,6 +780,7 @@ s_area_init(struct area_conf *a, const char *name)
     a->unit = s_xstrdup("");
     a->workers = 1;
     a->spawn = true;
+    a->credit = 32;
 }
 
 static void
@@ -1077,10 +1081,12 @@ s_config_new(const char *path)
     cfg->broker.map_max_bytes = 68719476736ull;
     cfg->broker.map_initial_bytes = 67108864ull;
     cfg->broker.rejected_log_rate = 100;
+    cfg->broker.worker_program = s_xstrdup("");
     cfg->delivery.heartbeat_ms = 2500;
     cfg->delivery.liveness = 3;
     cfg->delivery.max_attempts = 5;
     cfg->delivery.retry_backoff_ms = 1000;
+    cfg->delivery.drain_timeout_ms = 5000;
     cfg->security.curve = false;
     cfg->security.server_secret_key = s_xstrdup("keys/server.key_secret");
     cfg->security.sources_dir = s_xstrdup("keys/sources");
@@ -1220,6 +1226,7 @@ config_destroy(struct mandated_config **cfg_p)
     free(cfg->broker.workers);
     free(cfg->broker.http);
     free(cfg->broker.state_dir);
+    free(cfg->broker.worker_program);
     free(cfg->security.server_secret_key);
     free(cfg->security.sources_dir);
     for (size_t i = 0; i < cfg->nareas; i++) {
@@ -1364,8 +1371,8 @@ config_describe(const struct mandated_config *cfg, FILE *out)
     fprintf(out, "\n%zu area%s:\n", cfg->nareas, cfg->nareas == 1 ? "" : "s");
     for (size_t i = 0; i < cfg->nareas; i++) {
         const struct area_conf *a = &cfg->areas[i];
-        fprintf(out, "  [area %s] unit: %s; workers: %u, spawn: %s\n", a->name,
-                a->unit[0] ? a->unit : "(none)", a->workers, a->spawn ? "yes" : "no");
+        fprintf(out, "  [area %s] unit: %s; workers: %u, spawn: %s, credit: %u\n", a->name,
+                a->unit[0] ? a->unit : "(none)", a->workers, a->spawn ? "yes" : "no", a->credit);
         fputs("    types: ", out);
         s_print_globs(out, a->types, a->ntypes, "(none: this area receives nothing)");
         if (a->spawn)

@@ -21,6 +21,7 @@ struct area_conf {
     size_t ntypes;
     unsigned workers; /* processes to spawn */
     bool spawn;
+    unsigned credit; /* requests in flight per spawned worker (READY's credit) */
 };
 
 struct source_conf {
@@ -46,6 +47,7 @@ struct mandated_config {
         uint64_t map_max_bytes;
         uint64_t map_initial_bytes; /* first map size; grows on MDB_MAP_FULL */
         double rejected_log_rate;   /* rejected records/s written at most */
+        char *worker_program;       /* spawned workers; empty: mandate-worker beside mandated */
     } broker;
 
     struct {
@@ -53,6 +55,7 @@ struct mandated_config {
         unsigned liveness;
         unsigned max_attempts;
         unsigned retry_backoff_ms;
+        unsigned drain_timeout_ms; /* SIGTERM waits this long for in-flight replies */
     } delivery;
 
     struct {

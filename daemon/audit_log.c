@@ -4,6 +4,7 @@
  * turns LMDB's return codes into -errno at this boundary.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -18,7 +19,12 @@
 struct audit_log {
     MDB_env *env;
     MDB_dbi db_log, db_ids, db_pending, db_meta;
-    MDB_txn *txn; /* the open batch, or NULL */
+    MDB_txn *txn;  /* the open batch, or NULL */
+    MDB_txn *snap; /* the loop thread's read snapshot (reset between uses), or NULL */
+    bool snap_open;
+    /* mdb_env_set_mapsize() needs every transaction of the process closed:
+     * growing takes this for writing, a snapshot for reading. */
+    pthread_rwlock_t resize_lock;
     struct audit_log_options opts;
     uint64_t map_size;
 
@@ -33,6 +39,7 @@ struct audit_log {
     bool map_full;               /* the last failure was MDB_MAP_FULL */
     msgpack_sbuffer rec;         /* reused record buffer */
     msgpack_sbuffer pending_buf; /* reused pending-entry buffer */
+    msgpack_sbuffer fields;      /* reused kind-specific fields of `accepted` */
 };
 
 static void
@@ -163,6 +170,8 @@ audit_log_open(const char *state_dir, const struct audit_log_options *opts,
     log->opts = *opts;
     msgpack_sbuffer_init(&log->rec);
     msgpack_sbuffer_init(&log->pending_buf);
+    msgpack_sbuffer_init(&log->fields);
+    pthread_rwlock_init(&log->resize_lock, NULL);
 
     rc = mdb_env_create(&log->env);
     if (rc)
@@ -232,10 +241,14 @@ audit_log_destroy(struct audit_log **log_p)
         return;
     if (log->txn)
         mdb_txn_abort(log->txn);
+    if (log->snap)
+        mdb_txn_abort(log->snap);
     if (log->env)
         mdb_env_close(log->env);
+    pthread_rwlock_destroy(&log->resize_lock);
     msgpack_sbuffer_destroy(&log->rec);
     msgpack_sbuffer_destroy(&log->pending_buf);
+    msgpack_sbuffer_destroy(&log->fields);
     free(log);
     *log_p = NULL;
 }
@@ -337,9 +350,9 @@ audit_log_claim_id(struct audit_log *log, const uint8_t id[16], uint64_t *ret_se
     return rc ? s_mdb_errno(log, rc) : 0;
 }
 
-int
-audit_log_put_pending(struct audit_log *log, uint64_t seq, const char *area, unsigned attempt,
-                      uint64_t due_ms)
+static int
+s_write_pending(struct audit_log *log, uint64_t seq, const char *area, unsigned attempt,
+                uint64_t due_ms, unsigned flags)
 {
     uint8_t k[8];
     msgpack_sbuffer *sb = &log->pending_buf;
@@ -357,9 +370,69 @@ audit_log_put_pending(struct audit_log *log, uint64_t seq, const char *area, uns
 
     s_be64(seq, k);
     MDB_val key = {.mv_size = 8, .mv_data = k}, val = {.mv_size = sb->size, .mv_data = sb->data};
-    /* New events only: seqs grow, so pending entries are appended like log records. */
-    int rc = mdb_put(log->txn, log->db_pending, &key, &val, MDB_APPEND);
+    int rc = mdb_put(log->txn, log->db_pending, &key, &val, flags);
     return rc ? s_mdb_errno(log, rc) : 0;
+}
+
+int
+audit_log_put_pending(struct audit_log *log, uint64_t seq, const char *area, unsigned attempt,
+                      uint64_t due_ms)
+{
+    /* New events only: seqs grow, so pending entries are appended like log records. */
+    return s_write_pending(log, seq, area, attempt, due_ms, MDB_APPEND);
+}
+
+int
+audit_log_update_pending(struct audit_log *log, uint64_t seq, const char *area, unsigned attempt,
+                         uint64_t due_ms)
+{
+    return s_write_pending(log, seq, area, attempt, due_ms, 0);
+}
+
+int
+audit_log_del_pending(struct audit_log *log, uint64_t seq)
+{
+    uint8_t k[8];
+    s_be64(seq, k);
+    MDB_val key = {.mv_size = 8, .mv_data = k};
+    int rc = mdb_del(log->txn, log->db_pending, &key, NULL);
+    if (rc == MDB_NOTFOUND)
+        return -ENOENT;
+    return rc ? s_mdb_errno(log, rc) : 0;
+}
+
+int
+audit_log_append_accepted(struct audit_log *log, const struct audit_accepted *a, uint64_t *ret_seq)
+{
+    msgpack_packer pk;
+    uint64_t seq;
+    unsigned n = 5;
+    msgpack_sbuffer_clear(&log->fields);
+    msgpack_packer_init(&pk, &log->fields, msgpack_sbuffer_write);
+    audit_pack_key(&pk, "id");
+    msgpack_pack_bin_with_body(&pk, a->id, 16);
+    audit_pack_key(&pk, "type");
+    audit_pack_str(&pk, a->type);
+    audit_pack_key(&pk, "source");
+    audit_pack_str(&pk, a->source);
+    audit_pack_key(&pk, "area");
+    audit_pack_str(&pk, a->area);
+    if (a->cause) {
+        audit_pack_key(&pk, "cause");
+        msgpack_pack_uint64(&pk, a->cause);
+        n++;
+    }
+    /* Last, so that the envelope's bytes end the record and need no copying out. */
+    audit_pack_key(&pk, "event");
+    msgpack_sbuffer_write(&log->fields, a->event, a->event_len);
+
+    int rc =
+        audit_log_append(log, AUDIT_KIND_ACCEPTED, log->fields.data, log->fields.size, n, &seq);
+    if (rc == 0)
+        rc = audit_log_put_pending(log, seq, a->area, 0, 0);
+    if (rc == 0 && ret_seq)
+        *ret_seq = seq;
+    return rc;
 }
 
 int
@@ -407,7 +480,9 @@ audit_log_grow(struct audit_log *log)
     uint64_t next = log->map_size * 2;
     if (next > log->opts.map_max)
         next = log->opts.map_max;
+    pthread_rwlock_wrlock(&log->resize_lock);
     int rc = mdb_env_set_mapsize(log->env, next);
+    pthread_rwlock_unlock(&log->resize_lock);
     if (rc)
         return s_mdb_errno(log, rc);
     MDB_envinfo info;
@@ -429,4 +504,124 @@ audit_log_sync(struct audit_log *log)
 {
     int rc = mdb_env_sync(log->env, 1);
     return rc ? s_mdb_errno(log, rc) : 0;
+}
+
+int
+audit_log_snapshot_begin(struct audit_log *log)
+{
+    int rc;
+    pthread_rwlock_rdlock(&log->resize_lock);
+    if (log->snap)
+        rc = mdb_txn_renew(log->snap);
+    else
+        rc = mdb_txn_begin(log->env, NULL, MDB_RDONLY, &log->snap);
+    if (rc == MDB_MAP_RESIZED) {
+        /* The writer thread grew the map: adopt the new size, then retry. */
+        mdb_env_set_mapsize(log->env, 0);
+        rc = log->snap ? mdb_txn_renew(log->snap)
+                       : mdb_txn_begin(log->env, NULL, MDB_RDONLY, &log->snap);
+    }
+    if (rc) {
+        pthread_rwlock_unlock(&log->resize_lock);
+        return s_mdb_errno(log, rc);
+    }
+    log->snap_open = true;
+    return 0;
+}
+
+int
+audit_log_snapshot_get(struct audit_log *log, uint64_t seq, const void **ret_bytes, size_t *ret_len)
+{
+    uint8_t k[8];
+    s_be64(seq, k);
+    MDB_val key = {.mv_size = 8, .mv_data = k}, val;
+    int rc = mdb_get(log->snap, log->db_log, &key, &val);
+    if (rc == MDB_NOTFOUND)
+        return -ENOENT;
+    if (rc)
+        return s_mdb_errno(log, rc);
+    *ret_bytes = val.mv_data;
+    *ret_len = val.mv_size;
+    return 0;
+}
+
+void
+audit_log_snapshot_end(struct audit_log *log)
+{
+    if (!log->snap_open)
+        return;
+    mdb_txn_reset(log->snap);
+    log->snap_open = false;
+    pthread_rwlock_unlock(&log->resize_lock);
+}
+
+/* Decodes a pending value {area, attempt, due}; false if it is not one. */
+static bool
+s_decode_pending(const MDB_val *val, struct audit_pending *p)
+{
+    msgpack_unpacked u;
+    size_t off = 0;
+    bool ok = false, has_area = false;
+    msgpack_unpacked_init(&u);
+    /* Our own small map, but read from a file: bound it before unpacking. */
+    if (val->mv_size > 256 ||
+        msgpack_unpack_next(&u, val->mv_data, val->mv_size, &off) != MSGPACK_UNPACK_SUCCESS ||
+        u.data.type != MSGPACK_OBJECT_MAP)
+        goto out;
+    for (uint32_t i = 0; i < u.data.via.map.size; i++) {
+        const msgpack_object_kv *kv = &u.data.via.map.ptr[i];
+        if (kv->key.type != MSGPACK_OBJECT_STR)
+            goto out;
+        const char *k = kv->key.via.str.ptr;
+        uint32_t klen = kv->key.via.str.size;
+        if (klen == 4 && memcmp(k, "area", 4) == 0 && kv->val.type == MSGPACK_OBJECT_STR &&
+            kv->val.via.str.size < sizeof p->area) {
+            memcpy(p->area, kv->val.via.str.ptr, kv->val.via.str.size);
+            p->area[kv->val.via.str.size] = '\0';
+            has_area = true;
+        } else if (klen == 7 && memcmp(k, "attempt", 7) == 0 &&
+                   kv->val.type == MSGPACK_OBJECT_POSITIVE_INTEGER && kv->val.via.u64 < 65536) {
+            p->attempt = (unsigned)kv->val.via.u64;
+        } else if (klen == 3 && memcmp(k, "due", 3) == 0 &&
+                   kv->val.type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+            p->due_ms = kv->val.via.u64;
+        }
+    }
+    ok = has_area;
+out:
+    msgpack_unpacked_destroy(&u);
+    return ok;
+}
+
+int
+audit_log_pending_foreach(struct audit_log *log,
+                          int (*fn)(void *arg, const struct audit_pending *p), void *arg)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    MDB_val key, val;
+    int rc = mdb_txn_begin(log->env, NULL, MDB_RDONLY, &txn);
+    if (rc)
+        return s_mdb_errno(log, rc);
+    rc = mdb_cursor_open(txn, log->db_pending, &cur);
+    if (rc) {
+        mdb_txn_abort(txn);
+        return s_mdb_errno(log, rc);
+    }
+    int ret = 0;
+    for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); rc == 0 && ret == 0;
+         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+        struct audit_pending p = {0};
+        if (key.mv_size != 8)
+            continue;
+        p.seq = s_from_be64(key.mv_data);
+        if (!s_decode_pending(&val, &p))
+            p.area[0] = '\0';
+        ret = fn(arg, &p);
+    }
+    if (ret == 0 && rc != MDB_NOTFOUND && rc != 0)
+        ret = s_mdb_errno(log, rc);
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    return ret;
 }

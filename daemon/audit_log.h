@@ -55,8 +55,33 @@ int audit_log_find_id(struct audit_log *log, const uint8_t id[16], uint64_t *ret
  * original seq if it was already there (nothing written then).
  */
 int audit_log_claim_id(struct audit_log *log, const uint8_t id[16], uint64_t *ret_seq);
+/* An event entering the log: its `accepted` record and its pending entry. */
+struct audit_accepted {
+    const uint8_t *id; /* 16 bytes, already claimed with audit_log_claim_id() */
+    const char *type;
+    const char *source;
+    const char *area;
+    uint64_t cause;    /* seq of the event whose completion emitted it; 0 if none */
+    const void *event; /* the envelope's msgpack bytes, stored verbatim */
+    size_t event_len;
+};
+
+/* Appends the `accepted` record (the envelope is its last field) and puts the pending entry. */
+int audit_log_append_accepted(struct audit_log *log, const struct audit_accepted *a,
+                              uint64_t *ret_seq);
+
+/*
+ * pending: one entry per event not yet completed or dead-lettered. attempt
+ * counts the deliveries made so far; due_ms (unix ms) is when a retry is
+ * next offered, 0 if none is scheduled. put_pending is for new events (seq
+ * above every entry); update_pending rewrites an existing entry.
+ */
 int audit_log_put_pending(struct audit_log *log, uint64_t seq, const char *area, unsigned attempt,
                           uint64_t due_ms);
+int audit_log_update_pending(struct audit_log *log, uint64_t seq, const char *area,
+                             unsigned attempt, uint64_t due_ms);
+/* -ENOENT if there was no entry. */
+int audit_log_del_pending(struct audit_log *log, uint64_t seq);
 /* Commits; with durable set, returns only once the data is on disk. */
 int audit_log_commit(struct audit_log *log);
 void audit_log_abort(struct audit_log *log);
@@ -69,6 +94,34 @@ void audit_log_abort(struct audit_log *log);
 int audit_log_grow(struct audit_log *log);
 /* Whether the last failure was the map limit (as opposed to the disk). */
 bool audit_log_map_was_full(const struct audit_log *log);
+
+/*
+ * Reading committed records from the writer's process (the loop thread, while
+ * the writer thread may be committing). A snapshot is one short read
+ * transaction; record bytes stay valid until audit_log_snapshot_end(). Do
+ * not hold one across a write on the same thread.
+ */
+int audit_log_snapshot_begin(struct audit_log *log);
+/* -ENOENT if seq is not in the log. */
+int audit_log_snapshot_get(struct audit_log *log, uint64_t seq, const void **ret_bytes,
+                           size_t *ret_len);
+void audit_log_snapshot_end(struct audit_log *log);
+
+/* One pending entry, as read back at start. */
+struct audit_pending {
+    uint64_t seq;
+    char area[65];
+    unsigned attempt;
+    uint64_t due_ms;
+};
+
+/*
+ * Calls fn for every pending entry in seq order (outside any batch). An entry
+ * that does not decode is reported with area "" so the caller can say so.
+ * Returns 0, -errno, or the first negative value fn returned.
+ */
+int audit_log_pending_foreach(struct audit_log *log,
+                              int (*fn)(void *arg, const struct audit_pending *p), void *arg);
 
 /* Flushes to disk (for durability = relaxed, called from a timer and at stop). */
 int audit_log_sync(struct audit_log *log);

@@ -1,7 +1,8 @@
 /*
- * broker: wires the loop together. SIGTERM stops intake first, so that the
- * `stopped` record is the last word in the log; every ACK already sent was
- * committed before it went out, so there is no batch left to flush.
+ * broker: wires the loop together. SIGTERM stops intake first, then waits a
+ * bounded time for requests in flight at workers, flushes the records that
+ * are still queued, stops spawned workers, and writes `stopped` as the last
+ * word in the log. Every ACK already sent was committed before it went out.
  */
 #include <errno.h>
 #include <signal.h>
@@ -15,8 +16,10 @@
 #include <zmq.h>
 
 #include "daemon/broker.h"
+#include "daemon/delivery.h"
 #include "daemon/ingress.h"
 #include "daemon/log.h"
+#include "daemon/supervisor.h"
 
 #define RELAXED_SYNC_MS 1000
 
@@ -26,6 +29,8 @@ struct broker {
     void *zmq_ctx;
     struct audit_log *log;
     struct ingress *ingress;
+    struct delivery *delivery;
+    struct supervisor *supervisor;
     struct event *sig_term, *sig_int, *sig_hup, *watchdog, *sync_timer;
     const char *stop_reason;
 };
@@ -107,14 +112,27 @@ s_record_stopped(struct broker *b)
 }
 
 static void
+s_on_drained(void *arg)
+{
+    struct broker *b = arg;
+    event_base_loopexit(b->base, NULL);
+}
+
+static void
 s_on_stop_signal(evutil_socket_t sig, short what, void *arg)
 {
     struct broker *b = arg;
+    if (b->stop_reason) {
+        /* A second signal: stop waiting for workers. */
+        event_base_loopexit(b->base, NULL);
+        return;
+    }
     b->stop_reason = sig == SIGTERM ? "SIGTERM" : "SIGINT";
     log_notice("%s: stopping intake", b->stop_reason);
     sd_notify(0, "STOPPING=1");
     ingress_stop(b->ingress);
-    event_base_loopexit(b->base, NULL);
+    /* Replies of requests in flight still arrive and are recorded meanwhile. */
+    delivery_drain(b->delivery, b->cfg->delivery.drain_timeout_ms, s_on_drained, b);
 }
 
 static void
@@ -189,6 +207,13 @@ broker_new(const struct mandated_config *cfg)
     b->ingress = ingress_new(b->base, b->zmq_ctx, cfg, b->log);
     if (!b->ingress)
         goto out_destroy;
+    b->delivery = delivery_new(b->base, b->zmq_ctx, cfg, b->log);
+    if (!b->delivery || delivery_start(b->delivery, b->ingress) < 0)
+        goto out_destroy;
+    /* After the bind: spawned workers find the endpoint there. */
+    b->supervisor = supervisor_new(b->base, cfg);
+    if (!b->supervisor)
+        goto out_destroy;
 
     b->sig_term = evsignal_new(b->base, SIGTERM, s_on_stop_signal, b);
     b->sig_int = evsignal_new(b->base, SIGINT, s_on_stop_signal, b);
@@ -201,8 +226,9 @@ broker_new(const struct mandated_config *cfg)
     if (!opts.durable)
         b->sync_timer = s_timer(b, RELAXED_SYNC_MS * 1000u, s_on_sync);
 
-    log_notice("ready: ingress %s, durability %s, %zu areas", cfg->broker.ingress,
-               opts.durable ? "full" : "relaxed", cfg->nareas);
+    log_notice("ready: ingress %s, workers %s, durability %s, %zu areas, %zu worker processes",
+               cfg->broker.ingress, cfg->broker.workers, opts.durable ? "full" : "relaxed",
+               cfg->nareas, supervisor_size(b->supervisor));
     sd_notify(0, "READY=1");
     return b;
 
@@ -215,7 +241,9 @@ int
 broker_run(struct broker *b)
 {
     event_base_dispatch(b->base);
+    /* The records of replies that came in while draining are written here too. */
     ingress_drain(b->ingress);
+    supervisor_stop(b->supervisor, b->cfg->delivery.drain_timeout_ms);
     s_record_stopped(b);
     if (b->cfg->broker.durability != DURABILITY_FULL)
         audit_log_sync(b->log);
@@ -223,6 +251,14 @@ broker_run(struct broker *b)
     log_notice("stopped: %llu records in the audit log; %llu events accepted in %llu batches",
                (unsigned long long)audit_log_last_seq(b->log), (unsigned long long)st->accepted,
                (unsigned long long)st->batches);
+    const struct delivery_stats *ds = delivery_stats(b->delivery);
+    log_notice("delivery: %llu dispatched, %llu completed, %llu failed, %llu retried, %llu "
+               "dead-lettered; %llu waiting, %llu in flight",
+               (unsigned long long)ds->dispatched, (unsigned long long)ds->completed,
+               (unsigned long long)ds->failed, (unsigned long long)ds->retried,
+               (unsigned long long)ds->deadlettered,
+               (unsigned long long)delivery_waiting(b->delivery),
+               (unsigned long long)delivery_inflight(b->delivery));
     log_info("time: %.3f s receiving and checking, %.3f s writing and syncing, %.3f s replying",
              st->read_ns / 1e9, st->write_ns / 1e9, st->reply_ns / 1e9);
     return 0;
@@ -238,6 +274,8 @@ broker_destroy(struct broker **b_p)
     for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
         if (evs[i])
             event_free(evs[i]);
+    supervisor_destroy(&b->supervisor);
+    delivery_destroy(&b->delivery);
     ingress_destroy(&b->ingress);
     if (b->zmq_ctx)
         zmq_ctx_term(b->zmq_ctx);

@@ -20,6 +20,7 @@
 #include "daemon/batch_writer.h"
 #include "daemon/ingress.h"
 #include "daemon/log.h"
+#include "daemon/zmq_event.h"
 #include "daemon/rate_limit.h"
 #include "proto/envelope.h"
 
@@ -56,7 +57,8 @@ struct batch {
     size_t nitems;
     uint64_t suppressed; /* rejections not logged before this batch's first logged one */
     bool has_logged_rejection;
-    int rc; /* of the write, for the replies */
+    bool rider_taken; /* the rider's records ride in this transaction */
+    int rc;           /* of the write, for the replies */
     uint64_t write_ns;
 };
 
@@ -78,6 +80,9 @@ struct ingress {
     struct batch_writer *writer;
     struct event *delay_ev; /* commit_max_delay_ms */
     bool delay_armed;
+    struct event *kick_ev; /* the rider has records to write */
+    struct ingress_rider rider;
+    bool has_rider;
 
     struct rate_limit *source_limits; /* parallel to cfg->sources */
     struct rate_limit rejected_limit;
@@ -88,16 +93,6 @@ struct ingress {
     bool last_commit_failed;
     struct ingress_stats stats;
 };
-
-static bool
-s_has_input(struct ingress *in)
-{
-    int events = 0;
-    size_t len = sizeof events;
-    if (zmq_getsockopt(in->sock, ZMQ_EVENTS, &events, &len) < 0)
-        return false;
-    return (events & ZMQ_POLLIN) != 0;
-}
 
 static void s_reject(struct item *it, enum mep_code code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -309,25 +304,15 @@ s_pack_str_or_nil(msgpack_packer *pk, const char *s)
 static int
 s_append_accepted(struct ingress *in, struct item *it)
 {
-    msgpack_packer pk;
-    msgpack_sbuffer_clear(&in->fields);
-    msgpack_packer_init(&pk, &in->fields, msgpack_sbuffer_write);
-    audit_pack_key(&pk, "id");
-    msgpack_pack_bin_with_body(&pk, it->id, sizeof it->id);
-    audit_pack_key(&pk, "type");
-    audit_pack_str(&pk, it->env.type);
-    audit_pack_key(&pk, "source");
-    audit_pack_str(&pk, it->env.source);
-    audit_pack_key(&pk, "area");
-    audit_pack_str(&pk, it->area->name);
-    audit_pack_key(&pk, "event");
-    msgpack_sbuffer_write(&in->fields, zmq_msg_data(&it->body), zmq_msg_size(&it->body));
-
-    int rc = audit_log_append(in->log, AUDIT_KIND_ACCEPTED, in->fields.data, in->fields.size, 5,
-                              &it->seq);
-    if (rc == 0)
-        rc = audit_log_put_pending(in->log, it->seq, it->area->name, 0, 0);
-    return rc;
+    struct audit_accepted a = {
+        .id = it->id,
+        .type = it->env.type,
+        .source = it->env.source,
+        .area = it->area->name,
+        .event = zmq_msg_data(&it->body),
+        .event_len = zmq_msg_size(&it->body),
+    };
+    return audit_log_append_accepted(in->log, &a, &it->seq);
 }
 
 static int
@@ -388,6 +373,8 @@ s_write_batch(struct ingress *in, struct batch *b)
             wrote = true;
         }
     }
+    if (rc == 0 && b->rider_taken)
+        rc = in->rider.write(in->rider.arg, in->log, &wrote);
     if (rc == 0 && wrote)
         rc = audit_log_commit(in->log);
     else
@@ -441,10 +428,13 @@ s_reply_batch(struct ingress *in, struct batch *b)
                           "the audit log cannot take more events now; retry later");
             s_send_reply(in, it->identity, it->identity_len, it->delimiter, "NACK", &in->reply);
         } else if (it->code == MEP_OK) {
-            if (it->dup)
+            if (it->dup) {
                 in->stats.duplicates++;
-            else
+            } else {
                 in->stats.accepted++;
+                if (in->has_rider)
+                    in->rider.accepted(in->rider.arg, it->seq, it->area);
+            }
             mep_pack_ack(&in->reply, it->id, it->seq, it->dup);
             s_send_reply(in, it->identity, it->identity_len, it->delimiter, "ACK", &in->reply);
         } else {
@@ -458,6 +448,10 @@ s_reply_batch(struct ingress *in, struct batch *b)
     b->nitems = 0;
     b->suppressed = 0;
     b->has_logged_rejection = false;
+    if (b->rider_taken) {
+        b->rider_taken = false;
+        in->rider.done(in->rider.arg, rc);
+    }
 }
 
 /*
@@ -469,7 +463,8 @@ s_reply_batch(struct ingress *in, struct batch *b)
 static void
 s_submit(struct ingress *in, bool force)
 {
-    if (in->writing || in->filling->nitems == 0)
+    size_t riders = in->has_rider ? in->rider.queued(in->rider.arg) : 0;
+    if (in->writing || (in->filling->nitems == 0 && riders == 0))
         return;
     /* commit_max_delay_ms: an operator may trade latency for fuller batches. */
     unsigned delay_ms = in->cfg->broker.commit_max_delay_ms;
@@ -485,7 +480,12 @@ s_submit(struct ingress *in, bool force)
         evtimer_del(in->delay_ev);
         in->delay_armed = false;
     }
-    bool inline_write = in->filling->nitems <= INLINE_BATCH_MAX && !s_has_input(in);
+    bool inline_write =
+        in->filling->nitems + riders <= INLINE_BATCH_MAX && !zmq_has_input(in->sock);
+    if (riders) {
+        in->rider.take(in->rider.arg);
+        in->filling->rider_taken = true;
+    }
     in->writing = in->filling;
     in->filling = in->filling == &in->batches[0] ? &in->batches[1] : &in->batches[0];
     if (!inline_write) {
@@ -510,7 +510,7 @@ s_on_written(void *arg, int rc)
     s_submit(in, false);
     in->stats.reply_ns += monotonic_ns() - t0;
     /* Reading may have paused on a full batch, and sends may have consumed the edge. */
-    if (!in->stopped && s_has_input(in))
+    if (!in->stopped && zmq_has_input(in->sock))
         event_active(in->ev, EV_READ, 0);
 }
 
@@ -520,6 +520,27 @@ s_on_delay(evutil_socket_t fd, short what, void *arg)
     struct ingress *in = arg;
     in->delay_armed = false;
     s_submit(in, true);
+}
+
+static void
+s_on_kick(evutil_socket_t fd, short what, void *arg)
+{
+    s_submit(arg, false);
+}
+
+void
+ingress_set_rider(struct ingress *in, const struct ingress_rider *rider)
+{
+    in->rider = *rider;
+    in->has_rider = true;
+}
+
+void
+ingress_kick(struct ingress *in)
+{
+    /* Deferred to the end of this loop turn, so that everything the turn
+     * produces (replies of many workers, say) shares one transaction. */
+    event_active(in->kick_ev, EV_TIMEOUT, 0);
 }
 
 static void
@@ -539,7 +560,7 @@ s_on_readable(evutil_socket_t fd, short what, void *arg)
     s_submit(in, false);
     /* A full batch waits for the writer (s_on_written reads on); otherwise keep
      * reading while input is there, since ZMQ_FD only signals edges. */
-    if (in->filling->nitems < in->cfg->broker.commit_max_batch && s_has_input(in))
+    if (in->filling->nitems < in->cfg->broker.commit_max_batch && zmq_has_input(in->sock))
         event_active(in->ev, EV_READ, 0);
 }
 
@@ -550,8 +571,6 @@ ingress_new(struct event_base *base, void *zmq_ctx, const struct mandated_config
     struct ingress *in = xcalloc(1, sizeof *in);
     int one = 1, linger = 2000, sndhwm = 100000;
     int64_t maxmsg = (int64_t)cfg->broker.max_event_bytes + 4096;
-    int fd;
-    size_t fdlen = sizeof fd;
     uint64_t now = monotonic_ns();
 
     in->base = base;
@@ -564,6 +583,7 @@ ingress_new(struct event_base *base, void *zmq_ctx, const struct mandated_config
         in->batches[i].items = xcalloc(cfg->broker.commit_max_batch, sizeof(struct item));
     in->filling = &in->batches[0];
     in->delay_ev = evtimer_new(base, s_on_delay, in);
+    in->kick_ev = event_new(base, -1, 0, s_on_kick, in);
     in->writer = batch_writer_new(base, s_on_written, in);
     if (!in->writer)
         goto out_error;
@@ -589,12 +609,9 @@ ingress_new(struct event_base *base, void *zmq_ctx, const struct mandated_config
         log_err("ingress: cannot bind %s: %s", cfg->broker.ingress, zmq_strerror(errno));
         goto out_error;
     }
-    if (zmq_getsockopt(in->sock, ZMQ_FD, &fd, &fdlen) < 0)
+    in->ev = zmq_event_new(base, in->sock, s_on_readable, in);
+    if (!in->ev)
         goto out_error;
-    in->ev = event_new(base, fd, EV_READ | EV_PERSIST, s_on_readable, in);
-    event_add(in->ev, NULL);
-    /* Anything queued before the fd was watched would never raise an edge. */
-    event_active(in->ev, EV_READ, 0);
     return in;
 
 out_error:
@@ -615,8 +632,10 @@ ingress_stop(struct ingress *in)
 void
 ingress_drain(struct ingress *in)
 {
-    /* What was read before the stop is written and answered, not dropped. */
-    while (in->writing || in->filling->nitems) {
+    /* What was read before the stop is written and answered, not dropped;
+     * so are the rider's records. */
+    while (in->writing || in->filling->nitems ||
+           (in->has_rider && in->rider.queued(in->rider.arg))) {
         s_submit(in, true);
         batch_writer_wait(in->writer);
     }
@@ -633,6 +652,8 @@ ingress_destroy(struct ingress **in_p)
     batch_writer_destroy(&in->writer);
     if (in->delay_ev)
         event_free(in->delay_ev);
+    if (in->kick_ev)
+        event_free(in->kick_ev);
     if (in->ev)
         event_free(in->ev);
     for (int b = 0; b < 2; b++) {

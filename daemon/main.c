@@ -96,13 +96,16 @@ main(int argc, char **argv)
     }
     if (check) {
         config_describe(cfg, stdout);
-        /* What this version does with it: routing to workers comes later. */
+        /* What this version does with it: HTTP comes later. */
         printf("\nmandated %s would: bind ingress %s and keep the audit log in %s/audit (%s);\n"
-               "  the workers endpoint, HTTP and worker spawning are configured but not yet "
-               "served\n",
+               "  route events to MDP workers on %s (heartbeat %u ms, liveness %u, %u attempts, "
+               "backoff from %u ms);\n"
+               "  the HTTP endpoint is configured but not yet served\n",
                MANDATED_VERSION, cfg->broker.ingress, cfg->broker.state_dir,
                cfg->broker.durability == DURABILITY_FULL ? "fsync every commit"
-                                                         : "relaxed: no fsync per commit");
+                                                         : "relaxed: no fsync per commit",
+               cfg->broker.workers, cfg->delivery.heartbeat_ms, cfg->delivery.liveness,
+               cfg->delivery.max_attempts, cfg->delivery.retry_backoff_ms);
         printf("configuration ok\n");
         config_destroy(&cfg);
         return EX_OK;

@@ -23,6 +23,24 @@
 #define AUDIT_KIND_ACCEPTED "accepted"
 #define AUDIT_KIND_REJECTED "rejected"
 
+/*
+ * Event delivery: each of these carries event_seq (the seq of the event's
+ * `accepted` record), area and attempt (1 = first delivery; in `retried` the
+ * next attempt's number, in `deadlettered` the attempts made).
+ */
+#define AUDIT_KIND_DISPATCHED   "dispatched"
+#define AUDIT_KIND_COMPLETED    "completed"
+#define AUDIT_KIND_FAILED       "failed"
+#define AUDIT_KIND_RETRIED      "retried"
+#define AUDIT_KIND_DEADLETTERED "deadlettered"
+#define AUDIT_FIELD_EVENT_SEQ   "event_seq"
+/* In an `accepted` record of a follow-up event: the seq of the event that emitted it. */
+#define AUDIT_FIELD_CAUSE "cause"
+
+/* Worker pool membership: worker, area, then credit (joined) or reason, inflight (lost). */
+#define AUDIT_KIND_WORKER_JOINED "worker_joined"
+#define AUDIT_KIND_WORKER_LOST   "worker_lost"
+
 /* hash = BLAKE2b-256(bytes). */
 void audit_chain_hash(const void *bytes, size_t len, uint8_t ret_hash[AUDIT_HASH_LEN]);
 

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "proto/msgpack_scan.h"
+#include "proto/text.h"
 
 const struct envelope_limits envelope_default_limits = {65536, ENVELOPE_MAX_DEPTH,
                                                         ENVELOPE_MAX_STR};
@@ -32,9 +33,6 @@ static const char *const s_field_names[F_COUNT] = {"v",    "id",   "type", "sour
 
 /* Every field before corr is required. */
 #define S_FIRST_OPTIONAL F_CORR
-
-/* How many bytes of an unknown key a reason quotes. */
-#define S_QUOTE_MAX 24
 
 static int
 s_write(void *data, const char *buf, size_t len)
@@ -54,109 +52,6 @@ s_fail(struct envelope_error *err, enum mep_code code, const char *fmt, ...)
     vsnprintf(err->reason, sizeof(err->reason), fmt, ap);
     va_end(ap);
     return -EBADMSG;
-}
-
-/*
- * UTF-8 as RFC 3629 has it: shortest form only, no surrogates, nothing past
- * U+10FFFF. ASCII, by far the common case, takes the first branch.
- */
-static bool
-s_utf8_valid(const uint8_t *s, size_t n)
-{
-    size_t i = 0;
-
-    while (i < n) {
-        uint8_t c = s[i];
-        uint32_t cp, min;
-        size_t more;
-
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        if ((c & 0xe0) == 0xc0) {
-            more = 1;
-            cp = c & 0x1f;
-            min = 0x80;
-        } else if ((c & 0xf0) == 0xe0) {
-            more = 2;
-            cp = c & 0x0f;
-            min = 0x800;
-        } else if ((c & 0xf8) == 0xf0) {
-            more = 3;
-            cp = c & 0x07;
-            min = 0x10000;
-        } else {
-            return false;
-        }
-        if (n - i - 1 < more)
-            return false;
-        for (size_t k = 1; k <= more; k++) {
-            uint8_t b = s[i + k];
-
-            if ((b & 0xc0) != 0x80)
-                return false;
-            cp = (cp << 6) | (b & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return false;
-        i += more + 1;
-    }
-    return true;
-}
-
-/* Renders outside bytes for a reason: printable ASCII as is, the rest as \xHH. */
-static void
-s_quote(char *out, size_t outsz, const void *bytes, size_t n)
-{
-    static const char hex[] = "0123456789abcdef";
-    const uint8_t *p = bytes;
-    size_t o = 0;
-
-    for (size_t i = 0; i < n && i < S_QUOTE_MAX && o + 5 < outsz; i++) {
-        if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\'' && p[i] != '\\') {
-            out[o++] = (char)p[i];
-        } else {
-            out[o++] = '\\';
-            out[o++] = 'x';
-            out[o++] = hex[p[i] >> 4];
-            out[o++] = hex[p[i] & 15];
-        }
-    }
-    if (n > S_QUOTE_MAX && o + 4 < outsz) {
-        memcpy(out + o, "...", 3);
-        o += 3;
-    }
-    out[o] = '\0';
-}
-
-static const char *
-s_type_name(const msgpack_object *o)
-{
-    switch (o->type) {
-    case MSGPACK_OBJECT_NIL:
-        return "nil";
-    case MSGPACK_OBJECT_BOOLEAN:
-        return "bool";
-    case MSGPACK_OBJECT_POSITIVE_INTEGER:
-        return "uint";
-    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-        return "negative int";
-    case MSGPACK_OBJECT_FLOAT32:
-    case MSGPACK_OBJECT_FLOAT64:
-        return "float";
-    case MSGPACK_OBJECT_STR:
-        return "str";
-    case MSGPACK_OBJECT_BIN:
-        return "bin";
-    case MSGPACK_OBJECT_ARRAY:
-        return "array";
-    case MSGPACK_OBJECT_MAP:
-        return "map";
-    case MSGPACK_OBJECT_EXT:
-        return "ext";
-    }
-    return "?";
 }
 
 static int
@@ -246,7 +141,7 @@ s_peek(const uint8_t *buf, size_t len, size_t fault, struct envelope_error *err,
         if (msgpack_scan_one(buf + off, len - off, &loose, &used, NULL) != MSGPACK_SCAN_OK) {
             /* The strict scan failed no later than here, so it failed in this value. */
             if (!placed)
-                s_quote(field, fieldsz, key, klen);
+                text_quote(field, fieldsz, key, klen);
             return;
         }
         if (!err->has_id && klen == 2 && memcmp(key, "id", 2) == 0 &&
@@ -256,7 +151,7 @@ s_peek(const uint8_t *buf, size_t len, size_t fault, struct envelope_error *err,
             memcpy(err->id, buf + off + vhdr, ENVELOPE_ID_LEN);
         }
         if (!placed && fault - off < used) {
-            s_quote(field, fieldsz, key, klen);
+            text_quote(field, fieldsz, key, klen);
             placed = true;
         }
         if (err->has_id && placed)
@@ -270,7 +165,7 @@ static int
 s_scan_fail(const uint8_t *buf, size_t len, enum msgpack_scan_result r, size_t at,
             const struct envelope_limits *limits, struct envelope_error *err)
 {
-    char key[S_QUOTE_MAX * 4 + 4];
+    char key[TEXT_QUOTE_SIZE];
     char where[sizeof(key) + 16];
 
     s_peek(buf, len, r == MSGPACK_SCAN_TRAILING ? SIZE_MAX : at, err, key, sizeof(key));
@@ -308,7 +203,7 @@ s_check_bin16(const msgpack_object *o, const char *name, struct envelope_error *
 {
     if (o->type != MSGPACK_OBJECT_BIN)
         return s_fail(err, MEP_BAD_ENVELOPE, "field '%s': bin of %d bytes expected, got %s", name,
-                      ENVELOPE_ID_LEN, s_type_name(o));
+                      ENVELOPE_ID_LEN, text_msgpack_type(o));
     if (o->via.bin.size != ENVELOPE_ID_LEN)
         return s_fail(err, MEP_BAD_ENVELOPE, "field '%s': bin of %d bytes expected, got %u", name,
                       ENVELOPE_ID_LEN, (unsigned)o->via.bin.size);
@@ -321,10 +216,10 @@ s_check_str(const msgpack_object *o, const char *name, size_t max, struct envelo
 {
     if (o->type != MSGPACK_OBJECT_STR)
         return s_fail(err, MEP_BAD_ENVELOPE, "field '%s': str expected, got %s", name,
-                      s_type_name(o));
+                      text_msgpack_type(o));
     if (o->via.str.size > max)
         return s_fail(err, MEP_BAD_ENVELOPE, "field '%s': longer than %zu bytes", name, max);
-    if (!s_utf8_valid((const uint8_t *)o->via.str.ptr, o->via.str.size))
+    if (!text_utf8_valid(o->via.str.ptr, o->via.str.size))
         return s_fail(err, MEP_BAD_ENVELOPE, "field '%s': invalid UTF-8", name);
     if (memchr(o->via.str.ptr, '\0', o->via.str.size))
         return s_fail(err, MEP_BAD_ENVELOPE, "field '%s': contains NUL", name);
@@ -336,7 +231,7 @@ s_check_uint(const msgpack_object *o, const char *name, struct envelope_error *e
 {
     if (o->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
         return s_fail(err, MEP_BAD_ENVELOPE, "field '%s': uint expected, got %s", name,
-                      s_type_name(o));
+                      text_msgpack_type(o));
     return 0;
 }
 
@@ -352,11 +247,12 @@ static int
 s_validate(const msgpack_object *top, struct envelope *env, struct envelope_error *err)
 {
     const msgpack_object *f[F_COUNT] = {NULL};
-    char quoted[S_QUOTE_MAX * 4 + 4];
+    char quoted[TEXT_QUOTE_SIZE];
     int rc;
 
     if (top->type != MSGPACK_OBJECT_MAP)
-        return s_fail(err, MEP_BAD_ENVELOPE, "message: map expected, got %s", s_type_name(top));
+        return s_fail(err, MEP_BAD_ENVELOPE, "message: map expected, got %s",
+                      text_msgpack_type(top));
 
     /* The id before anything is judged, so that the NACK can carry it. */
     for (uint32_t i = 0; i < top->via.map.size; i++) {
@@ -377,10 +273,10 @@ s_validate(const msgpack_object *top, struct envelope *env, struct envelope_erro
 
         if (kv->key.type != MSGPACK_OBJECT_STR)
             return s_fail(err, MEP_BAD_ENVELOPE, "key #%u: str expected, got %s", (unsigned)i + 1,
-                          s_type_name(&kv->key));
+                          text_msgpack_type(&kv->key));
         idx = s_field_index(kv->key.via.str.ptr, kv->key.via.str.size);
         if (idx < 0) {
-            s_quote(quoted, sizeof(quoted), kv->key.via.str.ptr, kv->key.via.str.size);
+            text_quote(quoted, sizeof(quoted), kv->key.via.str.ptr, kv->key.via.str.size);
             return s_fail(err, MEP_BAD_ENVELOPE, "unknown key '%s'", quoted);
         }
         if (f[idx])
@@ -414,7 +310,7 @@ s_validate(const msgpack_object *top, struct envelope *env, struct envelope_erro
         return s_fail(err, MEP_BAD_ENVELOPE, "field 'time': must be positive");
     if (f[F_DATA]->type != MSGPACK_OBJECT_MAP)
         return s_fail(err, MEP_BAD_ENVELOPE, "field 'data': map expected, got %s",
-                      s_type_name(f[F_DATA]));
+                      text_msgpack_type(f[F_DATA]));
     if (f[F_CORR] && (rc = s_check_bin16(f[F_CORR], "corr", err)) < 0)
         return rc;
     if (f[F_SUBJECT] && (rc = s_check_str(f[F_SUBJECT], "subject", ENVELOPE_SUBJECT_MAX, err)) < 0)

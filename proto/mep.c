@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "proto/msgpack_scan.h"
+#include "proto/text.h"
 
 /* Bounds for reply bodies: a flat map with short strings. */
 #define S_REPLY_MAX_BYTES 4096
@@ -124,20 +125,6 @@ mep_pack_ack(msgpack_sbuffer *out, const uint8_t id[MEP_ID_LEN], uint64_t seq, b
         msgpack_pack_false(&pk);
 }
 
-/* Longest prefix of s, at most max bytes, that does not split a UTF-8 sequence. */
-static size_t
-s_utf8_prefix(const char *s, size_t max)
-{
-    size_t n = strlen(s);
-
-    if (n <= max)
-        return n;
-    n = max;
-    while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
-        n--;
-    return n;
-}
-
 void
 mep_pack_nack(msgpack_sbuffer *out, const uint8_t *id, enum mep_code code, const char *reason)
 {
@@ -159,7 +146,7 @@ mep_pack_nack(msgpack_sbuffer *out, const uint8_t *id, enum mep_code code, const
     s_pack_cstr(&pk, "code", 4);
     s_pack_cstr(&pk, name, strlen(name));
     s_pack_cstr(&pk, "reason", 6);
-    s_pack_cstr(&pk, reason, s_utf8_prefix(reason, MEP_REASON_MAX));
+    s_pack_cstr(&pk, reason, text_utf8_prefix(reason, strlen(reason), MEP_REASON_MAX));
     s_pack_cstr(&pk, "retry", 5);
     if (mep_code_retry(code))
         msgpack_pack_true(&pk);

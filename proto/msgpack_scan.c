@@ -6,8 +6,10 @@
  */
 #include "proto/msgpack_scan.h"
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 /* Reads an n-byte big-endian unsigned integer (n <= 4 here). */
 static inline uint64_t
@@ -264,4 +266,63 @@ msgpack_scan_strerror(enum msgpack_scan_result r)
         return "empty message";
     }
     return "unknown scan result";
+}
+
+/* The str header at p: 0 with the header and string sizes set, or -EBADMSG if p is not a str. */
+static int
+s_str_header(const uint8_t *p, size_t avail, size_t *ret_hdr, size_t *ret_len)
+{
+    if (avail < 1)
+        return -EBADMSG;
+    if ((p[0] & 0xe0) == 0xa0) {
+        *ret_hdr = 1;
+        *ret_len = p[0] & 0x1f;
+        return 0;
+    }
+    unsigned width = p[0] == 0xd9 ? 1 : p[0] == 0xda ? 2 : p[0] == 0xdb ? 4 : 0;
+    if (!width || avail < 1 + (size_t)width)
+        return -EBADMSG;
+    *ret_hdr = 1 + (size_t)width;
+    *ret_len = s_be(p + 1, width);
+    return 0;
+}
+
+int
+msgpack_scan_map_field(const void *buf, size_t len, const char *key, size_t *ret_off,
+                       size_t *ret_len)
+{
+    const uint8_t *p = buf;
+    const struct msgpack_scan_limits limits = {.max_depth = MSGPACK_SCAN_DEPTH_CAP, .max_str = len};
+    size_t off, n, keylen = strlen(key);
+
+    if (len < 1)
+        return -EBADMSG;
+    if ((p[0] & 0xf0) == 0x80) {
+        n = p[0] & 0x0f;
+        off = 1;
+    } else if (p[0] == 0xde && len >= 3) {
+        n = s_be(p + 1, 2);
+        off = 3;
+    } else if (p[0] == 0xdf && len >= 5) {
+        n = s_be(p + 1, 4);
+        off = 5;
+    } else {
+        return -EBADMSG;
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t hdr, klen, used;
+        if (s_str_header(p + off, len - off, &hdr, &klen) < 0 || klen > len - off - hdr)
+            return -EBADMSG;
+        bool match = klen == keylen && memcmp(p + off + hdr, key, keylen) == 0;
+        off += hdr + klen;
+        if (msgpack_scan_one(p + off, len - off, &limits, &used, NULL) != MSGPACK_SCAN_OK)
+            return -EBADMSG;
+        if (match) {
+            *ret_off = off;
+            *ret_len = used;
+            return 0;
+        }
+        off += used;
+    }
+    return -ENOENT;
 }

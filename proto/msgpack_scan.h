@@ -48,6 +48,15 @@ enum msgpack_scan_result msgpack_scan_one(const void *buf, size_t len,
                                           const struct msgpack_scan_limits *limits,
                                           size_t *ret_consumed, size_t *ret_offset);
 
+/*
+ * Locates the value of a string key in the map that starts buf (the layout of
+ * audit records and envelopes), without unpacking anything: *ret_off and
+ * *ret_len give the value's bytes. Returns 0, -ENOENT if the map has no such
+ * key, or -EBADMSG if buf does not start with a well-formed map.
+ */
+int msgpack_scan_map_field(const void *buf, size_t len, const char *key, size_t *ret_off,
+                           size_t *ret_len);
+
 const char *msgpack_scan_strerror(enum msgpack_scan_result r);
 
 #endif

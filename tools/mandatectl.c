@@ -54,10 +54,20 @@ static const struct {
              "      Print audit records (default: the last 20) from the log, read-only.\n"
              "      -f, --follow   keep printing new records until interrupted\n"
              "      --from SEQ     start at SEQ;  --last N: the last N matching records\n"
-             "      --kind K       only records of kind K (accepted, rejected, ...)\n"
+             "      --kind K       only records of kind K (accepted, rejected, dispatched,\n"
+             "                     completed, failed, retried, deadlettered, worker_joined,\n"
+             "                     worker_lost, started, stopped)\n"
              "      --type GLOB    only records whose type (or event type) matches GLOB\n"
-             "      --area A       only records for area A\n"
+             "      --area A       only records for area A (events, deliveries, workers)\n"
              "      --json         one JSON object per line with every field\n"},
+    {"show", "  show SEQ | ID [--json]\n"
+             "      One event's history: its accepted record, then each record of its\n"
+             "      delivery (dispatched, completed, failed, retried, deadlettered) and,\n"
+             "      indented, the follow-up events it emitted. SEQ may be the seq of any\n"
+             "      of the event's records; ID is its id (32 hex digits or a UUID). The\n"
+             "      first line sums it up: seq, id, type, source, area and state (waiting,\n"
+             "      in flight, completed, dead-lettered). Exit 1 if there is no such event.\n"
+             "      --json         the records only, one JSON object per line\n"},
     {"verify", "  verify [--from SEQ]\n"
                "      Recompute the hash chain; exit 1 naming the first bad seq.\n"},
     {"stats", "  stats\n"
@@ -194,24 +204,35 @@ ctl_open_reader(struct ctl *ctl, struct audit_reader **ret_reader)
     return EX_IOERR;
 }
 
-int
-ctl_parse_u64(const char *opt, const char *arg, uint64_t min, uint64_t max, uint64_t *ret)
+bool
+ctl_strtou64(const char *arg, uint64_t *ret)
 {
     char *end;
     unsigned long long v;
 
     errno = 0;
     if (arg[0] < '0' || arg[0] > '9') /* strtoull would take "-1" and " 1" */
-        goto bad;
+        return false;
     v = strtoull(arg, &end, 10);
-    if (errno != 0 || *end != '\0' || v < min || v > max)
-        goto bad;
+    if (errno != 0 || *end != '\0')
+        return false;
+    *ret = v;
+    return true;
+}
+
+int
+ctl_parse_u64(const char *opt, const char *arg, uint64_t min, uint64_t max, uint64_t *ret)
+{
+    uint64_t v;
+
+    if (!ctl_strtou64(arg, &v) || v < min || v > max) {
+        fprintf(stderr,
+                "%s: --%s: expected a whole number from %" PRIu64 " to %" PRIu64 ", not '%s'\n",
+                CTL_PROG, opt, min, max, arg);
+        return EX_USAGE;
+    }
     *ret = v;
     return 0;
-bad:
-    fprintf(stderr, "%s: --%s: expected a whole number from %" PRIu64 " to %" PRIu64 ", not '%s'\n",
-            CTL_PROG, opt, min, max, arg);
-    return EX_USAGE;
 }
 
 void
@@ -254,10 +275,13 @@ static const struct {
     const char *name;
     int (*run)(struct ctl *ctl, int argc, char **argv);
 } s_commands[] = {
+    /* clang-format off */
     {"publish", ctl_publish},
     {"tail", ctl_tail},
+    {"show", ctl_show},
     {"verify", ctl_verify},
     {"stats", ctl_stats},
+    /* clang-format on */
 };
 
 int
@@ -291,7 +315,7 @@ main(int argc, char **argv)
         }
     }
     if (optind == argc) {
-        fprintf(stderr, "%s: missing command (publish, tail, verify, stats)\n", CTL_PROG);
+        fprintf(stderr, "%s: missing command (publish, tail, show, verify, stats)\n", CTL_PROG);
         return ctl_bad_option(NULL);
     }
     if (strcmp(argv[optind], "help") == 0) {
@@ -314,7 +338,7 @@ main(int argc, char **argv)
             return rc;
         }
     }
-    fprintf(stderr, "%s: unknown command '%s' (publish, tail, verify, stats)\n", CTL_PROG,
+    fprintf(stderr, "%s: unknown command '%s' (publish, tail, show, verify, stats)\n", CTL_PROG,
             argv[optind]);
     return ctl_bad_option(NULL);
 }

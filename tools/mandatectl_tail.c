@@ -14,11 +14,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <jansson.h>
-
 #include "proto/envelope.h"
-#include "tools/json_msgpack.h"
 #include "tools/mandatectl.h"
+#include "tools/mandatectl_record.h"
 
 #define CMD          "tail"
 #define DEFAULT_LAST 20
@@ -56,26 +54,6 @@ s_on_signal(int sig)
 
 /* ---- matching ---- */
 
-static bool
-s_str_is(const msgpack_object *o, const char *s)
-{
-    size_t n = strlen(s);
-
-    return o && o->type == MSGPACK_OBJECT_STR && o->via.str.size == n &&
-           memcmp(o->via.str.ptr, s, n) == 0;
-}
-
-static const msgpack_object *
-s_map_get(const msgpack_object *map, const char *key)
-{
-    if (!map || map->type != MSGPACK_OBJECT_MAP)
-        return NULL;
-    for (uint32_t i = 0; i < map->via.map.size; i++)
-        if (s_str_is(&map->via.map.ptr[i].key, key))
-            return &map->via.map.ptr[i].val;
-    return NULL;
-}
-
 /* A record's type: its own `type` field, else the type of the event it carries. */
 static const msgpack_object *
 s_record_type(const struct audit_record *rec)
@@ -84,7 +62,7 @@ s_record_type(const struct audit_record *rec)
 
     if (t && t->type == MSGPACK_OBJECT_STR)
         return t;
-    t = s_map_get(audit_record_field(rec, "event"), "type");
+    t = ctl_map_get(audit_record_field(rec, "event"), "type");
     return t && t->type == MSGPACK_OBJECT_STR ? t : NULL;
 }
 
@@ -93,7 +71,7 @@ s_matches(const struct tail *t, const struct audit_record *rec)
 {
     if (t->kind && strcmp(rec->kind, t->kind) != 0)
         return false;
-    if (t->area && !s_str_is(audit_record_field(rec, "area"), t->area))
+    if (t->area && !ctl_str_is(audit_record_field(rec, "area"), t->area))
         return false;
     if (t->type_glob) {
         const msgpack_object *type = s_record_type(rec);
@@ -108,133 +86,6 @@ s_matches(const struct tail *t, const struct audit_record *rec)
             return false;
     }
     return true;
-}
-
-/* ---- human output ---- */
-
-/* Text from outside (reasons, sources) can hold anything: escape control bytes. */
-static void
-s_put_text(FILE *out, const char *p, size_t len)
-{
-    for (size_t i = 0; i < len; i++) {
-        unsigned char ch = (unsigned char)p[i];
-        if (ch < 0x20 || ch == 0x7f)
-            fprintf(out, "\\x%02x", ch);
-        else
-            fputc(ch, out);
-    }
-}
-
-static void
-s_put_value(FILE *out, const msgpack_object *o)
-{
-    char hex[17];
-
-    switch (o->type) {
-    case MSGPACK_OBJECT_STR:
-        s_put_text(out, o->via.str.ptr, o->via.str.size);
-        break;
-    case MSGPACK_OBJECT_BIN:
-        if (o->via.bin.size == 16) {
-            /*
-             * An event id, shortened to its last 8 hex digits: a UUIDv7 begins
-             * with its timestamp, so the first ones are the same for every event
-             * of a minute, while the tail is random.
-             */
-            json_msgpack_hex((const uint8_t *)o->via.bin.ptr + 12, 4, hex);
-            fputs(hex, out);
-            break;
-        }
-        /* FALLTHROUGH */
-    default: {
-        json_t *j = json_msgpack_to_json(o);
-        char *text = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
-        if (text)
-            s_put_text(out, text, strlen(text));
-        free(text);
-        json_decref(j);
-        break;
-    }
-    }
-}
-
-/* Prints field as a padded column (width 0: no padding). "-" when absent or nil. */
-static void
-s_column(FILE *out, const msgpack_object *o, int width)
-{
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *mem = open_memstream(&buf, &len);
-
-    if (!mem)
-        return;
-    if (!o || o->type == MSGPACK_OBJECT_NIL)
-        fputc('-', mem);
-    else
-        s_put_value(mem, o);
-    fclose(mem);
-    fprintf(out, " %-*s", width, buf ? buf : "");
-    free(buf);
-}
-
-static bool
-s_is_shown_first(const char *kind, const msgpack_object *key)
-{
-    static const char *const common[] = {"seq", "at", "kind", "prev", "event"};
-
-    for (size_t i = 0; i < sizeof(common) / sizeof(common[0]); i++)
-        if (s_str_is(key, common[i]))
-            return true;
-    if (strcmp(kind, AUDIT_KIND_ACCEPTED) == 0)
-        return s_str_is(key, "type") || s_str_is(key, "source") || s_str_is(key, "id");
-    if (strcmp(kind, AUDIT_KIND_REJECTED) == 0)
-        return s_str_is(key, "code") || s_str_is(key, "reason");
-    return false;
-}
-
-/*
- * seq, time, kind; then the kind's main fields as columns (accepted: type,
- * source, short id; rejected: code: reason), then every other field as
- * key=value, nil ones left out. The embedded event is --json's business.
- */
-static void
-s_print_human(const struct tail *t, const struct audit_record *rec, FILE *out)
-{
-    const msgpack_object *map = rec->map;
-    char when[40];
-
-    ctl_format_time_ns(rec->at_ns, when, sizeof(when));
-    fprintf(out, "%*" PRIu64 "  %s  %-9s", t->seq_width, rec->seq, when, rec->kind);
-    if (strcmp(rec->kind, AUDIT_KIND_ACCEPTED) == 0) {
-        s_column(out, audit_record_field(rec, "type"), 32);
-        s_column(out, audit_record_field(rec, "source"), 12);
-        s_column(out, audit_record_field(rec, "id"), 8);
-    } else if (strcmp(rec->kind, AUDIT_KIND_REJECTED) == 0) {
-        s_column(out, audit_record_field(rec, "code"), 0);
-        fputc(':', out);
-        s_column(out, audit_record_field(rec, "reason"), 0);
-    }
-    for (uint32_t i = 0; i < map->via.map.size; i++) {
-        const msgpack_object_kv *kv = &map->via.map.ptr[i];
-
-        if (s_is_shown_first(rec->kind, &kv->key) || kv->val.type == MSGPACK_OBJECT_NIL)
-            continue;
-        fputc(' ', out);
-        s_put_value(out, &kv->key);
-        fputc('=', out);
-        s_put_value(out, &kv->val);
-    }
-    fputc('\n', out);
-}
-
-static void
-s_print_json(const struct audit_record *rec, FILE *out)
-{
-    json_t *j = json_msgpack_to_json(rec->map);
-
-    json_dumpf(j, out, JSON_COMPACT);
-    fputc('\n', out);
-    json_decref(j);
 }
 
 /* ---- scanning ---- */
@@ -256,9 +107,9 @@ s_print_one(void *arg, uint64_t seq, const void *bytes, size_t len)
     }
     if (s_matches(t, &rec)) {
         if (t->json)
-            s_print_json(&rec, stdout);
+            ctl_record_print_json(stdout, &rec);
         else
-            s_print_human(t, &rec, stdout);
+            ctl_record_print_human(stdout, &rec, t->seq_width);
     }
     audit_record_release(&rec);
     if (ferror(stdout)) {
@@ -298,18 +149,6 @@ s_stdout_gone(void)
     struct pollfd pfd = {.fd = STDOUT_FILENO, .events = 0};
 
     return poll(&pfd, 1, 0) == 1 && (pfd.revents & (POLLERR | POLLHUP | POLLNVAL));
-}
-
-static int
-s_digits(uint64_t v)
-{
-    int n = 1;
-
-    while (v >= 10) {
-        v /= 10;
-        n++;
-    }
-    return n;
 }
 
 int
@@ -380,7 +219,7 @@ ctl_tail(struct ctl *ctl, int argc, char **argv)
     rc = audit_reader_last_seq(r, &last_seq);
     if (rc < 0)
         goto out_err;
-    t.seq_width = s_digits(last_seq) < 6 ? 6 : s_digits(last_seq);
+    t.seq_width = ctl_seq_width(last_seq);
 
     if (has_from) {
         t.next = from ? from : 1;

@@ -31,6 +31,7 @@ struct harness {
     char state_dir[300];
     char config[300];
     char endpoint[320];
+    char workers[320];
     char log_path[300];
     pid_t pid;
     void *ctx;
@@ -71,11 +72,22 @@ harness_new(const char *broker_extra, const char *tail_extra)
     fprintf(f, "[broker]\n");
     if (!own_ingress)
         fprintf(f, "ingress = %s\n", h->endpoint);
-    fprintf(f, "workers = ipc://%s/workers.ipc\nstate_dir = %s\nhttp = 127.0.0.1:%d\n%s\n", h->dir,
-            h->state_dir, 20000 + (int)(getpid() % 20000), broker_extra ? broker_extra : "");
-    /* The shipped catalogue and sources, so tests see the real type names. */
+    snprintf(h->workers, sizeof h->workers, "ipc://%s/workers.ipc", h->dir);
+    fprintf(f, "workers = %s\nstate_dir = %s\nhttp = 127.0.0.1:%d\n%s\n", h->workers, h->state_dir,
+            20000 + (int)(getpid() % 20000), broker_extra ? broker_extra : "");
+    /* The shipped catalogue and sources, so tests see the real type names; no
+     * spawned workers unless a test asks (harness_config_area). */
     const char *areas = strstr(default_config_text, "\n[area ");
-    fprintf(f, "%s\n%s", areas ? areas : "", tail_extra ? tail_extra : "");
+    for (const char *p = areas; p && *p;) {
+        const char *spawn = strstr(p, "spawn = yes");
+        if (!spawn) {
+            fputs(p, f);
+            break;
+        }
+        fprintf(f, "%.*sspawn = no", (int)(spawn - p), p);
+        p = spawn + strlen("spawn = yes");
+    }
+    fprintf(f, "\n%s", tail_extra ? tail_extra : "");
     fclose(f);
 
     if (own_ingress) {
@@ -277,8 +289,8 @@ harness_wait(struct harness *h, int timeout_ms)
     return -1;
 }
 
-int
-harness_ctl(struct harness *h, const char *input, char **ret_out, ...)
+static int
+s_ctl(struct harness *h, const char *input, char **ret_out, char **ret_err, va_list ap)
 {
     const char *bin = s_env("MANDATECTL_BIN", "build/mandatectl");
     const char *argv[64];
@@ -286,16 +298,14 @@ harness_ctl(struct harness *h, const char *input, char **ret_out, ...)
     argv[argc++] = bin;
     argv[argc++] = "-c";
     argv[argc++] = h->config;
-    va_list ap;
-    va_start(ap, ret_out);
     const char *a;
     while ((a = va_arg(ap, const char *)) && argc < 62)
         argv[argc++] = a;
-    va_end(ap);
     argv[argc] = NULL;
 
-    char out_path[320], in_path[320];
+    char out_path[320], err_path[320], in_path[320];
     snprintf(out_path, sizeof out_path, "%s/ctl.out", h->dir);
+    snprintf(err_path, sizeof err_path, "%s/ctl.err", h->dir);
     snprintf(in_path, sizeof in_path, "%s/ctl.in", h->dir);
     if (input) {
         FILE *f = fopen(in_path, "w");
@@ -309,6 +319,11 @@ harness_ctl(struct harness *h, const char *input, char **ret_out, ...)
         int fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         dup2(fd, 1);
         close(fd);
+        if (ret_err) {
+            fd = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+            dup2(fd, 2);
+            close(fd);
+        }
         fd = open(input ? in_path : "/dev/null", O_RDONLY);
         dup2(fd, 0);
         close(fd);
@@ -319,7 +334,29 @@ harness_ctl(struct harness *h, const char *input, char **ret_out, ...)
     waitpid(pid, &status, 0);
     if (ret_out)
         *ret_out = harness_read_file(out_path);
+    if (ret_err)
+        *ret_err = harness_read_file(err_path);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int
+harness_ctl(struct harness *h, const char *input, char **ret_out, ...)
+{
+    va_list ap;
+    va_start(ap, ret_out);
+    int rc = s_ctl(h, input, ret_out, NULL, ap);
+    va_end(ap);
+    return rc;
+}
+
+int
+harness_ctl_err(struct harness *h, char **ret_out, char **ret_err, ...)
+{
+    va_list ap;
+    va_start(ap, ret_err);
+    int rc = s_ctl(h, NULL, ret_out, ret_err, ap);
+    va_end(ap);
+    return rc;
 }
 
 char *
@@ -351,6 +388,13 @@ size_t
 harness_envelope(uint8_t *buf, size_t size, const uint8_t id[16], const char *type,
                  const char *source, uint64_t n)
 {
+    return harness_envelope_corr(buf, size, id, type, source, n, NULL);
+}
+
+size_t
+harness_envelope_corr(uint8_t *buf, size_t size, const uint8_t id[16], const char *type,
+                      const char *source, uint64_t n, const uint8_t *corr)
+{
     msgpack_sbuffer data, out;
     msgpack_packer pk;
     msgpack_sbuffer_init(&data);
@@ -363,6 +407,7 @@ harness_envelope(uint8_t *buf, size_t size, const uint8_t id[16], const char *ty
                                 .type = type,
                                 .source = source,
                                 .time_ms = 1780000000000ull + n,
+                                .corr = corr,
                                 .data = data.data,
                                 .data_len = data.size};
     envelope_encode(&f, &out);
@@ -414,4 +459,45 @@ harness_recv_reply(void *sock, char command[8], uint8_t *body, size_t size, int 
     if (nframes >= 2)
         strcpy(command, frames[nframes - 1]);
     return body_len;
+}
+
+int
+harness_config_area(struct harness *h, const char *area, const char *key, const char *value)
+{
+    char *text = harness_read_file(h->config);
+    char header[96];
+    snprintf(header, sizeof header, "[area %s]\n", area);
+    char *sec = strstr(text, header);
+    if (!sec) {
+        free(text);
+        return -ENOENT;
+    }
+    /* The key's line within the section, which ends at the next "\n[". */
+    char *end = strstr(sec + 1, "\n[");
+    char *line = NULL;
+    size_t klen = strlen(key);
+    for (char *p = strchr(sec, '\n'); p && (!end || p < end); p = strchr(p + 1, '\n'))
+        if (strncmp(p + 1, key, klen) == 0 && (p[1 + klen] == ' ' || p[1 + klen] == '=')) {
+            line = p + 1;
+            break;
+        }
+    FILE *f = fopen(h->config, "w");
+    if (!f)
+        s_die("fopen config");
+    if (line) {
+        char *eol = strchr(line, '\n');
+        fprintf(f, "%.*s%s = %s%s", (int)(line - text), text, key, value, eol ? eol : "\n");
+    } else {
+        char *after = strchr(sec, '\n') + 1;
+        fprintf(f, "%.*s%s = %s\n%s", (int)(after - text), text, key, value, after);
+    }
+    fclose(f);
+    free(text);
+    return 0;
+}
+
+const char *
+harness_workers_endpoint(const struct harness *h)
+{
+    return h->workers;
 }

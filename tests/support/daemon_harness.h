@@ -28,6 +28,15 @@ const char *harness_state_dir(const struct harness *h);
 const char *harness_config_path(const struct harness *h);
 const char *harness_endpoint(const struct harness *h);
 
+/* The MDP endpoint workers connect to. */
+const char *harness_workers_endpoint(const struct harness *h);
+/*
+ * Sets key = value in the config's [area AREA] (replacing the line or adding
+ * one); takes effect at the next start. Areas have spawn = no unless a test
+ * sets it. Returns 0 or -ENOENT.
+ */
+int harness_config_area(struct harness *h, const char *area, const char *key, const char *value);
+
 /* Starts the daemon and waits up to timeout_ms for a PONG. Returns 0 or -errno. */
 int harness_start(struct harness *h, int timeout_ms);
 pid_t harness_pid(const struct harness *h);
@@ -45,6 +54,8 @@ int harness_stop(struct harness *h, int timeout_ms);
  * Returns the exit code, or -1 on a signal.
  */
 int harness_ctl(struct harness *h, const char *input, char **ret_out, ...);
+/* The same without input, with stderr captured in *ret_err too (malloc'd). */
+int harness_ctl_err(struct harness *h, char **ret_out, char **ret_err, ...);
 
 /* A fresh directory TMPDIR/PREFIX-XXXXXX (default /tmp) in buf; 0 or -errno. */
 int harness_mkdtemp(char *buf, size_t size, const char *prefix);
@@ -63,6 +74,9 @@ void *harness_zmq_ctx(struct harness *h);
 /* Packs a valid envelope for tests: type, source, id, data = {"n": n}. */
 size_t harness_envelope(uint8_t *buf, size_t size, const uint8_t id[16], const char *type,
                         const char *source, uint64_t n);
+/* The same with corr (16 bytes, NULL: none), as a worker's follow-up event has. */
+size_t harness_envelope_corr(uint8_t *buf, size_t size, const uint8_t id[16], const char *type,
+                             const char *source, uint64_t n, const uint8_t *corr);
 
 /* Sends MEP1 PUB body on a DEALER; receives one reply (cmd "ACK"/"NACK", body). */
 int harness_send_pub(void *sock, const void *body, size_t len);

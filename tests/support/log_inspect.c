@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <lmdb.h>
 
@@ -118,4 +119,47 @@ log_inspect_flip_byte(const char *state_dir, uint64_t seq, size_t offset)
     }
     mdb_env_close(env);
     return rc;
+}
+
+struct kind_count {
+    const char *kind, *area;
+    long n;
+};
+
+static bool
+s_str_field_is(const struct audit_record *rec, const char *key, const char *want)
+{
+    const msgpack_object *o = audit_record_field(rec, key);
+    return o && o->type == MSGPACK_OBJECT_STR && o->via.str.size == strlen(want) &&
+           memcmp(o->via.str.ptr, want, o->via.str.size) == 0;
+}
+
+static bool
+s_count_kind(uint64_t seq, const struct audit_record *rec, const void *bytes, size_t len, void *arg)
+{
+    struct kind_count *c = arg;
+    if (rec && strcmp(rec->kind, c->kind) == 0 &&
+        (!c->area || s_str_field_is(rec, "area", c->area)))
+        c->n++;
+    return true;
+}
+
+long
+log_inspect_count_kind(const char *state_dir, const char *kind, const char *area)
+{
+    struct kind_count c = {kind, area, 0};
+    return log_inspect_each(state_dir, s_count_kind, &c) < 0 ? -1 : c.n;
+}
+
+bool
+log_inspect_wait_kind(const char *state_dir, const char *kind, const char *area, long n,
+                      int timeout_ms)
+{
+    for (int waited = 0;; waited += 50) {
+        if (log_inspect_count_kind(state_dir, kind, area) >= n)
+            return true;
+        if (waited >= timeout_ms)
+            return false;
+        usleep(50000);
+    }
 }

@@ -19,6 +19,11 @@ long log_inspect_each(const char *state_dir,
                       void *arg);
 /* Number of entries in a named db ("ids", "pending", "log"), or -1. */
 long log_inspect_count(const char *state_dir, const char *db);
+/* Records of a kind (and of an area, unless area is NULL); -1 if the log cannot be read. */
+long log_inspect_count_kind(const char *state_dir, const char *kind, const char *area);
+/* Polls until there are at least n such records; false on timeout. */
+bool log_inspect_wait_kind(const char *state_dir, const char *kind, const char *area, long n,
+                           int timeout_ms);
 /* Overwrites one byte of record seq at offset (writes through LMDB; daemon must be stopped). */
 int log_inspect_flip_byte(const char *state_dir, uint64_t seq, size_t offset);
 

@@ -1,0 +1,1284 @@
+/*
+ * delivery: the MDP broker side. One FIFO of seqs per area, the workers that
+ * announced that area (each with its credit), retry timers, and a journal of
+ * records waiting for ingress's next transaction.
+ *
+ * What keeps "at least once": an event's pending entry is deleted only in
+ * the transaction that writes its `completed` or `deadlettered` record, and
+ * rewritten (attempt, due) with every `dispatched` and `retried`. A request
+ * goes out before its `dispatched` record commits; if the broker dies in
+ * between, the event is still pending and is offered again after restart.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <zmq.h>
+
+#include "daemon/delivery.h"
+#include "daemon/log.h"
+#include "daemon/zmq_event.h"
+#include "daemon/rate_limit.h"
+#include "daemon/seq_queue.h"
+#include "proto/envelope.h"
+#include "proto/mdp.h"
+#include "proto/msgpack_scan.h"
+
+#define IDENTITY_MAX    255
+#define FRAMES_MAX      8    /* after the identity; more is a protocol error */
+#define READ_BUDGET     1024 /* messages per loop turn before yielding */
+#define EMIT_MAX        256  /* follow-up events one reply may emit */
+#define BACKOFF_MAX_MS  300000
+#define WORKER_NAME_MAX 96
+
+struct inflight {
+    uint64_t seq;
+    unsigned attempt;
+    uint8_t id[ENVELOPE_ID_LEN]; /* the event's id: corr of what it emits */
+};
+
+struct area_state;
+
+struct worker {
+    struct worker *next;
+    uint8_t identity[IDENTITY_MAX];
+    size_t identity_len;
+    char name[WORKER_NAME_MAX];
+    struct area_state *area;
+    unsigned credit, ninflight;
+    struct inflight *inflight; /* credit entries */
+    uint64_t expiry_ms;        /* monotonic; lost when passed without a word */
+};
+
+struct area_state {
+    const struct area_conf *conf;
+    struct seq_queue queue;
+    size_t retries; /* events waiting on a retry timer */
+};
+
+struct retry {
+    struct retry *prev, *next;
+    struct delivery *d;
+    struct area_state *area;
+    uint64_t seq;
+    unsigned attempt;
+    struct event *ev;
+};
+
+/* A follow-up event a worker emitted, re-encoded with its source and corr set. */
+struct emit {
+    size_t off, len; /* envelope bytes in the journal's buffer */
+    uint8_t id[ENVELOPE_ID_LEN];
+    char type[ENVELOPE_TYPE_MAX + 1];
+    const struct area_conf *area;
+    uint64_t seq; /* after the write: its accepted seq (or the original's, if dup) */
+    bool dup;
+};
+
+enum pending_action { PENDING_KEEP, PENDING_UPDATE, PENDING_DELETE };
+
+/* One record waiting for a transaction. */
+struct op {
+    const char *kind;
+    size_t off, len; /* packed kind-specific fields in the journal's buffer */
+    unsigned nfields;
+    enum pending_action pending;
+    uint64_t event_seq;
+    const char *area; /* borrowed from the config */
+    unsigned attempt;
+    uint64_t due_ms;
+    size_t emit_first, nemit; /* follow-ups accepted in the same transaction */
+};
+
+struct journal {
+    struct op *ops;
+    size_t nops, cap;
+    struct emit *emits;
+    size_t nemits, emit_cap;
+    msgpack_sbuffer buf;
+};
+
+struct delivery {
+    struct event_base *base;
+    const struct mandated_config *cfg;
+    struct audit_log *log;
+    struct ingress *ingress;
+    void *sock;
+    struct event *ev, *heartbeat_ev, *drain_ev;
+
+    struct area_state *areas; /* parallel to cfg->areas */
+    struct worker *workers;
+    struct retry *retries;
+
+    /* Records queue in `queued`; ingress's take() swaps them into `taken`,
+     * which the writer thread reads while the loop fills `queued` again. */
+    struct journal journals[2];
+    struct journal *queued, *taken;
+    msgpack_sbuffer scratch; /* writer thread: a record's fields plus `emitted` */
+
+    msgpack_sbuffer body; /* loop thread: request bodies, re-packed envelopes */
+    msgpack_sbuffer data;
+    struct envelope_limits limits;
+
+    bool draining;
+    void (*drain_done)(void *arg);
+    void *drain_arg;
+
+    uint64_t inflight;
+    struct delivery_stats stats;
+};
+
+static uint64_t
+s_now_ms(void)
+{
+    return monotonic_ns() / 1000000u;
+}
+
+static uint64_t
+s_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The journal. */
+
+static void
+s_journal_init(struct journal *j)
+{
+    memset(j, 0, sizeof *j);
+    msgpack_sbuffer_init(&j->buf);
+}
+
+static void
+s_journal_clear(struct journal *j)
+{
+    j->nops = 0;
+    j->nemits = 0;
+    msgpack_sbuffer_clear(&j->buf);
+}
+
+static void
+s_journal_destroy(struct journal *j)
+{
+    free(j->ops);
+    free(j->emits);
+    msgpack_sbuffer_destroy(&j->buf);
+}
+
+/* Starts an op; the caller packs its fields with the returned packer, then s_op_end(). */
+static struct op *
+s_op_begin(struct delivery *d, const char *kind, msgpack_packer *pk)
+{
+    struct journal *j = d->queued;
+    if (j->nops == j->cap) {
+        j->cap = j->cap ? j->cap * 2 : 64;
+        j->ops = xrealloc(j->ops, j->cap * sizeof *j->ops);
+    }
+    struct op *op = &j->ops[j->nops++];
+    memset(op, 0, sizeof *op);
+    op->kind = kind;
+    op->off = j->buf.size;
+    op->emit_first = j->nemits;
+    msgpack_packer_init(pk, &j->buf, msgpack_sbuffer_write);
+    return op;
+}
+
+static void
+s_op_end(struct delivery *d, struct op *op, unsigned nfields)
+{
+    op->len = d->queued->buf.size - op->off;
+    op->nfields = nfields;
+    ingress_kick(d->ingress);
+}
+
+/* The fields every event-delivery record starts with: event_seq, area, attempt. */
+static void
+s_pack_event_fields(msgpack_packer *pk, uint64_t seq, const char *area, unsigned attempt)
+{
+    audit_pack_key(pk, "event_seq");
+    msgpack_pack_uint64(pk, seq);
+    audit_pack_key(pk, "area");
+    audit_pack_str(pk, area);
+    audit_pack_key(pk, "attempt");
+    msgpack_pack_unsigned_int(pk, attempt);
+}
+
+static void
+s_pack_str_or_nil(msgpack_packer *pk, const char *s)
+{
+    if (s && *s)
+        audit_pack_str(pk, s);
+    else
+        msgpack_pack_nil(pk);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The rider: records into ingress's transactions. */
+
+static size_t
+s_rider_queued(void *arg)
+{
+    struct delivery *d = arg;
+    return d->queued->nops;
+}
+
+static void
+s_rider_take(void *arg)
+{
+    struct delivery *d = arg;
+    struct journal *t = d->taken;
+    d->taken = d->queued;
+    d->queued = t;
+}
+
+static int
+s_write_emits(struct delivery *d, struct journal *j, struct op *op, uint64_t cause)
+{
+    for (size_t i = 0; i < op->nemit; i++) {
+        struct emit *e = &j->emits[op->emit_first + i];
+        uint64_t seq;
+        e->dup = false;
+        int rc = audit_log_claim_id(d->log, e->id, &seq);
+        if (rc == -EEXIST) {
+            /* A retried worker emitting the same follow-up again: it is already in. */
+            e->dup = true;
+            e->seq = seq;
+            continue;
+        }
+        if (rc < 0)
+            return rc;
+        char source[ENVELOPE_SOURCE_MAX + 1];
+        snprintf(source, sizeof source, "area:%s", op->area);
+        struct audit_accepted a = {
+            .id = e->id,
+            .type = e->type,
+            .source = source,
+            .area = e->area->name,
+            .cause = cause,
+            .event = j->buf.data + e->off,
+            .event_len = e->len,
+        };
+        rc = audit_log_append_accepted(d->log, &a, &e->seq);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* Writer thread. Repeatable: a map-full retry runs it again on a fresh transaction. */
+static int
+s_rider_write(void *arg, struct audit_log *log, bool *wrote)
+{
+    struct delivery *d = arg;
+    struct journal *j = d->taken;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < j->nops; i++) {
+        struct op *op = &j->ops[i];
+        const void *fields = j->buf.data + op->off;
+        size_t len = op->len;
+        unsigned n = op->nfields;
+        if (op->nemit) {
+            rc = s_write_emits(d, j, op, op->event_seq);
+            if (rc < 0)
+                break;
+            msgpack_packer pk;
+            msgpack_sbuffer_clear(&d->scratch);
+            msgpack_sbuffer_write(&d->scratch, fields, len);
+            msgpack_packer_init(&pk, &d->scratch, msgpack_sbuffer_write);
+            audit_pack_key(&pk, "emitted");
+            msgpack_pack_array(&pk, op->nemit);
+            for (size_t k = 0; k < op->nemit; k++)
+                msgpack_pack_uint64(&pk, j->emits[op->emit_first + k].seq);
+            fields = d->scratch.data;
+            len = d->scratch.size;
+            n++;
+        }
+        rc = audit_log_append(log, op->kind, fields, len, n, NULL);
+        if (rc == 0 && op->pending == PENDING_UPDATE)
+            rc = audit_log_update_pending(log, op->event_seq, op->area, op->attempt, op->due_ms);
+        else if (rc == 0 && op->pending == PENDING_DELETE) {
+            rc = audit_log_del_pending(log, op->event_seq);
+            if (rc == -ENOENT)
+                rc = 0;
+        }
+    }
+    if (rc == 0 && j->nops)
+        *wrote = true;
+    return rc;
+}
+
+static void s_enqueue(struct delivery *d, struct area_state *a, uint64_t seq, unsigned attempt);
+static void s_dispatch(struct delivery *d, struct area_state *a);
+
+static struct area_state *
+s_area_state(struct delivery *d, const struct area_conf *conf)
+{
+    return &d->areas[conf - d->cfg->areas];
+}
+
+/* Appends src's ops after dst's, fixing offsets: a failed batch goes before newer records. */
+static void
+s_journal_append(struct journal *dst, const struct journal *src)
+{
+    size_t base = dst->buf.size, ebase = dst->nemits;
+    msgpack_sbuffer_write(&dst->buf, src->buf.data, src->buf.size);
+    for (size_t i = 0; i < src->nemits; i++) {
+        if (dst->nemits == dst->emit_cap) {
+            dst->emit_cap = dst->emit_cap ? dst->emit_cap * 2 : 16;
+            dst->emits = xrealloc(dst->emits, dst->emit_cap * sizeof *dst->emits);
+        }
+        dst->emits[dst->nemits] = src->emits[i];
+        dst->emits[dst->nemits++].off += base;
+    }
+    for (size_t i = 0; i < src->nops; i++) {
+        if (dst->nops == dst->cap) {
+            dst->cap = dst->cap ? dst->cap * 2 : 64;
+            dst->ops = xrealloc(dst->ops, dst->cap * sizeof *dst->ops);
+        }
+        struct op *op = &dst->ops[dst->nops++];
+        *op = src->ops[i];
+        op->off += base;
+        op->emit_first += ebase;
+    }
+}
+
+static void
+s_rider_done(void *arg, int rc)
+{
+    struct delivery *d = arg;
+    struct journal *j = d->taken;
+    if (rc < 0) {
+        /* Nothing was written: the records go out again, ahead of newer ones. */
+        s_journal_append(j, d->queued);
+        d->taken = d->queued;
+        d->queued = j;
+        s_journal_clear(d->taken);
+        return;
+    }
+    for (size_t i = 0; i < j->nemits; i++) {
+        struct emit *e = &j->emits[i];
+        if (e->dup)
+            continue;
+        d->stats.emitted++;
+        s_enqueue(d, s_area_state(d, e->area), e->seq, 1);
+    }
+    s_journal_clear(j);
+}
+
+static void
+s_rider_accepted(void *arg, uint64_t seq, const struct area_conf *area)
+{
+    struct delivery *d = arg;
+    s_enqueue(d, s_area_state(d, area), seq, 1);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Workers. */
+
+static void
+s_worker_name(const uint8_t *id, size_t len, char *out, size_t size)
+{
+    bool printable = len > 0;
+    for (size_t i = 0; i < len && printable; i++)
+        printable = id[i] >= 0x21 && id[i] < 0x7f;
+    if (printable && len < size) {
+        memcpy(out, id, len);
+        out[len] = '\0';
+        return;
+    }
+    /* libzmq's generated identities are binary: show them in hex. */
+    size_t o = 0;
+    for (size_t i = 0; i < len && o + 3 < size; i++)
+        o += (size_t)snprintf(out + o, size - o, "%02x", id[i]);
+    out[o] = '\0';
+}
+
+static struct worker *
+s_find_worker(struct delivery *d, const uint8_t *id, size_t len)
+{
+    for (struct worker *w = d->workers; w; w = w->next)
+        if (w->identity_len == len && memcmp(w->identity, id, len) == 0)
+            return w;
+    return NULL;
+}
+
+/* Sends identity · "" · MDPW01 · command [· frames...]. Returns 0 or -errno. */
+static int
+s_send(struct delivery *d, const uint8_t *identity, size_t identity_len, enum mdp_command cmd,
+       const struct mdp_frame *frames, size_t nframes)
+{
+    uint8_t c = (uint8_t)cmd;
+    int more = ZMQ_SNDMORE | ZMQ_DONTWAIT;
+    int rc = zmq_send(d->sock, identity, identity_len, more);
+    if (rc >= 0)
+        rc = zmq_send(d->sock, "", 0, more);
+    if (rc >= 0)
+        rc = zmq_send(d->sock, MDPW_PROTOCOL, 6, more);
+    if (rc >= 0)
+        rc = zmq_send(d->sock, &c, 1, nframes ? more : ZMQ_DONTWAIT);
+    for (size_t i = 0; rc >= 0 && i < nframes; i++)
+        rc =
+            zmq_send(d->sock, frames[i].data, frames[i].len, i + 1 < nframes ? more : ZMQ_DONTWAIT);
+    if (rc < 0) {
+        d->stats.sends_failed++;
+        return -errno;
+    }
+    return 0;
+}
+
+static unsigned
+s_backoff_ms(const struct delivery *d, unsigned attempt)
+{
+    uint64_t ms = d->cfg->delivery.retry_backoff_ms;
+    for (unsigned i = 1; i < attempt && ms < BACKOFF_MAX_MS; i++)
+        ms *= 2;
+    return (unsigned)(ms < BACKOFF_MAX_MS ? ms : BACKOFF_MAX_MS);
+}
+
+static void s_on_retry(evutil_socket_t fd, short what, void *arg);
+
+static void
+s_schedule_retry(struct delivery *d, struct area_state *a, uint64_t seq, unsigned attempt,
+                 unsigned delay_ms)
+{
+    struct retry *r = xcalloc(1, sizeof *r);
+    r->d = d;
+    r->area = a;
+    r->seq = seq;
+    r->attempt = attempt;
+    r->ev = evtimer_new(d->base, s_on_retry, r);
+    r->next = d->retries;
+    if (d->retries)
+        d->retries->prev = r;
+    d->retries = r;
+    a->retries++;
+    struct timeval tv = {.tv_sec = delay_ms / 1000, .tv_usec = (delay_ms % 1000) * 1000};
+    evtimer_add(r->ev, &tv);
+}
+
+static void
+s_retry_free(struct delivery *d, struct retry *r)
+{
+    if (r->prev)
+        r->prev->next = r->next;
+    else
+        d->retries = r->next;
+    if (r->next)
+        r->next->prev = r->prev;
+    r->area->retries--;
+    event_free(r->ev);
+    free(r);
+}
+
+static void
+s_on_retry(evutil_socket_t fd, short what, void *arg)
+{
+    struct retry *r = arg;
+    struct delivery *d = r->d;
+    struct area_state *a = r->area;
+    seq_queue_push(&a->queue, r->seq, r->attempt);
+    s_retry_free(d, r);
+    s_dispatch(d, a);
+}
+
+/*
+ * The attempt that ended (attempt) did not complete the event: offer it
+ * again after a backoff, or dead-letter it once max_attempts were made.
+ */
+static void
+s_retry_or_deadletter(struct delivery *d, struct area_state *a, uint64_t seq, unsigned attempt,
+                      const char *reason)
+{
+    msgpack_packer pk;
+    const char *area = a->conf->name;
+    if (attempt >= d->cfg->delivery.max_attempts) {
+        struct op *op = s_op_begin(d, AUDIT_KIND_DEADLETTERED, &pk);
+        s_pack_event_fields(&pk, seq, area, attempt);
+        audit_pack_key(&pk, "reason");
+        audit_pack_str(&pk, reason);
+        op->pending = PENDING_DELETE;
+        op->event_seq = seq;
+        op->area = area;
+        s_op_end(d, op, 4);
+        d->stats.deadlettered++;
+        log_warn("event %llu (%s): dead-lettered after %u attempt%s: %s", (unsigned long long)seq,
+                 area, attempt, attempt == 1 ? "" : "s", reason);
+        return;
+    }
+    unsigned delay = s_backoff_ms(d, attempt);
+    uint64_t due = s_wall_ms() + delay;
+    struct op *op = s_op_begin(d, AUDIT_KIND_RETRIED, &pk);
+    s_pack_event_fields(&pk, seq, area, attempt + 1);
+    audit_pack_key(&pk, "reason");
+    audit_pack_str(&pk, reason);
+    audit_pack_key(&pk, "due_ms");
+    msgpack_pack_uint64(&pk, due);
+    op->pending = PENDING_UPDATE;
+    op->event_seq = seq;
+    op->area = area;
+    op->attempt = attempt;
+    op->due_ms = due;
+    s_op_end(d, op, 5);
+    d->stats.retried++;
+    s_schedule_retry(d, a, seq, attempt + 1, delay);
+}
+
+static void
+s_worker_record(struct delivery *d, const char *kind, const struct worker *w, const char *reason,
+                unsigned inflight)
+{
+    msgpack_packer pk;
+    struct op *op = s_op_begin(d, kind, &pk);
+    audit_pack_key(&pk, "worker");
+    audit_pack_str(&pk, w->name);
+    audit_pack_key(&pk, "area");
+    audit_pack_str(&pk, w->area->conf->name);
+    if (reason) {
+        audit_pack_key(&pk, "reason");
+        audit_pack_str(&pk, reason);
+        audit_pack_key(&pk, "inflight");
+        msgpack_pack_unsigned_int(&pk, inflight);
+    } else {
+        audit_pack_key(&pk, "credit");
+        msgpack_pack_unsigned_int(&pk, w->credit);
+    }
+    s_op_end(d, op, reason ? 4 : 3);
+}
+
+static void s_check_drained(struct delivery *d);
+
+/* Forgets a worker; whatever it had in flight is retried or dead-lettered. */
+static void
+s_worker_lost(struct delivery *d, struct worker *w, const char *why)
+{
+    char reason[160];
+    snprintf(reason, sizeof reason, "worker %s lost: %s", w->name, why);
+    log_warn("%s (area %s, %u in flight)", reason, w->area->conf->name, w->ninflight);
+    s_worker_record(d, AUDIT_KIND_WORKER_LOST, w, why, w->ninflight);
+    d->stats.workers_lost++;
+    for (unsigned i = 0; i < w->ninflight; i++)
+        s_retry_or_deadletter(d, w->area, w->inflight[i].seq, w->inflight[i].attempt, reason);
+    d->inflight -= w->ninflight;
+    for (struct worker **p = &d->workers; *p; p = &(*p)->next)
+        if (*p == w) {
+            *p = w->next;
+            break;
+        }
+    struct area_state *a = w->area;
+    free(w->inflight);
+    free(w);
+    s_dispatch(d, a);
+    s_check_drained(d);
+}
+
+static void
+s_send_disconnect(struct delivery *d, const uint8_t *id, size_t len)
+{
+    s_send(d, id, len, MDP_DISCONNECT, NULL, 0);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Dispatch. */
+
+static void
+s_enqueue(struct delivery *d, struct area_state *a, uint64_t seq, unsigned attempt)
+{
+    seq_queue_push(&a->queue, seq, attempt);
+    s_dispatch(d, a);
+}
+
+/* The area's worker with the most free credit, or NULL if all are busy. */
+static struct worker *
+s_pick_worker(struct delivery *d, struct area_state *a)
+{
+    struct worker *best = NULL;
+    unsigned best_free = 0;
+    for (struct worker *w = d->workers; w; w = w->next) {
+        if (w->area != a)
+            continue;
+        unsigned free_credit = w->credit - w->ninflight;
+        if (free_credit > best_free) {
+            best = w;
+            best_free = free_credit;
+        }
+    }
+    return best;
+}
+
+/*
+ * Finds the envelope and id in an `accepted` record's bytes without
+ * unpacking it. Returns 0 or -EBADMSG.
+ */
+static int
+s_record_event(const void *rec, size_t len, const void **ret_env, size_t *ret_env_len,
+               uint8_t id[ENVELOPE_ID_LEN])
+{
+    size_t off, vlen;
+    const uint8_t *p = rec;
+    if (msgpack_scan_map_field(rec, len, "id", &off, &vlen) < 0 || vlen != 2 + ENVELOPE_ID_LEN ||
+        p[off] != 0xc4 || p[off + 1] != ENVELOPE_ID_LEN)
+        return -EBADMSG;
+    memcpy(id, p + off + 2, ENVELOPE_ID_LEN);
+    if (msgpack_scan_map_field(rec, len, "event", &off, &vlen) < 0)
+        return -EBADMSG;
+    *ret_env = p + off;
+    *ret_env_len = vlen;
+    return 0;
+}
+
+/* Sends one request to w. Returns 0, or -errno if the worker could not take it. */
+static int
+s_send_request(struct delivery *d, struct worker *w, uint64_t seq, unsigned attempt,
+               const void *env, size_t env_len)
+{
+    char addr[24];
+    size_t addr_len = mdp_seq_address(seq, addr);
+    mdp_pack_request(&d->body, seq, attempt, w->area->conf->name, env, env_len);
+    struct mdp_frame frames[3] = {
+        {addr, addr_len},
+        {"", 0},
+        {d->body.data, d->body.size},
+    };
+    return s_send(d, w->identity, w->identity_len, MDP_REQUEST, frames, 3);
+}
+
+static void
+s_record_dispatched(struct delivery *d, struct worker *w, uint64_t seq, unsigned attempt)
+{
+    msgpack_packer pk;
+    const char *area = w->area->conf->name;
+    struct op *op = s_op_begin(d, AUDIT_KIND_DISPATCHED, &pk);
+    s_pack_event_fields(&pk, seq, area, attempt);
+    audit_pack_key(&pk, "worker");
+    audit_pack_str(&pk, w->name);
+    op->pending = PENDING_UPDATE;
+    op->event_seq = seq;
+    op->area = area;
+    op->attempt = attempt;
+    s_op_end(d, op, 4);
+}
+
+static void
+s_dispatch(struct delivery *d, struct area_state *a)
+{
+    if (d->draining || seq_queue_len(&a->queue) == 0)
+        return;
+    struct worker *w = s_pick_worker(d, a);
+    if (!w)
+        return;
+    if (audit_log_snapshot_begin(d->log) < 0) {
+        log_err("delivery: cannot read the audit log; events of %s wait", a->conf->name);
+        return;
+    }
+    struct worker *lost = NULL;
+    uint64_t seq;
+    unsigned attempt;
+    while (w && seq_queue_pop(&a->queue, &seq, &attempt)) {
+        const void *rec, *env;
+        size_t rec_len, env_len;
+        struct inflight *fl = &w->inflight[w->ninflight];
+        if (audit_log_snapshot_get(d->log, seq, &rec, &rec_len) < 0 ||
+            s_record_event(rec, rec_len, &env, &env_len, fl->id) < 0) {
+            /* Cannot happen unless the file was altered; `verify` will say where. */
+            log_err("delivery: event %llu is not a readable `accepted` record; skipped",
+                    (unsigned long long)seq);
+            continue;
+        }
+        int rc = s_send_request(d, w, seq, attempt, env, env_len);
+        if (rc < 0) {
+            seq_queue_push_front(&a->queue, seq, attempt);
+            if (rc == -EHOSTUNREACH)
+                lost = w; /* gone without a DISCONNECT */
+            else
+                log_warn("delivery: cannot send to %s: %s", w->name, strerror(-rc));
+            break;
+        }
+        fl->seq = seq;
+        fl->attempt = attempt;
+        w->ninflight++;
+        d->inflight++;
+        d->stats.dispatched++;
+        s_record_dispatched(d, w, seq, attempt);
+        if (w->ninflight == w->credit)
+            w = s_pick_worker(d, a);
+    }
+    audit_log_snapshot_end(d->log);
+    /* A send may have consumed ZMQ_FD's edge while replies were already waiting. */
+    if (zmq_has_input(d->sock))
+        event_active(d->ev, EV_READ, 0);
+    if (lost)
+        s_worker_lost(d, lost, "unreachable");
+}
+
+/* ------------------------------------------------------------------------ */
+/* Replies. */
+
+/*
+ * Checks one emitted envelope and adds it to the journal's emits (returns
+ * true), or writes a `rejected` record saying why not (returns false).
+ */
+static bool
+s_add_emit(struct delivery *d, const struct worker *w, const msgpack_object *obj,
+           const uint8_t parent_id[ENVELOPE_ID_LEN])
+{
+    struct envelope env;
+    struct envelope_error err;
+    const struct area_conf *area = NULL;
+    char source[ENVELOPE_SOURCE_MAX + 1];
+    msgpack_packer pk;
+
+    snprintf(source, sizeof source, "area:%s", w->area->conf->name);
+    msgpack_sbuffer_clear(&d->body);
+    msgpack_packer_init(&pk, &d->body, msgpack_sbuffer_write);
+    msgpack_pack_object(&pk, *obj);
+    int rc = envelope_decode(d->body.data, d->body.size, &d->limits, &env, &err);
+    if (rc == 0) {
+        area = config_area_for_type(d->cfg, env.type);
+        if (!area) {
+            err.code = MEP_UNKNOWN_TYPE;
+            err.has_id = true;
+            memcpy(err.id, env.id, sizeof err.id);
+            snprintf(err.reason, sizeof err.reason, "field 'type': '%s' is not in the catalogue",
+                     env.type);
+        }
+    }
+    if (!area) {
+        log_warn("delivery: %s emitted an event that cannot be accepted: %s", w->name, err.reason);
+        struct op *rej = s_op_begin(d, AUDIT_KIND_REJECTED, &pk);
+        audit_pack_key(&pk, "id");
+        if (err.has_id)
+            msgpack_pack_bin_with_body(&pk, err.id, sizeof err.id);
+        else
+            msgpack_pack_nil(&pk);
+        audit_pack_key(&pk, "code");
+        audit_pack_str(&pk, mep_code_name(err.code));
+        audit_pack_key(&pk, "reason");
+        audit_pack_str(&pk, err.reason);
+        audit_pack_key(&pk, "source");
+        audit_pack_str(&pk, source);
+        audit_pack_key(&pk, "type");
+        s_pack_str_or_nil(&pk, rc == 0 ? env.type : NULL);
+        audit_pack_key(&pk, "peer");
+        audit_pack_str(&pk, w->name);
+        s_op_end(d, rej, 6);
+        if (rc == 0)
+            envelope_release(&env);
+        return false;
+    }
+
+    /* Re-encoded with the worker's area as source and the parent as corr. */
+    msgpack_sbuffer_clear(&d->data);
+    msgpack_packer_init(&pk, &d->data, msgpack_sbuffer_write);
+    msgpack_pack_object(&pk, *env.data);
+    struct envelope_fields f = {
+        .id = env.id,
+        .type = env.type,
+        .source = source,
+        .time_ms = env.time_ms,
+        .corr = env.has_corr ? env.corr : parent_id,
+        .subject = env.has_subject ? env.subject : NULL,
+        .data = d->data.data,
+        .data_len = d->data.size,
+    };
+    struct journal *j = d->queued;
+    if (j->nemits == j->emit_cap) {
+        j->emit_cap = j->emit_cap ? j->emit_cap * 2 : 16;
+        j->emits = xrealloc(j->emits, j->emit_cap * sizeof *j->emits);
+    }
+    struct emit *e = &j->emits[j->nemits++];
+    memset(e, 0, sizeof *e);
+    e->off = j->buf.size;
+    envelope_encode(&f, &j->buf);
+    e->len = j->buf.size - e->off;
+    memcpy(e->id, env.id, sizeof e->id);
+    snprintf(e->type, sizeof e->type, "%s", env.type);
+    e->area = area;
+    envelope_release(&env);
+    return true;
+}
+
+static void
+s_on_reply(struct delivery *d, struct worker *w, const struct mdp_msg *m)
+{
+    unsigned i;
+    for (i = 0; i < w->ninflight; i++)
+        if (m->has_seq && w->inflight[i].seq == m->seq)
+            break;
+    if (i == w->ninflight) {
+        log_warn("delivery: %s replied for '%.*s', which is not in flight there; ignored", w->name,
+                 (int)(m->address_len < 32 ? m->address_len : 32), (const char *)m->address);
+        d->stats.protocol_errors++;
+        return;
+    }
+    struct inflight fl = w->inflight[i];
+    w->inflight[i] = w->inflight[--w->ninflight];
+    d->inflight--;
+
+    struct mdp_outcome out;
+    const void *body = m->nbody ? m->body[0].data : "";
+    size_t body_len = m->nbody ? m->body[0].len : 0;
+    if (m->nbody > 1)
+        body_len = 0, body = ""; /* several body frames: opaque over nothing useful */
+    mdp_outcome_decode(body, body_len, &out);
+
+    struct area_state *a = w->area;
+    const char *area = a->conf->name;
+    msgpack_packer pk;
+    if (out.status == MDP_STATUS_DONE) {
+        /* Follow-ups first: their envelopes go into the journal, rejections ahead of the
+         * completion, which then names the accepted ones. */
+        size_t emit_first = d->queued->nemits, nemit = 0;
+        size_t nobj = out.nemit < EMIT_MAX ? out.nemit : EMIT_MAX;
+        if (out.nemit > EMIT_MAX)
+            log_warn("delivery: %s emitted %zu events; only the first %d are taken", w->name,
+                     out.nemit, EMIT_MAX);
+        for (size_t k = 0; k < nobj; k++)
+            nemit += s_add_emit(d, w, &out.emit[k], fl.id);
+        struct op *op = s_op_begin(d, AUDIT_KIND_COMPLETED, &pk);
+        op->emit_first = emit_first;
+        op->nemit = nemit;
+        s_pack_event_fields(&pk, fl.seq, area, fl.attempt);
+        audit_pack_key(&pk, "worker");
+        audit_pack_str(&pk, w->name);
+        audit_pack_key(&pk, "status");
+        audit_pack_str(&pk, "done");
+        audit_pack_key(&pk, "note");
+        s_pack_str_or_nil(&pk, out.note);
+        audit_pack_key(&pk, "result");
+        if (out.result)
+            msgpack_pack_object(&pk, *out.result);
+        else
+            msgpack_pack_nil(&pk);
+        unsigned n = 7;
+        if (out.opaque) {
+            audit_pack_key(&pk, "opaque");
+            msgpack_pack_bin_with_body(&pk, out.hash, sizeof out.hash);
+            n++;
+        }
+        op->pending = PENDING_DELETE;
+        op->event_seq = fl.seq;
+        op->area = area;
+        s_op_end(d, op, n);
+        d->stats.completed++;
+    } else {
+        char reason[MDP_NOTE_MAX + 64];
+        if (out.status == MDP_STATUS_FAILED) {
+            struct op *op = s_op_begin(d, AUDIT_KIND_FAILED, &pk);
+            s_pack_event_fields(&pk, fl.seq, area, fl.attempt);
+            audit_pack_key(&pk, "worker");
+            audit_pack_str(&pk, w->name);
+            audit_pack_key(&pk, "note");
+            s_pack_str_or_nil(&pk, out.note);
+            s_op_end(d, op, 5);
+            d->stats.failed++;
+            snprintf(reason, sizeof reason, "failed: %s", out.note[0] ? out.note : "(no note)");
+        } else {
+            snprintf(reason, sizeof reason, "worker asked for a retry: %s",
+                     out.note[0] ? out.note : "(no note)");
+        }
+        s_retry_or_deadletter(d, a, fl.seq, fl.attempt, reason);
+    }
+    mdp_outcome_release(&out);
+    s_dispatch(d, a);
+    s_check_drained(d);
+}
+
+static void
+s_on_ready(struct delivery *d, const uint8_t *id, size_t id_len, const struct mdp_msg *m)
+{
+    const struct area_conf *conf = config_area(d->cfg, m->service);
+    char name[WORKER_NAME_MAX];
+    s_worker_name(id, id_len, name, sizeof name);
+    if (!conf) {
+        log_warn("delivery: worker %s offers service '%s', which is not an area; disconnected",
+                 name, m->service);
+        s_send_disconnect(d, id, id_len);
+        return;
+    }
+    struct worker *w = xcalloc(1, sizeof *w);
+    memcpy(w->identity, id, id_len);
+    w->identity_len = id_len;
+    memcpy(w->name, name, sizeof name);
+    w->area = s_area_state(d, conf);
+    w->credit = m->credit ? m->credit : 1;
+    w->inflight = xcalloc(w->credit, sizeof *w->inflight);
+    w->expiry_ms = s_now_ms() + (uint64_t)d->cfg->delivery.heartbeat_ms * d->cfg->delivery.liveness;
+    w->next = d->workers;
+    d->workers = w;
+    d->stats.workers_joined++;
+    s_worker_record(d, AUDIT_KIND_WORKER_JOINED, w, NULL, 0);
+    log_info("worker %s joined area %s with credit %u", w->name, conf->name, w->credit);
+    s_dispatch(d, w->area);
+}
+
+static void
+s_handle(struct delivery *d, const uint8_t *id, size_t id_len, const struct mdp_frame *frames,
+         size_t nframes)
+{
+    struct mdp_msg m;
+    char err[MDP_ERROR_MAX];
+    struct worker *w = s_find_worker(d, id, id_len);
+    char name[WORKER_NAME_MAX];
+
+    if (mdp_parse_from_worker(frames, nframes, &m, err) < 0) {
+        d->stats.protocol_errors++;
+        s_worker_name(id, id_len, name, sizeof name);
+        log_warn("delivery: worker %s: %s; disconnected", name, err);
+        s_send_disconnect(d, id, id_len);
+        if (w)
+            s_worker_lost(d, w, "protocol error");
+        return;
+    }
+    if (w)
+        w->expiry_ms =
+            s_now_ms() + (uint64_t)d->cfg->delivery.heartbeat_ms * d->cfg->delivery.liveness;
+    switch (m.command) {
+    case MDP_READY:
+        if (w) {
+            /* RFC 7: READY twice is a protocol error. */
+            s_send_disconnect(d, id, id_len);
+            s_worker_lost(d, w, "sent READY twice");
+        } else {
+            s_on_ready(d, id, id_len, &m);
+        }
+        break;
+    case MDP_REPLY:
+    case MDP_HEARTBEAT:
+        if (!w) {
+            /* A worker we do not know (e.g. from before a restart): make it READY again. */
+            s_send_disconnect(d, id, id_len);
+        } else if (m.command == MDP_REPLY) {
+            s_on_reply(d, w, &m);
+        }
+        break;
+    case MDP_DISCONNECT:
+        if (w)
+            s_worker_lost(d, w, "disconnected");
+        break;
+    default:
+        break;
+    }
+}
+
+/* Reads one multipart message. Returns false if nothing could be read. */
+static bool
+s_read_one(struct delivery *d)
+{
+    zmq_msg_t idmsg, parts[FRAMES_MAX];
+    size_t nparts = 0;
+    bool too_many = false;
+
+    zmq_msg_init(&idmsg);
+    if (zmq_msg_recv(&idmsg, d->sock, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&idmsg);
+        return false;
+    }
+    bool more = zmq_msg_more(&idmsg);
+    while (more) {
+        zmq_msg_t extra, *m = nparts < FRAMES_MAX ? &parts[nparts] : &extra;
+        zmq_msg_init(m);
+        if (zmq_msg_recv(m, d->sock, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(m);
+            break;
+        }
+        more = zmq_msg_more(m);
+        if (m == &extra) {
+            too_many = true;
+            zmq_msg_close(m);
+        } else {
+            nparts++;
+        }
+    }
+    const uint8_t *id = zmq_msg_data(&idmsg);
+    size_t id_len = zmq_msg_size(&idmsg);
+    if (too_many || id_len > IDENTITY_MAX) {
+        char name[WORKER_NAME_MAX];
+        s_worker_name(id, id_len, name, sizeof name);
+        log_warn("delivery: worker %s sent a message of more than %d frames; disconnected", name,
+                 FRAMES_MAX);
+        d->stats.protocol_errors++;
+        if (id_len <= IDENTITY_MAX) {
+            s_send_disconnect(d, id, id_len);
+            struct worker *w = s_find_worker(d, id, id_len);
+            if (w)
+                s_worker_lost(d, w, "protocol error");
+        }
+    } else {
+        struct mdp_frame frames[FRAMES_MAX];
+        for (size_t i = 0; i < nparts; i++) {
+            frames[i].data = zmq_msg_data(&parts[i]);
+            frames[i].len = zmq_msg_size(&parts[i]);
+        }
+        s_handle(d, id, id_len, frames, nparts);
+    }
+    for (size_t i = 0; i < nparts; i++)
+        zmq_msg_close(&parts[i]);
+    zmq_msg_close(&idmsg);
+    return true;
+}
+
+static void
+s_on_readable(evutil_socket_t fd, short what, void *arg)
+{
+    struct delivery *d = arg;
+    for (int i = 0; i < READ_BUDGET; i++)
+        if (!s_read_one(d))
+            break;
+    /* ZMQ_FD signals edges only; sends may have consumed one. */
+    if (zmq_has_input(d->sock))
+        event_active(d->ev, EV_READ, 0);
+}
+
+static void
+s_on_heartbeat(evutil_socket_t fd, short what, void *arg)
+{
+    struct delivery *d = arg;
+    uint64_t now = s_now_ms();
+    struct worker *w = d->workers, *next;
+    for (; w; w = next) {
+        next = w->next;
+        if (now > w->expiry_ms) {
+            s_worker_lost(d, w, "heartbeat expired");
+            next = d->workers; /* the list changed: start over (lost ones are gone) */
+            continue;
+        }
+        if (s_send(d, w->identity, w->identity_len, MDP_HEARTBEAT, NULL, 0) == -EHOSTUNREACH) {
+            s_worker_lost(d, w, "unreachable");
+            next = d->workers;
+        }
+    }
+    if (zmq_has_input(d->sock))
+        event_active(d->ev, EV_READ, 0);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Drain. */
+
+static void
+s_finish_drain(struct delivery *d)
+{
+    void (*done)(void *) = d->drain_done;
+    d->drain_done = NULL;
+    if (d->drain_ev)
+        evtimer_del(d->drain_ev);
+    if (done)
+        done(d->drain_arg);
+}
+
+static void
+s_check_drained(struct delivery *d)
+{
+    if (d->draining && d->inflight == 0 && d->drain_done)
+        s_finish_drain(d);
+}
+
+static void
+s_on_drain_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    struct delivery *d = arg;
+    if (d->drain_done)
+        log_warn("delivery: %llu request(s) still in flight after the drain timeout; they stay "
+                 "pending and are offered again after restart",
+                 (unsigned long long)d->inflight);
+    s_finish_drain(d);
+}
+
+void
+delivery_drain(struct delivery *d, unsigned timeout_ms, void (*done)(void *arg), void *arg)
+{
+    d->draining = true;
+    d->drain_done = done;
+    d->drain_arg = arg;
+    if (d->inflight == 0) {
+        s_finish_drain(d);
+        return;
+    }
+    log_notice("delivery: waiting up to %u ms for %llu request(s) in flight", timeout_ms,
+               (unsigned long long)d->inflight);
+    struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
+    evtimer_add(d->drain_ev, &tv);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Start: what `pending` holds is queued again. */
+
+struct recover_ctx {
+    struct delivery *d;
+    uint64_t queued, retried, orphaned;
+    uint64_t now_wall;
+};
+
+static int
+s_recover_one(void *arg, const struct audit_pending *p)
+{
+    struct recover_ctx *rc = arg;
+    struct delivery *d = rc->d;
+    const struct area_conf *conf = p->area[0] ? config_area(d->cfg, p->area) : NULL;
+    if (!conf) {
+        /* Left in `pending`: a config that brings the area back delivers it. */
+        rc->orphaned++;
+        if (rc->orphaned <= 10)
+            log_warn("event %llu waits for area '%s', which is not configured",
+                     (unsigned long long)p->seq, p->area);
+        return 0;
+    }
+    struct area_state *a = s_area_state(d, conf);
+    if (p->attempt == 0) {
+        seq_queue_push(&a->queue, p->seq, 1);
+    } else if (p->due_ms == 0) {
+        /* It was in flight when the broker stopped: that attempt's fate is unknown. */
+        s_retry_or_deadletter(d, a, p->seq, p->attempt, "broker restarted while it was in flight");
+        rc->retried++;
+        return 0;
+    } else {
+        /* Its `retried` record is already in the log: keep the schedule. */
+        uint64_t delay = p->due_ms > rc->now_wall ? p->due_ms - rc->now_wall : 0;
+        s_schedule_retry(d, a, p->seq, p->attempt + 1,
+                         (unsigned)(delay < BACKOFF_MAX_MS ? delay : BACKOFF_MAX_MS));
+    }
+    rc->queued++;
+    return 0;
+}
+
+int
+delivery_start(struct delivery *d, struct ingress *in)
+{
+    struct ingress_rider rider = {
+        .queued = s_rider_queued,
+        .take = s_rider_take,
+        .write = s_rider_write,
+        .done = s_rider_done,
+        .accepted = s_rider_accepted,
+        .arg = d,
+    };
+    d->ingress = in;
+    ingress_set_rider(in, &rider);
+
+    struct recover_ctx rc = {.d = d, .now_wall = s_wall_ms()};
+    int r = audit_log_pending_foreach(d->log, s_recover_one, &rc);
+    if (r < 0) {
+        log_err("delivery: cannot read pending deliveries: %s", strerror(-r));
+        return r;
+    }
+    if (rc.queued || rc.retried || rc.orphaned)
+        log_notice("delivery: %llu pending event(s) queued again, %llu were in flight, %llu wait "
+                   "for an unconfigured area",
+                   (unsigned long long)rc.queued, (unsigned long long)rc.retried,
+                   (unsigned long long)rc.orphaned);
+    return 0;
+}
+
+struct delivery *
+delivery_new(struct event_base *base, void *zmq_ctx, const struct mandated_config *cfg,
+             struct audit_log *log)
+{
+    struct delivery *d = xcalloc(1, sizeof *d);
+    int one = 1, linger = 0, hwm = 1000000;
+
+    d->base = base;
+    d->cfg = cfg;
+    d->log = log;
+    d->limits = envelope_default_limits;
+    d->limits.max_bytes = cfg->broker.max_event_bytes;
+    d->areas = xcalloc(cfg->nareas ? cfg->nareas : 1, sizeof *d->areas);
+    for (size_t i = 0; i < cfg->nareas; i++) {
+        d->areas[i].conf = &cfg->areas[i];
+        seq_queue_init(&d->areas[i].queue);
+    }
+    s_journal_init(&d->journals[0]);
+    s_journal_init(&d->journals[1]);
+    d->queued = &d->journals[0];
+    d->taken = &d->journals[1];
+    msgpack_sbuffer_init(&d->scratch);
+    msgpack_sbuffer_init(&d->body);
+    msgpack_sbuffer_init(&d->data);
+
+    d->sock = zmq_socket(zmq_ctx, ZMQ_ROUTER);
+    if (!d->sock)
+        goto out_error;
+    /* Nothing dropped silently: a send to a gone worker fails and is handled. */
+    zmq_setsockopt(d->sock, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
+    /* A restarted worker may come back under the same identity. */
+    zmq_setsockopt(d->sock, ZMQ_ROUTER_HANDOVER, &one, sizeof one);
+    /* Unanswered requests are pending in the log; there is nothing to flush at exit. */
+    zmq_setsockopt(d->sock, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(d->sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(d->sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    if (zmq_bind(d->sock, cfg->broker.workers) < 0) {
+        log_err("delivery: cannot bind %s: %s", cfg->broker.workers, zmq_strerror(errno));
+        goto out_destroy;
+    }
+    d->ev = zmq_event_new(base, d->sock, s_on_readable, d);
+    if (!d->ev)
+        goto out_error;
+    unsigned hb = cfg->delivery.heartbeat_ms;
+    struct timeval tv = {.tv_sec = hb / 1000, .tv_usec = (hb % 1000) * 1000};
+    d->heartbeat_ev = event_new(base, -1, EV_PERSIST, s_on_heartbeat, d);
+    event_add(d->heartbeat_ev, &tv);
+    d->drain_ev = evtimer_new(base, s_on_drain_timeout, d);
+    return d;
+
+out_error:
+    log_err("delivery: %s", zmq_strerror(errno));
+out_destroy:
+    delivery_destroy(&d);
+    return NULL;
+}
+
+void
+delivery_destroy(struct delivery **d_p)
+{
+    struct delivery *d = *d_p;
+    if (!d)
+        return;
+    while (d->retries)
+        s_retry_free(d, d->retries);
+    while (d->workers) {
+        struct worker *w = d->workers;
+        d->workers = w->next;
+        free(w->inflight);
+        free(w);
+    }
+    struct event *evs[] = {d->ev, d->heartbeat_ev, d->drain_ev};
+    for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
+        if (evs[i])
+            event_free(evs[i]);
+    if (d->sock)
+        zmq_close(d->sock);
+    for (size_t i = 0; i < d->cfg->nareas; i++)
+        seq_queue_destroy(&d->areas[i].queue);
+    free(d->areas);
+    s_journal_destroy(&d->journals[0]);
+    s_journal_destroy(&d->journals[1]);
+    msgpack_sbuffer_destroy(&d->scratch);
+    msgpack_sbuffer_destroy(&d->body);
+    msgpack_sbuffer_destroy(&d->data);
+    free(d);
+    *d_p = NULL;
+}
+
+const struct delivery_stats *
+delivery_stats(const struct delivery *d)
+{
+    return &d->stats;
+}
+
+uint64_t
+delivery_waiting(const struct delivery *d)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < d->cfg->nareas; i++)
+        n += seq_queue_len(&d->areas[i].queue) + d->areas[i].retries;
+    return n;
+}
+
+uint64_t
+delivery_inflight(const struct delivery *d)
+{
+    return d->inflight;
+}

@@ -1,0 +1,86 @@
+/*
+ * handlers: what an area handler sees and what it answers. One handler per
+ * area, found by name in the table of handler_table.c; an area's own file
+ * (workers/area_press.c, ...) defines one handler_fn and adds one line to
+ * that table.
+ *
+ * The runtime (worker.c) decodes the REQUEST, re-packs its event and runs
+ * envelope_decode() on it, calls the handler once per request, and packs
+ * the REPLY from the outcome. A handler never touches the socket and does
+ * not log for the runtime: it says what happened in status and note.
+ */
+#ifndef MANDATE_WORKER_HANDLERS_H
+#define MANDATE_WORKER_HANDLERS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <msgpack.h>
+
+#include "config/config.h"
+#include "proto/envelope.h"
+#include "proto/mdp.h"
+
+/* One request, borrowed for the duration of the call. */
+struct handler_request {
+    uint64_t seq;
+    unsigned attempt; /* the broker's delivery attempt, +1 on each retry */
+    const char *area;
+    /* The event as the broker sent it (a map), whatever its content. */
+    const msgpack_object *event;
+    /* The event decoded and validated as an envelope, or NULL if it is not a
+     * valid one; then env_err says why (its reason names the field). */
+    const struct envelope *env;
+    const struct envelope_error *env_err;
+    const struct mandated_config *cfg;
+    const struct area_conf *area_conf;
+};
+
+/*
+ * What a handler answers. The runtime initialises it before the call as
+ * status done, empty note, no result, no emit; the handler changes what it
+ * needs through the functions below.
+ */
+struct handler_outcome {
+    enum mdp_status status;
+    char note[MDP_NOTE_MAX + 1];
+    /* A packed msgpack map, written through result_pk; empty = no result. */
+    msgpack_sbuffer result;
+    msgpack_packer result_pk;
+    /* Packed envelopes to emit as new events (the broker sets corr and source). */
+    msgpack_sbuffer *emit;
+    size_t nemit;
+    size_t emit_cap;
+};
+
+/*
+ * Handles one request: fills out and returns 0. A negative -errno means the
+ * handler could not run at all (a resource it needs is missing): the runtime
+ * answers `retry` with a note naming the error, and the broker delivers the
+ * event again later.
+ */
+typedef int (*handler_fn)(const struct handler_request *req, struct handler_outcome *out);
+
+struct handler_entry {
+    const char *area;
+    handler_fn handle;
+};
+
+/* The handler for an area, or NULL if the table has none. */
+handler_fn handler_lookup(const char *area);
+/* The table itself, ended by a NULL area. */
+extern const struct handler_entry handler_table[];
+
+void handler_outcome_init(struct handler_outcome *out);
+/* Back to status done, no note, no result, no emit (keeps the buffers). */
+void handler_outcome_reset(struct handler_outcome *out);
+void handler_outcome_destroy(struct handler_outcome *out);
+/* Sets the note (printf format), cut to MDP_NOTE_MAX bytes on a character boundary. */
+void handler_outcome_note(struct handler_outcome *out, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Appends one envelope to emit, encoded with envelope_encode(). */
+void handler_outcome_emit(struct handler_outcome *out, const struct envelope_fields *f);
+
+/* The areas' handlers. */
+int handler_generic(const struct handler_request *req, struct handler_outcome *out);
+
+#endif
