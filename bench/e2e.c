@@ -10,6 +10,7 @@
  *
  *   bench/e2e [--mandated PATH] [--worker PATH] [--runs N] [--events N] [--quick]
  */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
@@ -179,13 +180,52 @@ s_wait_no_pending(struct harness *h, int timeout_ms)
     return false;
 }
 
+/* CPU time of each of the daemon's threads so far, per event. */
+static void
+s_print_threads(pid_t pid, double events)
+{
+    char path[128];
+    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+    DIR *dir = opendir(path);
+    struct dirent *e;
+    long tick = sysconf(_SC_CLK_TCK);
+    while (dir && (e = readdir(dir))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char stat[512], buf[512];
+        snprintf(stat, sizeof stat, "%s/%s/stat", path, e->d_name);
+        FILE *f = fopen(stat, "r");
+        if (!f)
+            continue;
+        if (fgets(buf, sizeof buf, f)) {
+            char *open = strchr(buf, '('), *close = strrchr(buf, ')');
+            unsigned long ut = 0, st = 0;
+            /* Fields after the comm: state ppid pgrp session tty tpgid flags minflt cminflt
+             * majflt cmajflt utime stime. */
+            if (open && close &&
+                sscanf(close + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut,
+                       &st) == 2) {
+                double secs = (double)(ut + st) / (double)tick;
+                fprintf(stderr, "  thread %-6s %-16.*s %6.3f s cpu  %5.2f us/event\n", e->d_name,
+                        (int)(close - open - 1), open + 1, secs,
+                        events > 0 ? secs * 1e6 / events : 0);
+            }
+        }
+        fclose(f);
+    }
+    if (dir)
+        closedir(dir);
+}
+
 /* One run: nworkers = 0 measures ingest alone (ACK = done). */
 static struct result
 s_run(unsigned nworkers, unsigned events)
 {
     struct result r = {0};
     pid_t workers[MAX_WORKERS] = {0};
-    struct harness *h = harness_new("map_initial_bytes = 1073741824\n", NULL);
+    struct harness *h = harness_new(getenv("E2E_BROKER_EXTRA") ? getenv("E2E_BROKER_EXTRA")
+                                                               : "map_initial_bytes = 1073741824\n",
+                                    NULL);
     if (harness_start(h, 15000) < 0) {
         fprintf(stderr, "e2e: daemon did not start\n%s", harness_daemon_log(h));
         harness_destroy(&h);
@@ -239,7 +279,17 @@ s_run(unsigned nworkers, unsigned events)
 out:
     for (unsigned i = 0; i < nworkers; i++)
         worker_process_stop(workers[i], SIGTERM);
+    if (getenv("E2E_DAEMON_LOG"))
+        s_print_threads(harness_pid(h), r.events_per_s > 0 ? (double)events : 0);
     harness_stop(h, 30000);
+    if (getenv("E2E_DAEMON_LOG")) {
+        /* The daemon's own accounting of where its time went. */
+        char *log = harness_daemon_log(h);
+        for (char *line = strtok(log, "\n"); line; line = strtok(NULL, "\n"))
+            if (strstr(line, "time:") || strstr(line, "stopped:") || strstr(line, "delivery:"))
+                fprintf(stderr, "  daemon: %s\n", line);
+        free(log);
+    }
     harness_destroy(&h);
     return r;
 }

@@ -37,6 +37,8 @@ struct inflight {
     uint64_t seq;
     unsigned attempt;
     uint8_t id[ENVELOPE_ID_LEN]; /* the event's id: corr of what it emits */
+    uint64_t takes;              /* d->takes when its `dispatched` op was queued */
+    size_t op;                   /* that op's index in the queued journal */
 };
 
 struct area_state;
@@ -56,6 +58,7 @@ struct area_state {
     const struct area_conf *conf;
     struct seq_queue queue;
     size_t retries; /* events waiting on a retry timer */
+    bool dirty;     /* got events or credit this turn: dispatch at its end */
 };
 
 struct retry {
@@ -106,7 +109,7 @@ struct delivery {
     struct audit_log *log;
     struct ingress *ingress;
     void *sock;
-    struct event *ev, *heartbeat_ev, *drain_ev;
+    struct event *ev, *heartbeat_ev, *drain_ev, *dispatch_ev;
 
     struct area_state *areas; /* parallel to cfg->areas */
     struct worker *workers;
@@ -126,6 +129,7 @@ struct delivery {
     void (*drain_done)(void *arg);
     void *drain_arg;
 
+    uint64_t takes; /* journals taken so far: tells whether an op is still queued */
     uint64_t inflight;
     struct delivery_stats stats;
 };
@@ -234,6 +238,7 @@ s_rider_take(void *arg)
     struct journal *t = d->taken;
     d->taken = d->queued;
     d->queued = t;
+    d->takes++;
 }
 
 static int
@@ -358,6 +363,7 @@ s_rider_done(void *arg, int rc)
         d->taken = d->queued;
         d->queued = j;
         s_journal_clear(d->taken);
+        d->takes++; /* queued ops moved: in-flight entries no longer know their index */
         return;
     }
     for (size_t i = 0; i < j->nemits; i++) {
@@ -648,8 +654,12 @@ s_send_request(struct delivery *d, struct worker *w, uint64_t seq, unsigned atte
 }
 
 static void
-s_record_dispatched(struct delivery *d, struct worker *w, uint64_t seq, unsigned attempt)
+s_record_dispatched(struct delivery *d, struct worker *w, struct inflight *fl)
 {
+    uint64_t seq = fl->seq;
+    unsigned attempt = fl->attempt;
+    fl->takes = d->takes;
+    fl->op = d->queued->nops;
     msgpack_packer pk;
     const char *area = w->area->conf->name;
     struct op *op = s_op_begin(d, AUDIT_KIND_DISPATCHED, &pk);
@@ -663,19 +673,14 @@ s_record_dispatched(struct delivery *d, struct worker *w, uint64_t seq, unsigned
     s_op_end(d, op, 4);
 }
 
-static void
-s_dispatch(struct delivery *d, struct area_state *a)
+/*
+ * Sends a's queued events to its workers while they have credit (the read
+ * snapshot is open). Returns a worker found gone, or NULL.
+ */
+static struct worker *
+s_dispatch_area(struct delivery *d, struct area_state *a)
 {
-    if (d->draining || seq_queue_len(&a->queue) == 0)
-        return;
     struct worker *w = s_pick_worker(d, a);
-    if (!w)
-        return;
-    if (audit_log_snapshot_begin(d->log) < 0) {
-        log_err("delivery: cannot read the audit log; events of %s wait", a->conf->name);
-        return;
-    }
-    struct worker *lost = NULL;
     uint64_t seq;
     unsigned attempt;
     while (w && seq_queue_pop(&a->queue, &seq, &attempt)) {
@@ -693,26 +698,59 @@ s_dispatch(struct delivery *d, struct area_state *a)
         if (rc < 0) {
             seq_queue_push_front(&a->queue, seq, attempt);
             if (rc == -EHOSTUNREACH)
-                lost = w; /* gone without a DISCONNECT */
-            else
-                log_warn("delivery: cannot send to %s: %s", w->name, strerror(-rc));
-            break;
+                return w; /* gone without a DISCONNECT */
+            log_warn("delivery: cannot send to %s: %s", w->name, strerror(-rc));
+            return NULL;
         }
         fl->seq = seq;
         fl->attempt = attempt;
         w->ninflight++;
         d->inflight++;
         d->stats.dispatched++;
-        s_record_dispatched(d, w, seq, attempt);
+        s_record_dispatched(d, w, fl);
         if (w->ninflight == w->credit)
             w = s_pick_worker(d, a);
+    }
+    return NULL;
+}
+
+/*
+ * Runs once at the end of a loop turn for every area that got events or
+ * credit during it: one read snapshot for all, however many replies and
+ * accepted events the turn brought.
+ */
+static void
+s_on_dispatch(evutil_socket_t fd, short what, void *arg)
+{
+    struct delivery *d = arg;
+    if (d->draining)
+        return;
+    if (audit_log_snapshot_begin(d->log) < 0) {
+        log_err("delivery: cannot read the audit log; events wait");
+        return;
+    }
+    struct worker *lost = NULL;
+    for (size_t i = 0; i < d->cfg->nareas && !lost; i++) {
+        struct area_state *a = &d->areas[i];
+        if (!a->dirty)
+            continue;
+        a->dirty = false;
+        if (seq_queue_len(&a->queue))
+            lost = s_dispatch_area(d, a);
     }
     audit_log_snapshot_end(d->log);
     /* A send may have consumed ZMQ_FD's edge while replies were already waiting. */
     if (zmq_has_input(d->sock))
         event_active(d->ev, EV_READ, 0);
     if (lost)
-        s_worker_lost(d, lost, "unreachable");
+        s_worker_lost(d, lost, "unreachable"); /* marks the area again */
+}
+
+static void
+s_dispatch(struct delivery *d, struct area_state *a)
+{
+    a->dirty = true;
+    event_active(d->dispatch_ev, EV_TIMEOUT, 0);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -818,6 +856,11 @@ s_on_reply(struct delivery *d, struct worker *w, const struct mdp_msg *m)
     struct inflight fl = w->inflight[i];
     w->inflight[i] = w->inflight[--w->ninflight];
     d->inflight--;
+    /* Every outcome below rewrites or deletes the pending entry. If the
+     * `dispatched` op is still queued, both land in one transaction and its
+     * own pending rewrite would be overwritten at once: skip it. */
+    if (fl.takes == d->takes)
+        d->queued->ops[fl.op].pending = PENDING_KEEP;
 
     struct mdp_outcome out;
     const void *body = m->nbody ? m->body[0].data : "";
@@ -1221,6 +1264,7 @@ delivery_new(struct event_base *base, void *zmq_ctx, const struct mandated_confi
     d->heartbeat_ev = event_new(base, -1, EV_PERSIST, s_on_heartbeat, d);
     event_add(d->heartbeat_ev, &tv);
     d->drain_ev = evtimer_new(base, s_on_drain_timeout, d);
+    d->dispatch_ev = event_new(base, -1, 0, s_on_dispatch, d);
     return d;
 
 out_error:
@@ -1244,7 +1288,7 @@ delivery_destroy(struct delivery **d_p)
         free(w->inflight);
         free(w);
     }
-    struct event *evs[] = {d->ev, d->heartbeat_ev, d->drain_ev};
+    struct event *evs[] = {d->ev, d->heartbeat_ev, d->drain_ev, d->dispatch_ev};
     for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
         if (evs[i])
             event_free(evs[i]);
