@@ -865,8 +865,15 @@ s_on_reply(struct delivery *d, struct worker *w, const struct mdp_msg *m)
     struct mdp_outcome out;
     const void *body = m->nbody ? m->body[0].data : "";
     size_t body_len = m->nbody ? m->body[0].len : 0;
-    if (m->nbody > 1)
-        body_len = 0, body = ""; /* several body frames: opaque over nothing useful */
+    if (m->nbody > 1) {
+        /* RFC 7 allows a body of several frames: never our map, so an opaque done
+         * whose hash covers them all, in order. */
+        msgpack_sbuffer_clear(&d->data);
+        for (size_t k = 0; k < m->nbody; k++)
+            msgpack_sbuffer_write(&d->data, m->body[k].data, m->body[k].len);
+        body = d->data.data;
+        body_len = d->data.size;
+    }
     mdp_outcome_decode(body, body_len, &out);
 
     struct area_state *a = w->area;

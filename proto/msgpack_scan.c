@@ -309,6 +309,9 @@ msgpack_scan_map_field(const void *buf, size_t len, const char *key, size_t *ret
     } else {
         return -EBADMSG;
     }
+    /* Every pair takes two bytes at least: a count beyond that is a lie. */
+    if (n > (len - off) / 2)
+        return -EBADMSG;
     for (size_t i = 0; i < n; i++) {
         size_t hdr, klen, used;
         if (s_str_header(p + off, len - off, &hdr, &klen) < 0 || klen > len - off - hdr)

@@ -4,6 +4,7 @@
  * sockets, kill -9 of workers and of the broker.
  */
 #include <criterion/criterion.h>
+#include <zmq.h>
 #include <dirent.h>
 #include <pthread.h>
 #include <signal.h>
@@ -576,4 +577,206 @@ Test(delivery, soc_alerts_pass_a_press_backlog, .timeout = 300)
     worker_process_stop(press, SIGKILL);
     worker_process_stop(cyber, SIGTERM);
     s_finish(&h);
+}
+
+/* Sends frames (after the DEALER's own routing) as one multipart message. */
+static void
+s_send_frames(void *sock, const char *const *frames, const size_t *lens, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        cr_assert_geq(zmq_send(sock, frames[i], lens[i], i + 1 < n ? ZMQ_SNDMORE : 0), 0);
+}
+
+/* Whether the broker sends DISCONNECT to this socket within timeout_ms. */
+static bool
+s_got_disconnect(void *sock, int timeout_ms)
+{
+    zmq_setsockopt(sock, ZMQ_RCVTIMEO, &timeout_ms, sizeof timeout_ms);
+    for (;;) {
+        zmq_msg_t parts[8];
+        size_t n = 0;
+        int more = 1;
+        while (more && n < 8) {
+            zmq_msg_init(&parts[n]);
+            if (zmq_msg_recv(&parts[n], sock, 0) < 0) {
+                zmq_msg_close(&parts[n]);
+                return false;
+            }
+            more = zmq_msg_more(&parts[n]);
+            n++;
+        }
+        bool disconnect = n == 3 && zmq_msg_size(&parts[2]) == 1 &&
+                          *(const uint8_t *)zmq_msg_data(&parts[2]) == 0x05;
+        for (size_t i = 0; i < n; i++)
+            zmq_msg_close(&parts[i]);
+        if (disconnect)
+            return true;
+    }
+}
+
+Test(delivery, malformed_worker_messages_change_nothing, .timeout = 120)
+{
+    struct harness *h = s_start(NULL, NULL);
+    void *ctx = harness_zmq_ctx(h);
+    long records_before = log_inspect_count(harness_state_dir(h), "log");
+
+    /* Each case on a fresh DEALER: the broker answers a bad message with DISCONNECT. */
+    static const struct {
+        const char *name;
+        size_t n;
+        const char *frames[6];
+        size_t lens[6];
+    } cases[] = {
+        {"no delimiter", 3, {"MDPW01", "\x01", "press"}, {6, 1, 5}},
+        {"wrong protocol", 4, {"", "MDPW02", "\x01", "press"}, {0, 6, 1, 5}},
+        {"unknown command", 3, {"", "MDPW01", "\x09"}, {0, 6, 1}},
+        {"REQUEST from a worker", 6, {"", "MDPW01", "\x02", "1", "", "x"}, {0, 6, 1, 1, 0, 1}},
+        {"READY without service", 3, {"", "MDPW01", "\x01"}, {0, 6, 1}},
+        {"READY for no area", 4, {"", "MDPW01", "\x01", "nosuch"}, {0, 6, 1, 6}},
+        {"bad credit frame",
+         5,
+         {"", "MDPW01", "\x01", "press", "\xdd\xff\xff\xff\xff"},
+         {0, 6, 1, 5, 5}},
+        {"REPLY from a stranger", 6, {"", "MDPW01", "\x03", "2", "", "\x80"}, {0, 6, 1, 1, 0, 1}},
+        {"HEARTBEAT from a stranger", 3, {"", "MDPW01", "\x04"}, {0, 6, 1}},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        void *s = zmq_socket(ctx, ZMQ_DEALER);
+        int linger = 0;
+        zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+        cr_assert_eq(zmq_connect(s, harness_workers_endpoint(h)), 0);
+        s_send_frames(s, cases[i].frames, cases[i].lens, cases[i].n);
+        cr_expect(s_got_disconnect(s, 3000), "%s: no DISCONNECT", cases[i].name);
+        zmq_close(s);
+    }
+    /* More frames than any MDP message has. */
+    void *s = zmq_socket(ctx, ZMQ_DEALER);
+    cr_assert_eq(zmq_connect(s, harness_workers_endpoint(h)), 0);
+    for (int i = 0; i < 20; i++)
+        zmq_send(s, "", 0, i < 19 ? ZMQ_SNDMORE : 0);
+    cr_expect(s_got_disconnect(s, 3000), "too many frames: no DISCONNECT");
+
+    /* A joined worker that sends READY again, or replies for a seq it was never given. */
+    const char *ready[] = {"", "MDPW01", "\x01", "press"};
+    const size_t ready_lens[] = {0, 6, 1, 5};
+    void *w = zmq_socket(ctx, ZMQ_DEALER);
+    cr_assert_eq(zmq_connect(w, harness_workers_endpoint(h)), 0);
+    s_send_frames(w, ready, ready_lens, 4);
+    cr_assert(s_wait(h, "worker_joined", "press", 1, 5000));
+    const char *reply[] = {"", "MDPW01", "\x03", "999999", "", "\x80"};
+    const size_t reply_lens[] = {0, 6, 1, 6, 0, 1};
+    s_send_frames(w, reply, reply_lens, 6);
+    s_send_frames(w, ready, ready_lens, 4);
+    cr_expect(s_got_disconnect(w, 3000), "READY twice: no DISCONNECT");
+    cr_expect(s_wait(h, "worker_lost", "press", 1, 5000));
+    zmq_close(w);
+    zmq_close(s);
+
+    /* Nothing but that worker's join and loss was recorded; the broker still works. */
+    cr_expect_eq(log_inspect_count(harness_state_dir(h), "log"), records_before + 2);
+    cr_expect_eq(s_count(h, "completed", NULL), 0);
+    pid_t good = worker_process_python(h, "press", (const char *[]){"--heartbeat-ms", "100", NULL});
+    cr_assert(s_wait(h, "worker_joined", "press", 2, 10000));
+    cr_assert_eq(s_publish(h, "press.conference_notice", "agency", 5), 5);
+    cr_assert(s_wait_no_pending(h, 10000));
+    char *log = harness_daemon_log(h);
+    cr_expect(strstr(log, "frame 1: protocol is not MDPW01") || strstr(log, "frame 1"),
+              "errors name the frame:\n%s", log);
+    free(log);
+    worker_process_stop(good, SIGTERM);
+    s_finish(&h);
+}
+
+/* Crash rounds with delivery: every ACKed event is completed in the end. */
+struct acks {
+    pthread_mutex_t lock;
+    uint64_t *seqs;
+    size_t n, cap;
+    volatile bool stop;
+    struct harness *h;
+};
+
+static void
+s_on_ack(void *arg, const struct mep_reply *r, void *user)
+{
+    struct acks *a = arg;
+    if (!r->is_ack)
+        return;
+    pthread_mutex_lock(&a->lock);
+    if (a->n < a->cap)
+        a->seqs[a->n++] = r->seq;
+    pthread_mutex_unlock(&a->lock);
+}
+
+static void *
+s_publish_until_stopped(void *arg)
+{
+    struct acks *a = arg;
+    struct mandate_client_options o;
+    mandate_client_options_init(&o);
+    o.window = 64;
+    o.timeout_ms = 300;
+    o.max_resends = 1000;
+    o.on_reply = s_on_ack;
+    o.cb_arg = a;
+    struct mandate_client *cl = mandate_client_new(harness_endpoint(a->h), &o);
+    uint8_t data[] = {0x80};
+    for (uint32_t i = 0; !a->stop; i++) {
+        uint8_t id[16];
+        getrandom(id, sizeof id, 0);
+        struct envelope_fields f = {.id = id,
+                                    .type = i % 4 ? "press.conference_notice" : "cyber.soc_alert",
+                                    .source = "agency",
+                                    .time_ms = (uint64_t)time(NULL) * 1000,
+                                    .data = data,
+                                    .data_len = 1};
+        mandate_client_publish(cl, &f, NULL);
+    }
+    mandate_client_flush(cl, 20000);
+    mandate_client_destroy(&cl);
+    return NULL;
+}
+
+Test(delivery, kill9_rounds_under_load_lose_no_delivery, .timeout = 300)
+{
+    struct harness *h = harness_new(NULL, FAST_DELIVERY);
+    cr_assert_eq(harness_config_area(h, "press", "spawn", "yes"), 0);
+    cr_assert_eq(harness_config_area(h, "cyber", "spawn", "yes"), 0);
+    cr_assert_eq(harness_start(h, 10000), 0);
+    struct acks a = {.lock = PTHREAD_MUTEX_INITIALIZER, .cap = 2000000, .h = h};
+    a.seqs = calloc(a.cap, sizeof *a.seqs);
+    pthread_t t;
+    pthread_create(&t, NULL, s_publish_until_stopped, &a);
+
+    const char *rounds_env = getenv("MANDATE_CRASH_ROUNDS");
+    int rounds = rounds_env ? atoi(rounds_env) / 4 : 5;
+    srand((unsigned)getpid());
+    for (int r = 0; r < (rounds > 0 ? rounds : 1); r++) {
+        usleep(200000 + (useconds_t)(rand() % 400) * 1000);
+        harness_kill9(h);
+        cr_assert_eq(harness_start(h, 10000), 0, "restart %d failed:\n%s", r,
+                     harness_daemon_log(h));
+    }
+    usleep(300000);
+    a.stop = true;
+    pthread_join(t, NULL);
+    cr_assert(s_wait_no_pending(h, 60000), "deliveries left pending:\n%s", harness_daemon_log(h));
+
+    struct tally *tl = s_tally(h);
+    size_t acked = 0;
+    for (size_t i = 0; i < a.n; i++) {
+        uint64_t s = a.seqs[i];
+        cr_assert_lt(s, MAX_SEQ);
+        cr_expect(tl->accepted[s], "ACKed seq %lu is not an accepted record", s);
+        cr_expect_geq(tl->completed[s] + tl->dead[s], 1, "ACKed seq %lu never completed", s);
+        acked++;
+    }
+    cr_log_info("%zu ACKed events over %d kill -9 rounds, all completed", acked, rounds);
+    cr_expect_gt(acked, 100);
+    free(tl);
+    free(a.seqs);
+    cr_assert_eq(harness_stop(h, 15000), 0);
+    /* The chain holds over every crash. */
+    cr_expect_eq(harness_ctl(h, NULL, NULL, "verify", NULL), 0);
+    harness_destroy(&h);
 }

@@ -5,6 +5,7 @@
  */
 #include <criterion/criterion.h>
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -406,4 +407,69 @@ Test(msgpack_scan, agrees_with_msgpack_c, .timeout = 60)
                          seed, cut);
         msgpack_sbuffer_destroy(&buf);
     }
+}
+
+Test(msgpack_scan, map_field_finds_values_and_refuses_what_is_not_a_map)
+{
+    /* {"a": 1, "long_key": [1, 2], "event": {"x": "y"}} */
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 3);
+    msgpack_pack_str_with_body(&pk, "a", 1);
+    msgpack_pack_uint8(&pk, 1);
+    msgpack_pack_str_with_body(&pk, "long_key", 8);
+    msgpack_pack_array(&pk, 2);
+    msgpack_pack_uint8(&pk, 1);
+    msgpack_pack_uint8(&pk, 2);
+    msgpack_pack_str_with_body(&pk, "event", 5);
+    msgpack_pack_map(&pk, 1);
+    msgpack_pack_str_with_body(&pk, "x", 1);
+    msgpack_pack_str_with_body(&pk, "y", 1);
+
+    size_t off, len;
+    cr_assert_eq(msgpack_scan_map_field(sb.data, sb.size, "event", &off, &len), 0);
+    cr_expect_eq(off + len, sb.size, "the last value ends the buffer");
+    cr_expect_eq(len, 5); /* 0x81 0xa1 'x' 0xa1 'y' */
+    cr_assert_eq(msgpack_scan_map_field(sb.data, sb.size, "long_key", &off, &len), 0);
+    cr_expect_eq(len, 3);
+    cr_expect_eq(msgpack_scan_map_field(sb.data, sb.size, "eve", &off, &len), -ENOENT);
+    cr_expect_eq(msgpack_scan_map_field(sb.data, sb.size, "events", &off, &len), -ENOENT);
+
+    /* Every truncation is refused, never read past. */
+    for (size_t cut = 0; cut < sb.size; cut++) {
+        int rc = msgpack_scan_map_field(sb.data, cut, "event", &off, &len);
+        cr_expect(rc == -EBADMSG || (rc == 0 && off + len <= cut), "cut at %zu: %d", cut, rc);
+        cr_expect_neq(rc, 0, "cut at %zu found a value that runs past the end", cut);
+    }
+    msgpack_sbuffer_destroy(&sb);
+
+    static const struct {
+        const char *name;
+        const char *bytes;
+        size_t len;
+    } bad[] = {
+        {"not a map", "\x91\x01", 2},
+        {"int key", "\x81\x01\x01", 3},
+        {"key length past the end",
+         "\x81\xd9\xff"
+         "abc",
+         6},
+        {"map32 count past the end",
+         "\xdf\xff\xff\xff\xff\xa1"
+         "a\x01",
+         8},
+        {"value past the end",
+         "\x81\xa1"
+         "a\xdb\x00\x00\xff\xff",
+         8},
+        {"bad byte as value",
+         "\x81\xa1"
+         "a\xc1",
+         4},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        cr_expect_eq(msgpack_scan_map_field(bad[i].bytes, bad[i].len, "a", &off, &len), -EBADMSG,
+                     "%s", bad[i].name);
 }
