@@ -21,6 +21,7 @@
 #include "daemon/log.h"
 #include "daemon/zmq_event.h"
 #include "daemon/rate_limit.h"
+#include "daemon/retry_heap.h"
 #include "daemon/seq_queue.h"
 #include "proto/envelope.h"
 #include "proto/mdp.h"
@@ -57,17 +58,10 @@ struct worker {
 struct area_state {
     const struct area_conf *conf;
     struct seq_queue queue;
-    size_t retries; /* events waiting on a retry timer */
-    bool dirty;     /* got events or credit this turn: dispatch at its end */
-};
-
-struct retry {
-    struct retry *prev, *next;
+    struct retry_heap retries; /* events waiting out a backoff */
+    struct event *retry_ev;    /* fires at the earliest due time */
     struct delivery *d;
-    struct area_state *area;
-    uint64_t seq;
-    unsigned attempt;
-    struct event *ev;
+    bool dirty; /* got events or credit this turn: dispatch at its end */
 };
 
 /* A follow-up event a worker emitted, re-encoded with its source and corr set. */
@@ -113,7 +107,6 @@ struct delivery {
 
     struct area_state *areas; /* parallel to cfg->areas */
     struct worker *workers;
-    struct retry *retries;
 
     /* Records queue in `queued`; ingress's take() swaps them into `taken`,
      * which the writer thread reads while the loop fills `queued` again. */
@@ -446,50 +439,45 @@ s_backoff_ms(const struct delivery *d, unsigned attempt)
     return (unsigned)(ms < BACKOFF_MAX_MS ? ms : BACKOFF_MAX_MS);
 }
 
-static void s_on_retry(evutil_socket_t fd, short what, void *arg);
+/* Arms the area's retry timer for its earliest due time. */
+static void
+s_arm_retry(struct area_state *a)
+{
+    const struct retry_entry *e = retry_heap_peek(&a->retries);
+    if (!e) {
+        evtimer_del(a->retry_ev);
+        return;
+    }
+    uint64_t now = s_now_ms(), wait = e->due_ms > now ? e->due_ms - now : 0;
+    struct timeval tv = {.tv_sec = (time_t)(wait / 1000), .tv_usec = (long)(wait % 1000) * 1000};
+    evtimer_add(a->retry_ev, &tv);
+}
 
 static void
 s_schedule_retry(struct delivery *d, struct area_state *a, uint64_t seq, unsigned attempt,
                  unsigned delay_ms)
 {
-    struct retry *r = xcalloc(1, sizeof *r);
-    r->d = d;
-    r->area = a;
-    r->seq = seq;
-    r->attempt = attempt;
-    r->ev = evtimer_new(d->base, s_on_retry, r);
-    r->next = d->retries;
-    if (d->retries)
-        d->retries->prev = r;
-    d->retries = r;
-    a->retries++;
-    struct timeval tv = {.tv_sec = delay_ms / 1000, .tv_usec = (delay_ms % 1000) * 1000};
-    evtimer_add(r->ev, &tv);
+    const struct retry_entry *first = retry_heap_peek(&a->retries);
+    uint64_t due = s_now_ms() + delay_ms;
+    retry_heap_push(&a->retries, due, seq, attempt);
+    if (!first || due < first->due_ms)
+        s_arm_retry(a);
 }
 
-static void
-s_retry_free(struct delivery *d, struct retry *r)
-{
-    if (r->prev)
-        r->prev->next = r->next;
-    else
-        d->retries = r->next;
-    if (r->next)
-        r->next->prev = r->prev;
-    r->area->retries--;
-    event_free(r->ev);
-    free(r);
-}
-
+/* The backoff of the earliest ones ran out: back into the queue, in due order. */
 static void
 s_on_retry(evutil_socket_t fd, short what, void *arg)
 {
-    struct retry *r = arg;
-    struct delivery *d = r->d;
-    struct area_state *a = r->area;
-    seq_queue_push(&a->queue, r->seq, r->attempt);
-    s_retry_free(d, r);
-    s_dispatch(d, a);
+    struct area_state *a = arg;
+    uint64_t now = s_now_ms();
+    struct retry_entry e;
+    const struct retry_entry *head;
+    while ((head = retry_heap_peek(&a->retries)) && head->due_ms <= now) {
+        retry_heap_pop(&a->retries, &e);
+        seq_queue_push(&a->queue, e.seq, e.attempt);
+    }
+    s_arm_retry(a);
+    s_dispatch(a->d, a);
 }
 
 /*
@@ -1237,8 +1225,12 @@ delivery_new(struct event_base *base, void *zmq_ctx, const struct mandated_confi
     d->limits.max_bytes = cfg->broker.max_event_bytes;
     d->areas = xcalloc(cfg->nareas ? cfg->nareas : 1, sizeof *d->areas);
     for (size_t i = 0; i < cfg->nareas; i++) {
-        d->areas[i].conf = &cfg->areas[i];
-        seq_queue_init(&d->areas[i].queue);
+        struct area_state *a = &d->areas[i];
+        a->conf = &cfg->areas[i];
+        a->d = d;
+        seq_queue_init(&a->queue);
+        retry_heap_init(&a->retries);
+        a->retry_ev = evtimer_new(base, s_on_retry, a);
     }
     s_journal_init(&d->journals[0]);
     s_journal_init(&d->journals[1]);
@@ -1287,8 +1279,6 @@ delivery_destroy(struct delivery **d_p)
     struct delivery *d = *d_p;
     if (!d)
         return;
-    while (d->retries)
-        s_retry_free(d, d->retries);
     while (d->workers) {
         struct worker *w = d->workers;
         d->workers = w->next;
@@ -1301,8 +1291,12 @@ delivery_destroy(struct delivery **d_p)
             event_free(evs[i]);
     if (d->sock)
         zmq_close(d->sock);
-    for (size_t i = 0; i < d->cfg->nareas; i++)
+    for (size_t i = 0; i < d->cfg->nareas; i++) {
         seq_queue_destroy(&d->areas[i].queue);
+        retry_heap_destroy(&d->areas[i].retries);
+        if (d->areas[i].retry_ev)
+            event_free(d->areas[i].retry_ev);
+    }
     free(d->areas);
     s_journal_destroy(&d->journals[0]);
     s_journal_destroy(&d->journals[1]);
@@ -1324,7 +1318,7 @@ delivery_waiting(const struct delivery *d)
 {
     uint64_t n = 0;
     for (size_t i = 0; i < d->cfg->nareas; i++)
-        n += seq_queue_len(&d->areas[i].queue) + d->areas[i].retries;
+        n += seq_queue_len(&d->areas[i].queue) + retry_heap_len(&d->areas[i].retries);
     return n;
 }
 
