@@ -459,8 +459,10 @@ s_schedule_retry(struct delivery *d, struct area_state *a, uint64_t seq, unsigne
 {
     const struct retry_entry *first = retry_heap_peek(&a->retries);
     uint64_t due = s_now_ms() + delay_ms;
+    /* Read before the push, which may move the heap. */
+    bool earliest = !first || due < first->due_ms;
     retry_heap_push(&a->retries, due, seq, attempt);
-    if (!first || due < first->due_ms)
+    if (earliest)
         s_arm_retry(a);
 }
 

@@ -426,7 +426,7 @@ Test(delivery, broker_kill9_with_pending_and_in_flight_redelivers_all, .timeout 
     worker_process_stop(stuck, SIGKILL);
     cr_assert_eq(log_inspect_count(harness_state_dir(h), "pending"), 40);
 
-    cr_assert_eq(harness_start(h, 10000), 0);
+    cr_assert_eq(harness_start(h, 10000), 0, "restart failed:\n%s", harness_daemon_log(h));
     pid_t p = worker_process_python(h, "press", (const char *[]){"--heartbeat-ms", "100", NULL});
     pid_t c = worker_process_python(h, "cyber", (const char *[]){"--heartbeat-ms", "100", NULL});
     cr_assert(s_wait_no_pending(h, 30000), "not all delivered after restart:\n%s",
