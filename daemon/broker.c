@@ -107,7 +107,12 @@ s_record_stopped(struct broker *b)
     msgpack_pack_uint64(&pk, st->rejected_suppressed);
     audit_pack_key(&pk, "batches");
     msgpack_pack_uint64(&pk, st->batches);
-    s_write_record(b, AUDIT_KIND_STOPPED, &sb, 7);
+    /* What delivery left behind: still pending, and offered again at the next start. */
+    audit_pack_key(&pk, "waiting");
+    msgpack_pack_uint64(&pk, delivery_waiting(b->delivery));
+    audit_pack_key(&pk, "inflight");
+    msgpack_pack_uint64(&pk, delivery_inflight(b->delivery));
+    s_write_record(b, AUDIT_KIND_STOPPED, &sb, 9);
     msgpack_sbuffer_destroy(&sb);
 }
 
@@ -124,6 +129,9 @@ s_on_stop_signal(evutil_socket_t sig, short what, void *arg)
     struct broker *b = arg;
     if (b->stop_reason) {
         /* A second signal: stop waiting for workers. */
+        log_notice("%s again: not waiting for the %llu request(s) in flight; they stay pending",
+                   sig == SIGTERM ? "SIGTERM" : "SIGINT",
+                   (unsigned long long)delivery_inflight(b->delivery));
         event_base_loopexit(b->base, NULL);
         return;
     }

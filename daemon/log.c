@@ -16,6 +16,7 @@
 static const char *s_ident = "mandated";
 static int s_max_priority = LOG_INFO;
 static bool s_journal;
+static bool s_journal_tag; /* under journald, still name the process in each line */
 
 void
 log_init(const char *ident, int verbosity)
@@ -25,6 +26,9 @@ log_init(const char *ident, int verbosity)
     if (verbosity < 0)
         s_max_priority = LOG_WARNING;
     s_journal = getenv("JOURNAL_STREAM") != NULL;
+    /* Spawned workers write to the broker's journal stream, which journald
+     * files under the broker's name and pid: say whose line it is. */
+    s_journal_tag = strcmp(ident, "mandated") != 0;
 }
 
 static const char *
@@ -42,7 +46,9 @@ log_msg(int priority, const char *fmt, ...)
         return;
     char line[2048];
     int n;
-    if (s_journal) {
+    if (s_journal && s_journal_tag) {
+        n = snprintf(line, sizeof line, "<%d>%s[%ld]: ", priority, s_ident, (long)getpid());
+    } else if (s_journal) {
         n = snprintf(line, sizeof line, "<%d>", priority);
     } else {
         struct timespec ts;

@@ -16,7 +16,7 @@
 static void
 s_usage(FILE *out)
 {
-    fprintf(out, "usage: mandated [-c FILE] [-t] [-v]... [-h] [-V]\n"
+    fprintf(out, "usage: mandated [-c FILE] [-t] [-v]... [-q] [-h] [-V]\n"
                  "  -c, --config FILE    configuration (default: config/mandated.conf,\n"
                  "                       else /etc/mandated/mandated.conf, else built in)\n"
                  "  -t, --check-config   check the configuration, print what would run, exit\n"
@@ -100,12 +100,16 @@ main(int argc, char **argv)
         printf("\nmandated %s would: bind ingress %s and keep the audit log in %s/audit (%s);\n"
                "  route events to MDP workers on %s (heartbeat %u ms, liveness %u, %u attempts, "
                "backoff from %u ms);\n"
+               "  spawn workers with %s; on SIGTERM wait up to %u ms for requests in flight;\n"
                "  the HTTP endpoint is configured but not yet served\n",
                MANDATED_VERSION, cfg->broker.ingress, cfg->broker.state_dir,
                cfg->broker.durability == DURABILITY_FULL ? "fsync every commit"
                                                          : "relaxed: no fsync per commit",
                cfg->broker.workers, cfg->delivery.heartbeat_ms, cfg->delivery.liveness,
-               cfg->delivery.max_attempts, cfg->delivery.retry_backoff_ms);
+               cfg->delivery.max_attempts, cfg->delivery.retry_backoff_ms,
+               cfg->broker.worker_program[0] ? cfg->broker.worker_program
+                                             : "mandate-worker beside mandated, else from PATH",
+               cfg->delivery.drain_timeout_ms);
         printf("configuration ok\n");
         config_destroy(&cfg);
         return EX_OK;

@@ -302,8 +302,8 @@ s_put_state(FILE *out, enum state state, const struct audit_record *last)
         fputc(')', out);
         break;
     case STATE_DEADLETTERED:
-        s_put_field(out, "dead-lettered (after ", last, "attempt");
-        s_put_field(out, " attempts: ", last, "reason");
+        s_put_field(out, "dead-lettered (attempt ", last, "attempt");
+        s_put_field(out, ": ", last, "reason");
         fputc(')', out);
         break;
     }

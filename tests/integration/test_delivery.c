@@ -780,3 +780,51 @@ Test(delivery, kill9_rounds_under_load_lose_no_delivery, .timeout = 300)
     cr_expect_eq(harness_ctl(h, NULL, NULL, "verify", NULL), 0);
     harness_destroy(&h);
 }
+
+/* The `stopped` record's count of requests left in flight. */
+static bool
+s_stopped_inflight(uint64_t seq, const struct audit_record *rec, const void *b, size_t l, void *arg)
+{
+    if (rec && strcmp(rec->kind, "stopped") == 0)
+        *(long *)arg = (long)s_uint_field(rec, "inflight");
+    return true;
+}
+
+Test(delivery, sigterm_waits_for_replies_in_flight_then_leaves_the_rest_pending, .timeout = 120)
+{
+    struct harness *h = harness_new(NULL, FAST_DELIVERY "drain_timeout_ms = 3000\n");
+    cr_assert_eq(harness_start(h, 10000), 0);
+    /* Answers 400 ms after its last request: within the drain bound. */
+    pid_t slow = worker_process_python(
+        h, "press",
+        (const char *[]){"--heartbeat-ms", "100", "--credit", "4", "--hold-ms", "400", NULL});
+    cr_assert(s_wait(h, "worker_joined", "press", 1, 10000));
+    cr_assert_eq(s_publish(h, "press.conference_notice", "agency", 4), 4);
+    cr_assert(s_wait(h, "dispatched", "press", 4, 10000));
+    cr_assert_eq(harness_stop(h, 10000), 0, "%s", harness_daemon_log(h));
+    cr_expect_eq(s_count(h, "completed", "press"), 4, "replies during the drain are recorded");
+    long left = -1;
+    log_inspect_each(harness_state_dir(h), s_stopped_inflight, &left);
+    cr_expect_eq(left, 0);
+    worker_process_stop(slow, SIGKILL);
+
+    /* A worker that never answers: the drain gives up after its bound. */
+    cr_assert_eq(harness_start(h, 10000), 0);
+    pid_t stuck = worker_process_python(
+        h, "press",
+        (const char *[]){"--heartbeat-ms", "100", "--credit", "4", "--hold-ms", "600000", NULL});
+    cr_assert(s_wait(h, "worker_joined", "press", 2, 10000));
+    cr_assert_eq(s_publish(h, "press.conference_notice", "agency", 3), 3);
+    cr_assert(s_wait(h, "dispatched", "press", 7, 10000));
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    cr_assert_eq(harness_stop(h, 10000), 0);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+    cr_expect(secs >= 2.5 && secs < 8, "stopped after %.1f s with drain_timeout_ms = 3000", secs);
+    log_inspect_each(harness_state_dir(h), s_stopped_inflight, &left);
+    cr_expect_eq(left, 3);
+    cr_expect_eq(log_inspect_count(harness_state_dir(h), "pending"), 3);
+    worker_process_stop(stuck, SIGKILL);
+    harness_destroy(&h);
+}

@@ -409,7 +409,7 @@ Test(show, states)
 {
     s_assert_state(SEQ_LAST, "5",
                    "event 5 id=" NOTICE_ID " type=press.conference_notice source=so-van-hoa "
-                   "area=press: dead-lettered (after 5 attempts: max_attempts reached)");
+                   "area=press: dead-lettered (attempt 5: max_attempts reached)");
     s_assert_state(SEQ_LAST, "17",
                    "event 17 id=" COMPLAINT_ID " type=inspection.complaint_received "
                    "source=ttcp area=inspection: waiting (not dispatched yet)");
