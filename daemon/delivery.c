@@ -588,7 +588,12 @@ s_enqueue(struct delivery *d, struct area_state *a, uint64_t seq, unsigned attem
     s_dispatch(d, a);
 }
 
-/* The area's worker with the most free credit, or NULL if all are busy. */
+/*
+ * The area's worker with the most free credit, or NULL if all are busy. A
+ * worker is topped up only once a quarter of its credit is free: it still
+ * has the rest queued, and requests sent in bursts share the socket's
+ * writes instead of costing one system call each.
+ */
 static struct worker *
 s_pick_worker(struct delivery *d, struct area_state *a)
 {
@@ -598,6 +603,8 @@ s_pick_worker(struct delivery *d, struct area_state *a)
         if (w->area != a)
             continue;
         unsigned free_credit = w->credit - w->ninflight;
+        if (free_credit < (w->credit + 3) / 4)
+            continue;
         if (free_credit > best_free) {
             best = w;
             best_free = free_credit;

@@ -25,8 +25,10 @@
 #include "proto/envelope.h"
 
 #define IDENTITY_MAX     255
-#define FRAMES_MAX       8 /* after the identity; more is a bad frame */
-#define INLINE_BATCH_MAX 4 /* written on the loop thread when nothing else waits */
+#define FRAMES_MAX       8   /* after the identity; more is a bad frame */
+#define INLINE_BATCH_MAX 4   /* written on the loop thread when nothing else waits */
+#define RIDER_BATCH_MIN  256 /* rider records worth a commit of their own at once */
+#define RIDER_DELAY_MS   2   /* how long fewer of them wait for more */
 
 /* One message read in this turn, and what will be answered. */
 struct item {
@@ -466,9 +468,16 @@ s_submit(struct ingress *in, bool force)
     size_t riders = in->has_rider ? in->rider.queued(in->rider.arg) : 0;
     if (in->writing || (in->filling->nitems == 0 && riders == 0))
         return;
-    /* commit_max_delay_ms: an operator may trade latency for fuller batches. */
+    /* commit_max_delay_ms: an operator may trade latency for fuller batches.
+     * The rider's records alone (no ACK waits on them) always wait a little
+     * for company: every commit costs two fsyncs however small it is. */
     unsigned delay_ms = in->cfg->broker.commit_max_delay_ms;
-    if (!force && delay_ms > 0 && in->filling->nitems < in->cfg->broker.commit_max_batch) {
+    bool rider_only = in->filling->nitems == 0;
+    if (rider_only && riders < RIDER_BATCH_MIN && delay_ms < RIDER_DELAY_MS)
+        delay_ms = RIDER_DELAY_MS;
+    if (!force && delay_ms > 0 &&
+        (rider_only ? riders < RIDER_BATCH_MIN
+                    : in->filling->nitems < in->cfg->broker.commit_max_batch)) {
         if (!in->delay_armed) {
             struct timeval tv = {.tv_sec = delay_ms / 1000, .tv_usec = (delay_ms % 1000) * 1000};
             evtimer_add(in->delay_ev, &tv);
@@ -480,8 +489,11 @@ s_submit(struct ingress *in, bool force)
         evtimer_del(in->delay_ev);
         in->delay_armed = false;
     }
-    bool inline_write =
-        in->filling->nitems + riders <= INLINE_BATCH_MAX && !zmq_has_input(in->sock);
+    /* Inline only for a publisher waiting on its ACK: the rider's records alone
+     * have nobody waiting, and the writer thread lets them gather meanwhile. */
+    bool inline_write = in->filling->nitems > 0 &&
+                        in->filling->nitems + riders <= INLINE_BATCH_MAX &&
+                        !zmq_has_input(in->sock);
     if (riders) {
         in->rider.take(in->rider.arg);
         in->filling->rider_taken = true;
