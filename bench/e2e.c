@@ -35,12 +35,14 @@
 #define WINDOW         125
 #define DEFAULT_CREDIT "256"
 #define AREA           "press"
+#define EVENT_BYTES    300 /* as in bench/ingest */
+#define PAD_BYTES      196 /* what makes an event EVENT_BYTES long */
 #define EVENT_TYPE     "press.conference_notice"
 #define MAX_WORKERS    4
 #define MAX_RUNS       20
 #define TARGET_RATIO   0.5
 #define DEFAULT_RUNS   5
-#define DEFAULT_EVENTS 40000
+#define DEFAULT_EVENTS 100000
 
 static const char *s_credit = DEFAULT_CREDIT; /* --credit: each worker's READY credit */
 
@@ -69,11 +71,15 @@ struct publisher {
     size_t t_at;            /* offset of data.t's 8 bytes within an event */
 };
 
-/* Encodes p->n events with UUIDv7 ids (what publishers really send) and data = {"t": 0}. */
+/*
+ * Encodes p->n events with UUIDv7 ids (what publishers really send) and
+ * data = {"pad": 196 bytes, "t": 0}: 300 bytes an event, as in bench/ingest.
+ */
 static void
 s_prepare(struct publisher *p)
 {
-    static const uint8_t data[] = {0x81, 0xa1, 't', 0xcf, 0, 0, 0, 0, 0, 0, 0, 0};
+    uint8_t data[7 + PAD_BYTES + 11] = {0x82, 0xa3, 'p', 'a', 'd', 0xc4, PAD_BYTES};
+    memcpy(data + 7 + PAD_BYTES, "\xa1t\xcf", 3); /* t's 8 bytes follow, zero for now */
     msgpack_sbuffer_init(&p->events);
     p->off = calloc(p->n + 1, sizeof *p->off);
     for (unsigned i = 0; i < p->n; i++) {
@@ -89,6 +95,8 @@ s_prepare(struct publisher *p)
         envelope_encode(&f, &p->events);
     }
     p->off[p->n] = p->events.size;
+    if (p->n && p->off[1] - p->off[0] != EVENT_BYTES)
+        fprintf(stderr, "e2e: events are %zu bytes, not %d\n", p->off[1] - p->off[0], EVENT_BYTES);
     /* data is the envelope's last field: t's bytes end the event. */
     p->t_at = p->off[1] - p->off[0] - 8;
 }
@@ -183,9 +191,9 @@ s_scan_one(uint64_t seq, const struct audit_record *rec, const void *b, size_t l
             const msgpack_object_kv *kv = &ev->via.map.ptr[i];
             if (kv->key.type != MSGPACK_OBJECT_STR || kv->key.via.str.size != 4 ||
                 memcmp(kv->key.via.str.ptr, "data", 4) != 0 || kv->val.type != MSGPACK_OBJECT_MAP ||
-                kv->val.via.map.size != 1)
+                kv->val.via.map.size != 2)
                 continue;
-            s->t_by_seq[seq] = kv->val.via.map.ptr[0].val.via.u64;
+            s->t_by_seq[seq] = kv->val.via.map.ptr[1].val.via.u64; /* "t" comes last */
             if (!s->first_pub || s->t_by_seq[seq] < s->first_pub)
                 s->first_pub = s->t_by_seq[seq];
         }

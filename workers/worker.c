@@ -68,6 +68,7 @@ struct worker {
 
     struct envelope_limits limits;
     msgpack_sbuffer credit, body, repack;
+    struct envelope_decoder decoder; /* reused: no allocation per request once warm */
     struct handler_outcome outcome;
     uint64_t served, malformed, dropped;
 };
@@ -232,7 +233,8 @@ s_handle(struct worker *w, const struct mdp_request *req)
     msgpack_packer_init(&pk, &w->repack, msgpack_sbuffer_write);
     msgpack_pack_object(&pk, *req->event);
     memset(&env_err, 0, sizeof(env_err));
-    have_env = envelope_decode(w->repack.data, w->repack.size, &w->limits, &env, &env_err) == 0;
+    have_env = envelope_decode_with(&w->decoder, w->repack.data, w->repack.size, &w->limits, &env,
+                                    &env_err) == 0;
 
     const struct handler_request hreq = {
         .seq = req->seq,
@@ -425,6 +427,7 @@ worker_new(const struct worker_options *opt)
     msgpack_sbuffer_init(&w->credit);
     msgpack_sbuffer_init(&w->body);
     msgpack_sbuffer_init(&w->repack);
+    envelope_decoder_init(&w->decoder);
     handler_outcome_init(&w->outcome);
     mdp_pack_credit(&w->credit, opt->credit);
 
@@ -537,6 +540,7 @@ worker_destroy(struct worker **w_p)
     msgpack_sbuffer_destroy(&w->credit);
     msgpack_sbuffer_destroy(&w->body);
     msgpack_sbuffer_destroy(&w->repack);
+    envelope_decoder_destroy(&w->decoder);
     free(w);
     *w_p = NULL;
 }
