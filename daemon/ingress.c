@@ -29,6 +29,7 @@
 #define INLINE_BATCH_MAX 4   /* written on the loop thread when nothing else waits */
 #define RIDER_BATCH_MIN  256 /* rider records worth a commit of their own at once */
 #define RIDER_DELAY_MS   2   /* how long fewer of them wait for more */
+#define RIDER_RETRY_MS   100 /* between attempts while commits fail */
 
 /* One message read in this turn, and what will be answered. */
 struct item {
@@ -473,11 +474,17 @@ s_submit(struct ingress *in, bool force)
      * for company: every commit costs two fsyncs however small it is. */
     unsigned delay_ms = in->cfg->broker.commit_max_delay_ms;
     bool rider_only = in->filling->nitems == 0;
-    if (rider_only && riders < RIDER_BATCH_MIN && delay_ms < RIDER_DELAY_MS)
+    bool wait = rider_only ? riders < RIDER_BATCH_MIN
+                           : in->filling->nitems < in->cfg->broker.commit_max_batch;
+    if (rider_only && delay_ms < RIDER_DELAY_MS)
         delay_ms = RIDER_DELAY_MS;
-    if (!force && delay_ms > 0 &&
-        (rider_only ? riders < RIDER_BATCH_MIN
-                    : in->filling->nitems < in->cfg->broker.commit_max_batch)) {
+    /* After a failed commit (disk or map full) the rider's records would be
+     * retried back to back: space the attempts out. New events still go at once. */
+    if (rider_only && in->last_commit_failed) {
+        delay_ms = RIDER_RETRY_MS;
+        wait = true;
+    }
+    if (!force && delay_ms > 0 && wait) {
         if (!in->delay_armed) {
             struct timeval tv = {.tv_sec = delay_ms / 1000, .tv_usec = (delay_ms % 1000) * 1000};
             evtimer_add(in->delay_ev, &tv);

@@ -6,12 +6,15 @@
 #include <criterion/criterion.h>
 #include <zmq.h>
 #include <dirent.h>
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -836,5 +839,91 @@ Test(delivery, sigterm_waits_for_replies_in_flight_then_leaves_the_rest_pending,
     cr_expect_eq(left, 3);
     cr_expect_eq(log_inspect_count(harness_state_dir(h), "pending"), 3);
     worker_process_stop(stuck, SIGKILL);
+    harness_destroy(&h);
+}
+
+/* Publishes batches of 50 until some are refused; returns the ACK count. */
+static unsigned
+s_publish_until_refused(struct harness *h, unsigned *refused)
+{
+    unsigned acked = 0;
+    for (int round = 0; round < 400 && *refused == 0; round++) {
+        struct publish_count c = {0};
+        struct mandate_client_options o;
+        mandate_client_options_init(&o);
+        o.window = 50;
+        o.max_resends = 0;
+        o.on_reply = s_on_reply;
+        o.cb_arg = &c;
+        struct mandate_client *cl = mandate_client_new(harness_endpoint(h), &o);
+        uint8_t pad[600];
+        memset(pad, 'x', sizeof pad);
+        msgpack_sbuffer sb;
+        msgpack_packer pk;
+        msgpack_sbuffer_init(&sb);
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        msgpack_pack_map(&pk, 1);
+        msgpack_pack_str_with_body(&pk, "pad", 3);
+        msgpack_pack_bin_with_body(&pk, pad, sizeof pad);
+        for (int i = 0; i < 50; i++) {
+            uint8_t id[16];
+            getrandom(id, sizeof id, 0);
+            struct envelope_fields f = {.id = id,
+                                        .type = "press.conference_notice",
+                                        .source = "agency",
+                                        .time_ms = (uint64_t)time(NULL) * 1000,
+                                        .data = sb.data,
+                                        .data_len = sb.size};
+            mandate_client_publish(cl, &f, NULL);
+        }
+        mandate_client_flush(cl, 20000);
+        mandate_client_destroy(&cl);
+        msgpack_sbuffer_destroy(&sb);
+        acked += c.acked;
+        *refused += c.nacked;
+    }
+    return acked;
+}
+
+/* Delivery records that cannot be written (disk full) wait and go in once there is room. */
+Test(delivery, completions_survive_a_full_disk, .timeout = 180)
+{
+    struct harness *h = harness_new("map_initial_bytes = 8388608\n", FAST_DELIVERY);
+    const char *var = harness_state_dir(h);
+    mkdir(var, 0750);
+    if (mount("tmpfs", var, "tmpfs", 0, "size=1m") < 0) {
+        harness_destroy(&h);
+        cr_skip_test("needs root to mount a small tmpfs");
+    }
+    cr_assert_eq(harness_start(h, 10000), 0);
+    pid_t w = worker_process_python(h, "press", (const char *[]){"--heartbeat-ms", "100", NULL});
+    cr_assert(s_wait(h, "worker_joined", "press", 1, 10000));
+    unsigned refused = 0;
+    unsigned acked = s_publish_until_refused(h, &refused);
+    cr_assert_gt(refused, 0, "a 1 MiB disk never filled");
+    cr_assert_gt(acked, 50);
+    usleep(500000); /* completions arrive meanwhile and cannot be written */
+
+    cr_assert_eq(mount("tmpfs", var, "tmpfs", MS_REMOUNT, "size=64m"), 0, "%s", strerror(errno));
+    cr_assert(s_wait_no_pending(h, 30000), "deliveries stuck after the disk had room:\n%s",
+              harness_daemon_log(h));
+    char *log = harness_daemon_log(h);
+    cr_expect(strstr(log, "commit failed") && strstr(log, "commits work again"),
+              "the disk never refused a commit, or commits never recovered:\n%s", log);
+    free(log);
+    struct tally *t = s_tally(h);
+    long accepted = 0;
+    for (uint64_t s = 0; s < MAX_SEQ; s++) {
+        if (!t->accepted[s])
+            continue;
+        accepted++;
+        cr_expect_eq(t->completed[s], 1, "event %lu completed %u times", s, t->completed[s]);
+    }
+    free(t);
+    cr_expect_eq(accepted, (long)acked);
+    worker_process_stop(w, SIGTERM);
+    cr_assert_eq(harness_stop(h, 15000), 0);
+    cr_expect_eq(harness_ctl(h, NULL, NULL, "verify", NULL), 0);
+    cr_assert_eq(umount(var), 0, "%s", strerror(errno));
     harness_destroy(&h);
 }
