@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -51,41 +50,58 @@ s_on_reply(void *arg, const struct mep_reply *r, void *user)
         c->nacked++;
 }
 
-/* Publishes n events of type (pipelined) and waits for every answer; returns the ACK count. */
-static unsigned
-s_publish(struct harness *h, const char *type, const char *source, unsigned n)
+/*
+ * Publishes n events of type (pipelined, window events in flight), data =
+ * {"n": i, "pad": pad_bytes of padding}, and waits for every answer;
+ * max_resends as libmandate takes it. Counts ACKs and NACKs into *c.
+ */
+static void
+s_publish_with(struct harness *h, const char *type, const char *source, unsigned n, unsigned window,
+               unsigned max_resends, size_t pad_bytes, struct publish_count *c)
 {
-    struct publish_count c = {0};
     struct mandate_client_options o;
     mandate_client_options_init(&o);
-    o.window = 256;
+    o.window = window;
+    o.max_resends = max_resends;
     o.on_reply = s_on_reply;
-    o.cb_arg = &c;
+    o.cb_arg = c;
     struct mandate_client *cl = mandate_client_new(harness_endpoint(h), &o);
     cr_assert_not_null(cl);
+    uint8_t *pad = calloc(1, pad_bytes + 1);
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
     for (unsigned i = 0; i < n; i++) {
         uint8_t id[16];
         getrandom(id, sizeof id, 0);
-        uint8_t data[16];
-        msgpack_sbuffer sb;
-        msgpack_packer pk;
-        msgpack_sbuffer_init(&sb);
+        msgpack_sbuffer_clear(&sb);
         msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-        msgpack_pack_map(&pk, 1);
+        msgpack_pack_map(&pk, 2);
         msgpack_pack_str_with_body(&pk, "n", 1);
         msgpack_pack_uint32(&pk, i);
-        memcpy(data, sb.data, sb.size);
+        msgpack_pack_str_with_body(&pk, "pad", 3);
+        msgpack_pack_bin_with_body(&pk, pad, pad_bytes);
         struct envelope_fields f = {.id = id,
                                     .type = type,
                                     .source = source,
                                     .time_ms = (uint64_t)time(NULL) * 1000,
-                                    .data = data,
+                                    .data = sb.data,
                                     .data_len = sb.size};
         cr_assert_eq(mandate_client_publish(cl, &f, NULL), 0);
-        msgpack_sbuffer_destroy(&sb);
     }
-    cr_assert_eq(mandate_client_flush(cl, 60000), 0);
+    mandate_client_flush(cl, 60000);
     mandate_client_destroy(&cl);
+    msgpack_sbuffer_destroy(&sb);
+    free(pad);
+}
+
+/* n small events, every one answered; returns the ACK count. */
+static unsigned
+s_publish(struct harness *h, const char *type, const char *source, unsigned n)
+{
+    struct publish_count c = {0};
+    s_publish_with(h, type, source, n, 256, MANDATE_DEFAULT_MAX_RESENDS, 0, &c);
+    cr_assert_eq(c.acked + c.nacked, n, "events left unanswered");
     return c.acked;
 }
 
@@ -842,56 +858,22 @@ Test(delivery, sigterm_waits_for_replies_in_flight_then_leaves_the_rest_pending,
     harness_destroy(&h);
 }
 
-/* Publishes batches of 50 until some are refused; returns the ACK count. */
+/* Publishes batches of 50 600-byte events until some are refused; returns the ACK count. */
 static unsigned
 s_publish_until_refused(struct harness *h, unsigned *refused)
 {
-    unsigned acked = 0;
-    for (int round = 0; round < 400 && *refused == 0; round++) {
-        struct publish_count c = {0};
-        struct mandate_client_options o;
-        mandate_client_options_init(&o);
-        o.window = 50;
-        o.max_resends = 0;
-        o.on_reply = s_on_reply;
-        o.cb_arg = &c;
-        struct mandate_client *cl = mandate_client_new(harness_endpoint(h), &o);
-        uint8_t pad[600];
-        memset(pad, 'x', sizeof pad);
-        msgpack_sbuffer sb;
-        msgpack_packer pk;
-        msgpack_sbuffer_init(&sb);
-        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-        msgpack_pack_map(&pk, 1);
-        msgpack_pack_str_with_body(&pk, "pad", 3);
-        msgpack_pack_bin_with_body(&pk, pad, sizeof pad);
-        for (int i = 0; i < 50; i++) {
-            uint8_t id[16];
-            getrandom(id, sizeof id, 0);
-            struct envelope_fields f = {.id = id,
-                                        .type = "press.conference_notice",
-                                        .source = "agency",
-                                        .time_ms = (uint64_t)time(NULL) * 1000,
-                                        .data = sb.data,
-                                        .data_len = sb.size};
-            mandate_client_publish(cl, &f, NULL);
-        }
-        mandate_client_flush(cl, 20000);
-        mandate_client_destroy(&cl);
-        msgpack_sbuffer_destroy(&sb);
-        acked += c.acked;
-        *refused += c.nacked;
-    }
-    return acked;
+    struct publish_count c = {0};
+    for (int round = 0; round < 400 && c.nacked == 0; round++)
+        s_publish_with(h, "press.conference_notice", "agency", 50, 50, 0, 600, &c);
+    *refused = c.nacked;
+    return c.acked;
 }
 
 /* Delivery records that cannot be written (disk full) wait and go in once there is room. */
 Test(delivery, completions_survive_a_full_disk, .timeout = 180)
 {
     struct harness *h = harness_new("map_initial_bytes = 8388608\n", FAST_DELIVERY);
-    const char *var = harness_state_dir(h);
-    mkdir(var, 0750);
-    if (mount("tmpfs", var, "tmpfs", 0, "size=1m") < 0) {
+    if (harness_mount_state_tmpfs(h, "1m") < 0) {
         harness_destroy(&h);
         cr_skip_test("needs root to mount a small tmpfs");
     }
@@ -904,7 +886,7 @@ Test(delivery, completions_survive_a_full_disk, .timeout = 180)
     cr_assert_gt(acked, 50);
     usleep(500000); /* completions arrive meanwhile and cannot be written */
 
-    cr_assert_eq(mount("tmpfs", var, "tmpfs", MS_REMOUNT, "size=64m"), 0, "%s", strerror(errno));
+    cr_assert_eq(harness_remount_state_tmpfs(h, "64m"), 0);
     cr_assert(s_wait_no_pending(h, 30000), "deliveries stuck after the disk had room:\n%s",
               harness_daemon_log(h));
     char *log = harness_daemon_log(h);
@@ -924,6 +906,6 @@ Test(delivery, completions_survive_a_full_disk, .timeout = 180)
     worker_process_stop(w, SIGTERM);
     cr_assert_eq(harness_stop(h, 15000), 0);
     cr_expect_eq(harness_ctl(h, NULL, NULL, "verify", NULL), 0);
-    cr_assert_eq(umount(var), 0, "%s", strerror(errno));
+    cr_assert_eq(harness_umount_state(h), 0);
     harness_destroy(&h);
 }

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -366,9 +365,7 @@ Test(ingest, full_map_answers_unavailable_and_harms_nothing, .timeout = 120)
 Test(ingest, full_disk_answers_unavailable_then_recovers, .timeout = 120)
 {
     struct harness *h = harness_new("map_initial_bytes = 8388608\n", NULL);
-    const char *var = harness_state_dir(h);
-    mkdir(var, 0750);
-    if (mount("tmpfs", var, "tmpfs", 0, "size=1m") < 0) {
+    if (harness_mount_state_tmpfs(h, "1m") < 0) {
         harness_destroy(&h);
         cr_skip_test("needs root to mount a small tmpfs");
     }
@@ -379,7 +376,7 @@ Test(ingest, full_disk_answers_unavailable_then_recovers, .timeout = 120)
     cr_assert_gt(acked, 100);
     cr_assert_eq(unavailable, 5, "a 1 MiB disk never filled");
     /* Room again: the same broker takes events again, no restart needed. */
-    cr_assert_eq(mount("tmpfs", var, "tmpfs", MS_REMOUNT, "size=16m"), 0, "%s", strerror(errno));
+    cr_assert_eq(harness_remount_state_tmpfs(h, "16m"), 0);
     uint8_t id[16];
     s_id(id, 4, i);
     struct mep_reply r = s_publish(s, id, "press.conference_notice", "agency", i);
@@ -389,7 +386,7 @@ Test(ingest, full_disk_answers_unavailable_then_recovers, .timeout = 120)
     cr_assert_eq(harness_stop(h, 10000), 0);
     cr_assert_eq(log_inspect_count(harness_state_dir(h), "ids"), acked);
     cr_assert_eq(harness_ctl(h, NULL, NULL, "verify", NULL), 0);
-    cr_assert_eq(umount(var), 0, "%s", strerror(errno));
+    cr_assert_eq(harness_umount_state(h), 0);
     harness_destroy(&h);
 }
 

@@ -501,3 +501,30 @@ harness_workers_endpoint(const struct harness *h)
 {
     return h->workers;
 }
+
+static int
+s_tmpfs(struct harness *h, const char *size, unsigned long flags)
+{
+    char opts[64];
+    snprintf(opts, sizeof opts, "size=%s", size);
+    mkdir(h->state_dir, 0750);
+    return mount("tmpfs", h->state_dir, "tmpfs", flags, opts) < 0 ? -errno : 0;
+}
+
+int
+harness_mount_state_tmpfs(struct harness *h, const char *size)
+{
+    return s_tmpfs(h, size, 0);
+}
+
+int
+harness_remount_state_tmpfs(struct harness *h, const char *size)
+{
+    return s_tmpfs(h, size, MS_REMOUNT);
+}
+
+int
+harness_umount_state(struct harness *h)
+{
+    return umount(h->state_dir) < 0 ? -errno : 0;
+}

@@ -57,6 +57,15 @@ int harness_ctl(struct harness *h, const char *input, char **ret_out, ...);
 /* The same without input, with stderr captured in *ret_err too (malloc'd). */
 int harness_ctl_err(struct harness *h, char **ret_out, char **ret_err, ...);
 
+/*
+ * The state directory on a tmpfs of the given size ("1m"), to fill a disk for
+ * real (needs root: -EPERM otherwise), then grown in place, then unmounted.
+ * Each returns 0 or -errno.
+ */
+int harness_mount_state_tmpfs(struct harness *h, const char *size);
+int harness_remount_state_tmpfs(struct harness *h, const char *size);
+int harness_umount_state(struct harness *h);
+
 /* A fresh directory TMPDIR/PREFIX-XXXXXX (default /tmp) in buf; 0 or -errno. */
 int harness_mkdtemp(char *buf, size_t size, const char *prefix);
 /* Removes a directory tree without a shell; 0 or -errno (missing is fine). */
