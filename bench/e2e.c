@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,11 +30,12 @@
 #include <zmq.h>
 
 #include "proto/envelope.h"
+#include "proto/mdp.h"
 #include "tools/mandate_client.h"
 
 #define CLIENTS        8
 #define WINDOW         125
-#define DEFAULT_CREDIT "256"
+#define DEFAULT_CREDIT "128"
 #define AREA           "press"
 #define EVENT_BYTES    300 /* as in bench/ingest */
 #define PAD_BYTES      196 /* what makes an event EVENT_BYTES long */
@@ -156,6 +158,86 @@ out:
     return NULL;
 }
 
+/*
+ * A no-op MDP worker, forked: READY with the credit frame, then every
+ * REQUEST is answered {"status": "done"} at once, without looking at the
+ * event. It measures the broker's side of delivery with as little worker
+ * CPU as MDP allows; the real mandate-worker runs in its own scenario.
+ */
+static void
+s_noop_worker_main(const char *endpoint, unsigned credit)
+{
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    void *ctx = zmq_ctx_new();
+    void *sock = zmq_socket(ctx, ZMQ_DEALER);
+    int linger = 0;
+    zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
+    if (zmq_connect(sock, endpoint) < 0)
+        _exit(1);
+    msgpack_sbuffer credit_frame, done;
+    msgpack_sbuffer_init(&credit_frame);
+    msgpack_sbuffer_init(&done);
+    mdp_pack_credit(&credit_frame, credit);
+    mdp_pack_outcome(&done, MDP_STATUS_DONE, NULL, NULL, 0, NULL, 0);
+    static const uint8_t ready = MDP_READY, reply = MDP_REPLY, heartbeat = MDP_HEARTBEAT;
+    zmq_send(sock, "", 0, ZMQ_SNDMORE);
+    zmq_send(sock, MDPW_PROTOCOL, 6, ZMQ_SNDMORE);
+    zmq_send(sock, &ready, 1, ZMQ_SNDMORE);
+    zmq_send(sock, AREA, strlen(AREA), ZMQ_SNDMORE);
+    zmq_send(sock, credit_frame.data, credit_frame.size, 0);
+    uint64_t last_sent = s_now_ns();
+    for (;;) {
+        zmq_pollitem_t item = {.socket = sock, .events = ZMQ_POLLIN};
+        if (zmq_poll(&item, 1, 500) < 0)
+            _exit(1);
+        /* Stay alive in the broker's eyes (heartbeat_ms 2500 by default). */
+        if (s_now_ns() - last_sent > 1000000000u) {
+            zmq_send(sock, "", 0, ZMQ_SNDMORE);
+            zmq_send(sock, MDPW_PROTOCOL, 6, ZMQ_SNDMORE);
+            zmq_send(sock, &heartbeat, 1, 0);
+            last_sent = s_now_ns();
+        }
+        zmq_msg_t parts[8];
+        size_t n;
+        while (item.revents & ZMQ_POLLIN) {
+            int more = 1;
+            for (n = 0; more && n < 8; n++) {
+                zmq_msg_init(&parts[n]);
+                if (zmq_msg_recv(&parts[n], sock, n ? 0 : ZMQ_DONTWAIT) < 0)
+                    break;
+                more = zmq_msg_more(&parts[n]);
+            }
+            if (n == 0 || (n == 1 && !zmq_msg_size(&parts[0]) && !more)) {
+                zmq_msg_close(&parts[0]);
+                break; /* nothing more to read */
+            }
+            if (n >= 6 && zmq_msg_size(&parts[2]) == 1 &&
+                *(const uint8_t *)zmq_msg_data(&parts[2]) == MDP_REQUEST) {
+                zmq_send(sock, "", 0, ZMQ_SNDMORE);
+                zmq_send(sock, MDPW_PROTOCOL, 6, ZMQ_SNDMORE);
+                zmq_send(sock, &reply, 1, ZMQ_SNDMORE);
+                zmq_send(sock, zmq_msg_data(&parts[3]), zmq_msg_size(&parts[3]), ZMQ_SNDMORE);
+                zmq_send(sock, "", 0, ZMQ_SNDMORE);
+                zmq_send(sock, done.data, done.size, 0);
+                last_sent = s_now_ns();
+            }
+            for (size_t i = 0; i < n; i++)
+                zmq_msg_close(&parts[i]);
+        }
+    }
+}
+
+static pid_t
+s_noop_worker(struct harness *h, unsigned credit)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        s_noop_worker_main(harness_workers_endpoint(h), credit);
+        _exit(0);
+    }
+    return pid;
+}
+
 /* What one run measured. */
 struct result {
     double events_per_s;
@@ -273,7 +355,7 @@ s_print_threads(pid_t pid, double events)
 
 /* One run: nworkers = 0 measures ingest alone (ACK = done). */
 static struct result
-s_run(unsigned nworkers, unsigned events)
+s_run(unsigned nworkers, bool noop, unsigned events)
 {
     struct result r = {0};
     pid_t workers[MAX_WORKERS] = {0};
@@ -290,8 +372,9 @@ s_run(unsigned nworkers, unsigned events)
         return r;
     }
     for (unsigned i = 0; i < nworkers; i++)
-        workers[i] =
-            worker_process_native(h, AREA, (const char *[]){"--credit", s_credit, "-q", NULL});
+        workers[i] = noop ? s_noop_worker(h, (unsigned)atoi(s_credit))
+                          : worker_process_native(
+                                h, AREA, (const char *[]){"--credit", s_credit, "-q", NULL});
     if (nworkers && !log_inspect_wait_kind(harness_state_dir(h), "worker_joined", AREA,
                                            (long)nworkers, 15000)) {
         fprintf(stderr, "e2e: workers did not join\n");
@@ -388,6 +471,7 @@ s_median(double *v, int n)
 struct scenario {
     const char *name;
     unsigned workers;
+    bool noop; /* the bench's own no-op worker; else mandate-worker (generic handler) */
     double tput[MAX_RUNS], p50[MAX_RUNS], p99[MAX_RUNS];
     int n;
 };
@@ -466,9 +550,10 @@ main(int argc, char **argv)
 
     struct scenario sc[] = {
         {.name = "ingest only (ACK)", .workers = 0},
-        {.name = "e2e, 1 worker", .workers = 1},
-        {.name = "e2e, 2 workers", .workers = 2},
-        {.name = "e2e, 4 workers", .workers = 4},
+        {.name = "e2e, 1 no-op worker", .workers = 1, .noop = true},
+        {.name = "e2e, 2 no-op workers", .workers = 2, .noop = true},
+        {.name = "e2e, 4 no-op workers", .workers = 4, .noop = true},
+        {.name = "e2e, 2 mandate-workers", .workers = 2},
     };
     size_t nsc = sizeof sc / sizeof sc[0];
     printf("e2e: %u events of %s per run, %d clients x window %d, workers credit %s, "
@@ -477,7 +562,7 @@ main(int argc, char **argv)
     /* Interleaved, so that drift of the machine spreads over every scenario alike. */
     for (int run = 0; run < runs; run++)
         for (size_t i = 0; i < nsc; i++) {
-            struct result r = s_run(sc[i].workers, events);
+            struct result r = s_run(sc[i].workers, sc[i].noop, events);
             if (!r.ok)
                 continue;
             sc[i].tput[sc[i].n] = r.events_per_s;
