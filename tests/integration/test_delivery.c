@@ -146,11 +146,10 @@ s_uint_field(const struct audit_record *rec, const char *key)
 }
 
 /* Per-event tallies of delivery records, indexed by the accepted seq. */
-#define MAX_SEQ 400000
 struct tally {
-    uint16_t dispatched[MAX_SEQ], completed[MAX_SEQ], retried[MAX_SEQ], failed[MAX_SEQ],
-        dead[MAX_SEQ];
-    uint8_t accepted[MAX_SEQ];
+    size_t n; /* seqs 0..n-1: the whole log */
+    uint16_t *dispatched, *completed, *retried, *failed, *dead;
+    uint8_t *accepted;
     char last_reason[256];
     char restart_reason[256];
 };
@@ -162,9 +161,9 @@ s_tally_one(uint64_t seq, const struct audit_record *rec, const void *b, size_t 
     if (!rec)
         return true;
     uint64_t ev = s_uint_field(rec, "event_seq");
-    if (strcmp(rec->kind, "accepted") == 0 && seq < MAX_SEQ)
+    if (strcmp(rec->kind, "accepted") == 0 && seq < t->n)
         t->accepted[seq] = 1;
-    if (ev >= MAX_SEQ)
+    if (ev >= t->n)
         return true;
     const msgpack_object *reason = audit_record_field(rec, "reason");
     if (strcmp(rec->kind, "dispatched") == 0)
@@ -191,8 +190,27 @@ static struct tally *
 s_tally(struct harness *h)
 {
     struct tally *t = calloc(1, sizeof *t);
+    t->n = (size_t)log_inspect_count(harness_state_dir(h), "log") + 1;
+    t->dispatched = calloc(t->n, sizeof *t->dispatched);
+    t->completed = calloc(t->n, sizeof *t->completed);
+    t->retried = calloc(t->n, sizeof *t->retried);
+    t->failed = calloc(t->n, sizeof *t->failed);
+    t->dead = calloc(t->n, sizeof *t->dead);
+    t->accepted = calloc(t->n, sizeof *t->accepted);
     cr_assert_geq(log_inspect_each(harness_state_dir(h), s_tally_one, t), 0);
     return t;
+}
+
+static void
+s_tally_free(struct tally *t)
+{
+    free(t->dispatched);
+    free(t->completed);
+    free(t->retried);
+    free(t->failed);
+    free(t->dead);
+    free(t->accepted);
+    free(t);
 }
 
 static void
@@ -214,7 +232,7 @@ Test(delivery, plain_rfc7_worker_serves_an_area, .timeout = 120)
 
     struct tally *t = s_tally(h);
     long accepted = 0;
-    for (uint64_t s = 0; s < MAX_SEQ; s++) {
+    for (uint64_t s = 0; s < t->n; s++) {
         if (!t->accepted[s])
             continue;
         accepted++;
@@ -222,7 +240,7 @@ Test(delivery, plain_rfc7_worker_serves_an_area, .timeout = 120)
         cr_expect_eq(t->completed[s], 1, "event %lu completed %u times", s, t->completed[s]);
     }
     cr_expect_eq(accepted, 50);
-    free(t);
+    s_tally_free(t);
     /* A plain worker gets a credit of 1. */
     cr_expect_eq(s_count(h, "worker_joined", "press"), 1);
     cr_expect_eq(worker_process_stop(w, SIGTERM), 0);
@@ -301,7 +319,7 @@ Test(delivery, killed_worker_events_complete_on_another, .timeout = 120)
     cr_assert(s_wait_no_pending(h, 30000), "events not completed after the worker died:\n%s",
               harness_daemon_log(h));
     struct tally *t = s_tally(h);
-    for (uint64_t s = 0; s < MAX_SEQ; s++) {
+    for (uint64_t s = 0; s < t->n; s++) {
         if (!t->accepted[s])
             continue;
         cr_expect_eq(t->completed[s], 1, "event %lu completed %u times", s, t->completed[s]);
@@ -312,7 +330,7 @@ Test(delivery, killed_worker_events_complete_on_another, .timeout = 120)
     cr_expect(strstr(t->restart_reason, "lost: heartbeat expired") ||
                   strstr(t->restart_reason, "lost: unreachable"),
               "retry reason: %s", t->restart_reason);
-    free(t);
+    s_tally_free(t);
     cr_expect_eq(s_count(h, "worker_lost", "press"), 1);
     worker_process_stop(good, SIGTERM);
     s_finish(&h);
@@ -330,7 +348,7 @@ Test(delivery, always_failing_worker_dead_letters_with_reason, .timeout = 120)
     cr_assert(s_wait_no_pending(h, 5000));
 
     struct tally *t = s_tally(h);
-    for (uint64_t s = 0; s < MAX_SEQ; s++) {
+    for (uint64_t s = 0; s < t->n; s++) {
         if (!t->accepted[s])
             continue;
         /* max_attempts = 3: three tries, two retries, one dead letter. */
@@ -341,7 +359,7 @@ Test(delivery, always_failing_worker_dead_letters_with_reason, .timeout = 120)
         cr_expect_eq(t->completed[s], 0);
     }
     cr_expect(strstr(t->last_reason, "always fails") != NULL, "reason kept: '%s'", t->last_reason);
-    free(t);
+    s_tally_free(t);
     worker_process_stop(w, SIGTERM);
     s_finish(&h);
 }
@@ -454,7 +472,7 @@ Test(delivery, broker_kill9_with_pending_and_in_flight_redelivers_all, .timeout 
 
     struct tally *t = s_tally(h);
     long in_flight = 0, waiting = 0;
-    for (uint64_t s = 0; s < MAX_SEQ; s++) {
+    for (uint64_t s = 0; s < t->n; s++) {
         if (!t->accepted[s])
             continue;
         cr_expect_geq(t->completed[s], 1, "event %lu never completed", s);
@@ -471,7 +489,7 @@ Test(delivery, broker_kill9_with_pending_and_in_flight_redelivers_all, .timeout 
     cr_expect_eq(in_flight, 20);
     cr_expect_eq(waiting, 20);
     cr_expect(strstr(t->restart_reason, "restarted") != NULL, "reason: %s", t->restart_reason);
-    free(t);
+    s_tally_free(t);
     worker_process_stop(p, SIGTERM);
     worker_process_stop(c, SIGTERM);
     s_finish(&h);
@@ -796,14 +814,14 @@ Test(delivery, kill9_rounds_under_load_lose_no_delivery, .timeout = 300)
     size_t acked = 0;
     for (size_t i = 0; i < a.n; i++) {
         uint64_t s = a.seqs[i];
-        cr_assert_lt(s, MAX_SEQ);
+        cr_assert_lt(s, tl->n);
         cr_expect(tl->accepted[s], "ACKed seq %lu is not an accepted record", s);
         cr_expect_geq(tl->completed[s] + tl->dead[s], 1, "ACKed seq %lu never completed", s);
         acked++;
     }
     cr_log_info("%zu ACKed events over %d kill -9 rounds, all completed", acked, rounds);
     cr_expect_gt(acked, 100);
-    free(tl);
+    s_tally_free(tl);
     free(a.seqs);
     cr_assert_eq(harness_stop(h, 15000), 0);
     /* The chain holds over every crash. */
@@ -896,13 +914,13 @@ Test(delivery, completions_survive_a_full_disk, .timeout = 180)
     free(log);
     struct tally *t = s_tally(h);
     long accepted = 0;
-    for (uint64_t s = 0; s < MAX_SEQ; s++) {
+    for (uint64_t s = 0; s < t->n; s++) {
         if (!t->accepted[s])
             continue;
         accepted++;
         cr_expect_eq(t->completed[s], 1, "event %lu completed %u times", s, t->completed[s]);
     }
-    free(t);
+    s_tally_free(t);
     cr_expect_eq(accepted, (long)acked);
     worker_process_stop(w, SIGTERM);
     cr_assert_eq(harness_stop(h, 15000), 0);
