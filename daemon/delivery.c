@@ -1,7 +1,8 @@
 /*
  * delivery: the MDP broker side. One FIFO of seqs per area, the workers that
- * announced that area (each with its credit), retry timers, and a journal of
- * records waiting for ingress's next transaction.
+ * announced that area (each with its credit), the events waiting out a
+ * backoff; its records go through delivery_journal into ingress's
+ * transactions.
  *
  * What keeps "at least once": an event's pending entry is deleted only in
  * the transaction that writes its `completed` or `deadlettered` record, and
@@ -18,6 +19,7 @@
 #include <zmq.h>
 
 #include "daemon/delivery.h"
+#include "daemon/delivery_journal.h"
 #include "daemon/log.h"
 #include "daemon/zmq_event.h"
 #include "daemon/rate_limit.h"
@@ -38,8 +40,8 @@ struct inflight {
     uint64_t seq;
     unsigned attempt;
     uint8_t id[ENVELOPE_ID_LEN]; /* the event's id: corr of what it emits */
-    uint64_t takes;              /* d->takes when its `dispatched` op was queued */
-    size_t op;                   /* that op's index in the queued journal */
+    uint64_t op_generation;      /* where its `dispatched` op was queued: see */
+    size_t op_index;             /* delivery_journal_position() */
 };
 
 struct area_state;
@@ -64,39 +66,6 @@ struct area_state {
     bool dirty; /* got events or credit this turn: dispatch at its end */
 };
 
-/* A follow-up event a worker emitted, re-encoded with its source and corr set. */
-struct emit {
-    size_t off, len; /* envelope bytes in the journal's buffer */
-    uint8_t id[ENVELOPE_ID_LEN];
-    char type[ENVELOPE_TYPE_MAX + 1];
-    const struct area_conf *area;
-    uint64_t seq; /* after the write: its accepted seq (or the original's, if dup) */
-    bool dup;
-};
-
-enum pending_action { PENDING_KEEP, PENDING_UPDATE, PENDING_DELETE };
-
-/* One record waiting for a transaction. */
-struct op {
-    const char *kind;
-    size_t off, len; /* packed kind-specific fields in the journal's buffer */
-    unsigned nfields;
-    enum pending_action pending;
-    uint64_t event_seq;
-    const char *area; /* borrowed from the config */
-    unsigned attempt;
-    uint64_t due_ms;
-    size_t emit_first, nemit; /* follow-ups accepted in the same transaction */
-};
-
-struct journal {
-    struct op *ops;
-    size_t nops, cap;
-    struct emit *emits;
-    size_t nemits, emit_cap;
-    msgpack_sbuffer buf;
-};
-
 struct delivery {
     struct event_base *base;
     const struct mandated_config *cfg;
@@ -108,11 +77,7 @@ struct delivery {
     struct area_state *areas; /* parallel to cfg->areas */
     struct worker *workers;
 
-    /* Records queue in `queued`; ingress's take() swaps them into `taken`,
-     * which the writer thread reads while the loop fills `queued` again. */
-    struct journal journals[2];
-    struct journal *queued, *taken;
-    msgpack_sbuffer scratch; /* writer thread: a record's fields plus `emitted` */
+    struct delivery_journal *journal; /* records waiting for ingress's next transaction */
 
     msgpack_sbuffer body; /* loop thread: request bodies, re-packed envelopes */
     msgpack_sbuffer data;
@@ -122,7 +87,6 @@ struct delivery {
     void (*drain_done)(void *arg);
     void *drain_arg;
 
-    uint64_t takes; /* journals taken so far: tells whether an op is still queued */
     uint64_t inflight;
     struct delivery_stats stats;
 };
@@ -142,54 +106,19 @@ s_wall_ms(void)
 }
 
 /* ------------------------------------------------------------------------ */
-/* The journal. */
+/* Records. */
 
-static void
-s_journal_init(struct journal *j)
-{
-    memset(j, 0, sizeof *j);
-    msgpack_sbuffer_init(&j->buf);
-}
-
-static void
-s_journal_clear(struct journal *j)
-{
-    j->nops = 0;
-    j->nemits = 0;
-    msgpack_sbuffer_clear(&j->buf);
-}
-
-static void
-s_journal_destroy(struct journal *j)
-{
-    free(j->ops);
-    free(j->emits);
-    msgpack_sbuffer_destroy(&j->buf);
-}
-
-/* Starts an op; the caller packs its fields with the returned packer, then s_op_end(). */
-static struct op *
+static struct journal_op *
 s_op_begin(struct delivery *d, const char *kind, msgpack_packer *pk)
 {
-    struct journal *j = d->queued;
-    if (j->nops == j->cap) {
-        j->cap = j->cap ? j->cap * 2 : 64;
-        j->ops = xrealloc(j->ops, j->cap * sizeof *j->ops);
-    }
-    struct op *op = &j->ops[j->nops++];
-    memset(op, 0, sizeof *op);
-    op->kind = kind;
-    op->off = j->buf.size;
-    op->emit_first = j->nemits;
-    msgpack_packer_init(pk, &j->buf, msgpack_sbuffer_write);
-    return op;
+    return delivery_journal_begin(d->journal, kind, pk);
 }
 
+/* Ends a record; ingress writes it in a coming loop turn. */
 static void
-s_op_end(struct delivery *d, struct op *op, unsigned nfields)
+s_op_end(struct delivery *d, struct journal_op *op, unsigned nfields)
 {
-    op->len = d->queued->buf.size - op->off;
-    op->nfields = nfields;
+    delivery_journal_end(d->journal, op, nfields);
     ingress_kick(d->ingress);
 }
 
@@ -221,93 +150,21 @@ static size_t
 s_rider_queued(void *arg)
 {
     struct delivery *d = arg;
-    return d->queued->nops;
+    return delivery_journal_queued(d->journal);
 }
 
 static void
 s_rider_take(void *arg)
 {
     struct delivery *d = arg;
-    struct journal *t = d->taken;
-    d->taken = d->queued;
-    d->queued = t;
-    d->takes++;
+    delivery_journal_take(d->journal);
 }
 
-static int
-s_write_emits(struct delivery *d, struct journal *j, struct op *op, uint64_t cause)
-{
-    for (size_t i = 0; i < op->nemit; i++) {
-        struct emit *e = &j->emits[op->emit_first + i];
-        uint64_t seq;
-        e->dup = false;
-        int rc = audit_log_claim_id(d->log, e->id, &seq);
-        if (rc == -EEXIST) {
-            /* A retried worker emitting the same follow-up again: it is already in. */
-            e->dup = true;
-            e->seq = seq;
-            continue;
-        }
-        if (rc < 0)
-            return rc;
-        char source[ENVELOPE_SOURCE_MAX + 1];
-        snprintf(source, sizeof source, "area:%s", op->area);
-        struct audit_accepted a = {
-            .id = e->id,
-            .type = e->type,
-            .source = source,
-            .area = e->area->name,
-            .cause = cause,
-            .event = j->buf.data + e->off,
-            .event_len = e->len,
-        };
-        rc = audit_log_append_accepted(d->log, &a, &e->seq);
-        if (rc < 0)
-            return rc;
-    }
-    return 0;
-}
-
-/* Writer thread. Repeatable: a map-full retry runs it again on a fresh transaction. */
 static int
 s_rider_write(void *arg, struct audit_log *log, bool *wrote)
 {
     struct delivery *d = arg;
-    struct journal *j = d->taken;
-    int rc = 0;
-    for (size_t i = 0; rc == 0 && i < j->nops; i++) {
-        struct op *op = &j->ops[i];
-        const void *fields = j->buf.data + op->off;
-        size_t len = op->len;
-        unsigned n = op->nfields;
-        if (op->nemit) {
-            rc = s_write_emits(d, j, op, op->event_seq);
-            if (rc < 0)
-                break;
-            msgpack_packer pk;
-            msgpack_sbuffer_clear(&d->scratch);
-            msgpack_sbuffer_write(&d->scratch, fields, len);
-            msgpack_packer_init(&pk, &d->scratch, msgpack_sbuffer_write);
-            audit_pack_key(&pk, "emitted");
-            msgpack_pack_array(&pk, op->nemit);
-            for (size_t k = 0; k < op->nemit; k++)
-                msgpack_pack_uint64(&pk, j->emits[op->emit_first + k].seq);
-            fields = d->scratch.data;
-            len = d->scratch.size;
-            n++;
-        }
-        rc = audit_log_append(log, op->kind, fields, len, n, NULL);
-        if (rc == 0 && op->pending == PENDING_UPDATE)
-            rc = audit_log_update_pending(log, op->event_seq, op->area, op->attempt, op->due_ms);
-        else if (rc == 0 && op->pending == PENDING_DELETE) {
-            rc = audit_log_del_pending(log, op->event_seq);
-            if (rc == -ENOENT)
-                rc = 0;
-        }
-    }
-    if (rc == 0 && j->nops)
-        *wrote = true;
-    return rc;
+    return delivery_journal_write(d->journal, log, wrote);
 }
 
 static void s_enqueue(struct delivery *d, struct area_state *a, uint64_t seq, unsigned attempt);
@@ -319,54 +176,20 @@ s_area_state(struct delivery *d, const struct area_conf *conf)
     return &d->areas[conf - d->cfg->areas];
 }
 
-/* Appends src's ops after dst's, fixing offsets: a failed batch goes before newer records. */
+/* A follow-up event is in the log: route it like any other. */
 static void
-s_journal_append(struct journal *dst, const struct journal *src)
+s_on_emit_accepted(void *arg, const struct journal_emit *e)
 {
-    size_t base = dst->buf.size, ebase = dst->nemits;
-    msgpack_sbuffer_write(&dst->buf, src->buf.data, src->buf.size);
-    for (size_t i = 0; i < src->nemits; i++) {
-        if (dst->nemits == dst->emit_cap) {
-            dst->emit_cap = dst->emit_cap ? dst->emit_cap * 2 : 16;
-            dst->emits = xrealloc(dst->emits, dst->emit_cap * sizeof *dst->emits);
-        }
-        dst->emits[dst->nemits] = src->emits[i];
-        dst->emits[dst->nemits++].off += base;
-    }
-    for (size_t i = 0; i < src->nops; i++) {
-        if (dst->nops == dst->cap) {
-            dst->cap = dst->cap ? dst->cap * 2 : 64;
-            dst->ops = xrealloc(dst->ops, dst->cap * sizeof *dst->ops);
-        }
-        struct op *op = &dst->ops[dst->nops++];
-        *op = src->ops[i];
-        op->off += base;
-        op->emit_first += ebase;
-    }
+    struct delivery *d = arg;
+    d->stats.emitted++;
+    s_enqueue(d, s_area_state(d, e->area), e->seq, 1);
 }
 
 static void
 s_rider_done(void *arg, int rc)
 {
     struct delivery *d = arg;
-    struct journal *j = d->taken;
-    if (rc < 0) {
-        /* Nothing was written: the records go out again, ahead of newer ones. */
-        s_journal_append(j, d->queued);
-        d->taken = d->queued;
-        d->queued = j;
-        s_journal_clear(d->taken);
-        d->takes++; /* queued ops moved: in-flight entries no longer know their index */
-        return;
-    }
-    for (size_t i = 0; i < j->nemits; i++) {
-        struct emit *e = &j->emits[i];
-        if (e->dup)
-            continue;
-        d->stats.emitted++;
-        s_enqueue(d, s_area_state(d, e->area), e->seq, 1);
-    }
-    s_journal_clear(j);
+    delivery_journal_done(d->journal, rc, s_on_emit_accepted, d);
 }
 
 static void
@@ -493,7 +316,7 @@ s_retry_or_deadletter(struct delivery *d, struct area_state *a, uint64_t seq, un
     msgpack_packer pk;
     const char *area = a->conf->name;
     if (attempt >= d->cfg->delivery.max_attempts) {
-        struct op *op = s_op_begin(d, AUDIT_KIND_DEADLETTERED, &pk);
+        struct journal_op *op = s_op_begin(d, AUDIT_KIND_DEADLETTERED, &pk);
         s_pack_event_fields(&pk, seq, area, attempt);
         audit_pack_key(&pk, "reason");
         audit_pack_str(&pk, reason);
@@ -508,7 +331,7 @@ s_retry_or_deadletter(struct delivery *d, struct area_state *a, uint64_t seq, un
     }
     unsigned delay = s_backoff_ms(d, attempt);
     uint64_t due = s_wall_ms() + delay;
-    struct op *op = s_op_begin(d, AUDIT_KIND_RETRIED, &pk);
+    struct journal_op *op = s_op_begin(d, AUDIT_KIND_RETRIED, &pk);
     s_pack_event_fields(&pk, seq, area, attempt + 1);
     audit_pack_key(&pk, "reason");
     audit_pack_str(&pk, reason);
@@ -529,7 +352,7 @@ s_worker_record(struct delivery *d, const char *kind, const struct worker *w, co
                 unsigned inflight)
 {
     msgpack_packer pk;
-    struct op *op = s_op_begin(d, kind, &pk);
+    struct journal_op *op = s_op_begin(d, kind, &pk);
     audit_pack_key(&pk, "worker");
     audit_pack_str(&pk, w->name);
     audit_pack_key(&pk, "area");
@@ -655,11 +478,10 @@ s_record_dispatched(struct delivery *d, struct worker *w, struct inflight *fl)
 {
     uint64_t seq = fl->seq;
     unsigned attempt = fl->attempt;
-    fl->takes = d->takes;
-    fl->op = d->queued->nops;
+    delivery_journal_position(d->journal, &fl->op_generation, &fl->op_index);
     msgpack_packer pk;
     const char *area = w->area->conf->name;
-    struct op *op = s_op_begin(d, AUDIT_KIND_DISPATCHED, &pk);
+    struct journal_op *op = s_op_begin(d, AUDIT_KIND_DISPATCHED, &pk);
     s_pack_event_fields(&pk, seq, area, attempt);
     audit_pack_key(&pk, "worker");
     audit_pack_str(&pk, w->name);
@@ -784,7 +606,7 @@ s_add_emit(struct delivery *d, const struct worker *w, const msgpack_object *obj
     }
     if (!area) {
         log_warn("delivery: %s emitted an event that cannot be accepted: %s", w->name, err.reason);
-        struct op *rej = s_op_begin(d, AUDIT_KIND_REJECTED, &pk);
+        struct journal_op *rej = s_op_begin(d, AUDIT_KIND_REJECTED, &pk);
         audit_pack_key(&pk, "id");
         if (err.has_id)
             msgpack_pack_bin_with_body(&pk, err.id, sizeof err.id);
@@ -820,19 +642,7 @@ s_add_emit(struct delivery *d, const struct worker *w, const msgpack_object *obj
         .data = d->data.data,
         .data_len = d->data.size,
     };
-    struct journal *j = d->queued;
-    if (j->nemits == j->emit_cap) {
-        j->emit_cap = j->emit_cap ? j->emit_cap * 2 : 16;
-        j->emits = xrealloc(j->emits, j->emit_cap * sizeof *j->emits);
-    }
-    struct emit *e = &j->emits[j->nemits++];
-    memset(e, 0, sizeof *e);
-    e->off = j->buf.size;
-    envelope_encode(&f, &j->buf);
-    e->len = j->buf.size - e->off;
-    memcpy(e->id, env.id, sizeof e->id);
-    snprintf(e->type, sizeof e->type, "%s", env.type);
-    e->area = area;
+    delivery_journal_add_emit(d->journal, &f, area);
     envelope_release(&env);
     return true;
 }
@@ -856,8 +666,10 @@ s_on_reply(struct delivery *d, struct worker *w, const struct mdp_msg *m)
     /* Every outcome below rewrites or deletes the pending entry. If the
      * `dispatched` op is still queued, both land in one transaction and its
      * own pending rewrite would be overwritten at once: skip it. */
-    if (fl.takes == d->takes)
-        d->queued->ops[fl.op].pending = PENDING_KEEP;
+    struct journal_op *dispatched =
+        delivery_journal_queued_op(d->journal, fl.op_generation, fl.op_index);
+    if (dispatched)
+        dispatched->pending = PENDING_KEEP;
 
     struct mdp_outcome out;
     const void *body = m->nbody ? m->body[0].data : "";
@@ -879,14 +691,14 @@ s_on_reply(struct delivery *d, struct worker *w, const struct mdp_msg *m)
     if (out.status == MDP_STATUS_DONE) {
         /* Follow-ups first: their envelopes go into the journal, rejections ahead of the
          * completion, which then names the accepted ones. */
-        size_t emit_first = d->queued->nemits, nemit = 0;
+        size_t emit_first = delivery_journal_emits(d->journal), nemit = 0;
         size_t nobj = out.nemit < EMIT_MAX ? out.nemit : EMIT_MAX;
         if (out.nemit > EMIT_MAX)
             log_warn("delivery: %s emitted %zu events; only the first %d are taken", w->name,
                      out.nemit, EMIT_MAX);
         for (size_t k = 0; k < nobj; k++)
             nemit += s_add_emit(d, w, &out.emit[k], fl.id);
-        struct op *op = s_op_begin(d, AUDIT_KIND_COMPLETED, &pk);
+        struct journal_op *op = s_op_begin(d, AUDIT_KIND_COMPLETED, &pk);
         op->emit_first = emit_first;
         op->nemit = nemit;
         s_pack_event_fields(&pk, fl.seq, area, fl.attempt);
@@ -915,7 +727,7 @@ s_on_reply(struct delivery *d, struct worker *w, const struct mdp_msg *m)
     } else {
         char reason[MDP_NOTE_MAX + 64];
         if (out.status == MDP_STATUS_FAILED) {
-            struct op *op = s_op_begin(d, AUDIT_KIND_FAILED, &pk);
+            struct journal_op *op = s_op_begin(d, AUDIT_KIND_FAILED, &pk);
             s_pack_event_fields(&pk, fl.seq, area, fl.attempt);
             audit_pack_key(&pk, "worker");
             audit_pack_str(&pk, w->name);
@@ -1241,11 +1053,7 @@ delivery_new(struct event_base *base, void *zmq_ctx, const struct mandated_confi
         retry_heap_init(&a->retries);
         a->retry_ev = evtimer_new(base, s_on_retry, a);
     }
-    s_journal_init(&d->journals[0]);
-    s_journal_init(&d->journals[1]);
-    d->queued = &d->journals[0];
-    d->taken = &d->journals[1];
-    msgpack_sbuffer_init(&d->scratch);
+    d->journal = delivery_journal_new();
     msgpack_sbuffer_init(&d->body);
     msgpack_sbuffer_init(&d->data);
 
@@ -1307,9 +1115,7 @@ delivery_destroy(struct delivery **d_p)
             event_free(d->areas[i].retry_ev);
     }
     free(d->areas);
-    s_journal_destroy(&d->journals[0]);
-    s_journal_destroy(&d->journals[1]);
-    msgpack_sbuffer_destroy(&d->scratch);
+    delivery_journal_destroy(&d->journal);
     msgpack_sbuffer_destroy(&d->body);
     msgpack_sbuffer_destroy(&d->data);
     free(d);

@@ -1,0 +1,282 @@
+/*
+ * delivery_journal: two buffers of ops, packed fields and follow-up
+ * envelopes. Only one side is ever taken, and the generation counts takes,
+ * so an in-flight request can find its own `dispatched` op again while it
+ * is still queued.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/delivery_journal.h"
+#include "daemon/log.h"
+
+struct side {
+    struct journal_op *ops;
+    size_t nops, cap;
+    struct journal_emit *emits;
+    size_t nemits, emit_cap;
+    msgpack_sbuffer buf;
+};
+
+struct delivery_journal {
+    struct side sides[2];
+    struct side *queued, *taken;
+    uint64_t generation;     /* takes (and failed writes) so far */
+    msgpack_sbuffer scratch; /* writer thread: a record's fields plus `emitted` */
+};
+
+static void
+s_side_init(struct side *s)
+{
+    memset(s, 0, sizeof *s);
+    msgpack_sbuffer_init(&s->buf);
+}
+
+static void
+s_side_clear(struct side *s)
+{
+    s->nops = 0;
+    s->nemits = 0;
+    msgpack_sbuffer_clear(&s->buf);
+}
+
+static void
+s_side_destroy(struct side *s)
+{
+    free(s->ops);
+    free(s->emits);
+    msgpack_sbuffer_destroy(&s->buf);
+}
+
+static struct journal_op *
+s_new_op(struct side *s)
+{
+    if (s->nops == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 64;
+        s->ops = xrealloc(s->ops, s->cap * sizeof *s->ops);
+    }
+    return &s->ops[s->nops++];
+}
+
+static struct journal_emit *
+s_new_emit(struct side *s)
+{
+    if (s->nemits == s->emit_cap) {
+        s->emit_cap = s->emit_cap ? s->emit_cap * 2 : 16;
+        s->emits = xrealloc(s->emits, s->emit_cap * sizeof *s->emits);
+    }
+    return &s->emits[s->nemits++];
+}
+
+struct delivery_journal *
+delivery_journal_new(void)
+{
+    struct delivery_journal *j = xcalloc(1, sizeof *j);
+    s_side_init(&j->sides[0]);
+    s_side_init(&j->sides[1]);
+    j->queued = &j->sides[0];
+    j->taken = &j->sides[1];
+    msgpack_sbuffer_init(&j->scratch);
+    return j;
+}
+
+void
+delivery_journal_destroy(struct delivery_journal **j_p)
+{
+    struct delivery_journal *j = *j_p;
+    if (!j)
+        return;
+    s_side_destroy(&j->sides[0]);
+    s_side_destroy(&j->sides[1]);
+    msgpack_sbuffer_destroy(&j->scratch);
+    free(j);
+    *j_p = NULL;
+}
+
+struct journal_op *
+delivery_journal_begin(struct delivery_journal *j, const char *kind, msgpack_packer *pk)
+{
+    struct side *s = j->queued;
+    struct journal_op *op = s_new_op(s);
+    memset(op, 0, sizeof *op);
+    op->kind = kind;
+    op->off = s->buf.size;
+    op->emit_first = s->nemits;
+    msgpack_packer_init(pk, &s->buf, msgpack_sbuffer_write);
+    return op;
+}
+
+void
+delivery_journal_end(struct delivery_journal *j, struct journal_op *op, unsigned nfields)
+{
+    op->len = j->queued->buf.size - op->off;
+    op->nfields = nfields;
+}
+
+void
+delivery_journal_add_emit(struct delivery_journal *j, const struct envelope_fields *f,
+                          const struct area_conf *area)
+{
+    struct side *s = j->queued;
+    struct journal_emit *e = s_new_emit(s);
+    memset(e, 0, sizeof *e);
+    e->off = s->buf.size;
+    envelope_encode(f, &s->buf);
+    e->len = s->buf.size - e->off;
+    memcpy(e->id, f->id, sizeof e->id);
+    snprintf(e->type, sizeof e->type, "%s", f->type);
+    e->area = area;
+}
+
+size_t
+delivery_journal_emits(const struct delivery_journal *j)
+{
+    return j->queued->nemits;
+}
+
+void
+delivery_journal_position(const struct delivery_journal *j, uint64_t *ret_generation,
+                          size_t *ret_index)
+{
+    *ret_generation = j->generation;
+    *ret_index = j->queued->nops;
+}
+
+struct journal_op *
+delivery_journal_queued_op(struct delivery_journal *j, uint64_t generation, size_t index)
+{
+    if (generation != j->generation || index >= j->queued->nops)
+        return NULL;
+    return &j->queued->ops[index];
+}
+
+size_t
+delivery_journal_queued(const struct delivery_journal *j)
+{
+    return j->queued->nops;
+}
+
+void
+delivery_journal_take(struct delivery_journal *j)
+{
+    struct side *t = j->taken;
+    j->taken = j->queued;
+    j->queued = t;
+    j->generation++;
+}
+
+/* Accepts op's follow-ups, each claiming its id first: a retried worker may emit one again. */
+static int
+s_write_emits(struct side *s, const struct journal_op *op, struct audit_log *log)
+{
+    char source[ENVELOPE_SOURCE_MAX + 1];
+    snprintf(source, sizeof source, "area:%s", op->area);
+    for (size_t i = 0; i < op->nemit; i++) {
+        struct journal_emit *e = &s->emits[op->emit_first + i];
+        uint64_t seq;
+        e->dup = false;
+        int rc = audit_log_claim_id(log, e->id, &seq);
+        if (rc == -EEXIST) {
+            e->dup = true;
+            e->seq = seq;
+            continue;
+        }
+        if (rc < 0)
+            return rc;
+        struct audit_accepted a = {
+            .id = e->id,
+            .type = e->type,
+            .source = source,
+            .area = e->area->name,
+            .cause = op->event_seq,
+            .event = s->buf.data + e->off,
+            .event_len = e->len,
+        };
+        rc = audit_log_append_accepted(log, &a, &e->seq);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+int
+delivery_journal_write(struct delivery_journal *j, struct audit_log *log, bool *wrote)
+{
+    struct side *s = j->taken;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < s->nops; i++) {
+        const struct journal_op *op = &s->ops[i];
+        const void *fields = s->buf.data + op->off;
+        size_t len = op->len;
+        unsigned n = op->nfields;
+        if (op->nemit) {
+            rc = s_write_emits(s, op, log);
+            if (rc < 0)
+                break;
+            /* The completion names the follow-ups it brought in. */
+            msgpack_packer pk;
+            msgpack_sbuffer_clear(&j->scratch);
+            msgpack_sbuffer_write(&j->scratch, fields, len);
+            msgpack_packer_init(&pk, &j->scratch, msgpack_sbuffer_write);
+            audit_pack_key(&pk, "emitted");
+            msgpack_pack_array(&pk, op->nemit);
+            for (size_t k = 0; k < op->nemit; k++)
+                msgpack_pack_uint64(&pk, s->emits[op->emit_first + k].seq);
+            fields = j->scratch.data;
+            len = j->scratch.size;
+            n++;
+        }
+        rc = audit_log_append(log, op->kind, fields, len, n, NULL);
+        if (rc == 0 && op->pending == PENDING_UPDATE) {
+            rc = audit_log_update_pending(log, op->event_seq, op->area, op->attempt, op->due_ms);
+        } else if (rc == 0 && op->pending == PENDING_DELETE) {
+            rc = audit_log_del_pending(log, op->event_seq);
+            if (rc == -ENOENT)
+                rc = 0;
+        }
+    }
+    if (rc == 0 && s->nops)
+        *wrote = true;
+    return rc;
+}
+
+/* Appends src's ops after dst's, fixing offsets. */
+static void
+s_side_append(struct side *dst, const struct side *src)
+{
+    size_t base = dst->buf.size, ebase = dst->nemits;
+    msgpack_sbuffer_write(&dst->buf, src->buf.data, src->buf.size);
+    for (size_t i = 0; i < src->nemits; i++) {
+        struct journal_emit *e = s_new_emit(dst);
+        *e = src->emits[i];
+        e->off += base;
+    }
+    for (size_t i = 0; i < src->nops; i++) {
+        struct journal_op *op = s_new_op(dst);
+        *op = src->ops[i];
+        op->off += base;
+        op->emit_first += ebase;
+    }
+}
+
+void
+delivery_journal_done(struct delivery_journal *j, int rc,
+                      void (*accepted)(void *arg, const struct journal_emit *e), void *arg)
+{
+    struct side *t = j->taken;
+    if (rc < 0) {
+        /* Nothing was written: the records go out again, ahead of newer ones. */
+        s_side_append(t, j->queued);
+        j->taken = j->queued;
+        j->queued = t;
+        s_side_clear(j->taken);
+        j->generation++; /* queued ops moved: their old positions mean nothing now */
+        return;
+    }
+    for (size_t i = 0; i < t->nemits; i++)
+        if (!t->emits[i].dup)
+            accepted(arg, &t->emits[i]);
+    s_side_clear(t);
+}

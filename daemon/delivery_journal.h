@@ -1,0 +1,78 @@
+/*
+ * delivery_journal: delivery's audit records waiting for ingress's next
+ * transaction (struct ingress_rider). The loop thread appends to the queued
+ * side; take() hands it to the writer thread, which writes it inside the
+ * batch's transaction while the loop queues the next records; a failed
+ * transaction puts the taken records back ahead of the newer ones.
+ */
+#ifndef MANDATE_DELIVERY_JOURNAL_H
+#define MANDATE_DELIVERY_JOURNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <msgpack.h>
+
+#include "config/config.h"
+#include "daemon/audit_log.h"
+#include "proto/envelope.h"
+
+/* What a record does to its event's pending entry, in the same transaction. */
+enum pending_action { PENDING_KEEP, PENDING_UPDATE, PENDING_DELETE };
+
+/* One record waiting for a transaction; the caller fills the pending fields. */
+struct journal_op {
+    const char *kind;
+    size_t off, len; /* packed kind-specific fields in the journal's buffer */
+    unsigned nfields;
+    enum pending_action pending;
+    uint64_t event_seq;
+    const char *area; /* borrowed from the config */
+    unsigned attempt;
+    uint64_t due_ms;
+    size_t emit_first, nemit; /* follow-ups accepted in the same transaction */
+};
+
+/* A follow-up event a worker emitted, accepted before the op that carries it. */
+struct journal_emit {
+    size_t off, len; /* envelope bytes in the journal's buffer */
+    uint8_t id[ENVELOPE_ID_LEN];
+    char type[ENVELOPE_TYPE_MAX + 1];
+    const struct area_conf *area;
+    uint64_t seq; /* after the write: its accepted seq (or the original's, if dup) */
+    bool dup;
+};
+
+struct delivery_journal;
+
+struct delivery_journal *delivery_journal_new(void);
+void delivery_journal_destroy(struct delivery_journal **j_p);
+
+/* Loop thread: starts a record; pack its fields with *pk, then _end(). */
+struct journal_op *delivery_journal_begin(struct delivery_journal *j, const char *kind,
+                                          msgpack_packer *pk);
+void delivery_journal_end(struct delivery_journal *j, struct journal_op *op, unsigned nfields);
+/* Encodes f as a follow-up for the area; the next op with nemit > 0 carries it. */
+void delivery_journal_add_emit(struct delivery_journal *j, const struct envelope_fields *f,
+                               const struct area_conf *area);
+size_t delivery_journal_emits(const struct delivery_journal *j);
+
+/*
+ * Where the next op will be, as (generation, index): an op can be found
+ * again with _queued_op() for as long as it has not been taken.
+ */
+void delivery_journal_position(const struct delivery_journal *j, uint64_t *ret_generation,
+                               size_t *ret_index);
+struct journal_op *delivery_journal_queued_op(struct delivery_journal *j, uint64_t generation,
+                                              size_t index);
+
+/* The ingress_rider side. */
+size_t delivery_journal_queued(const struct delivery_journal *j);
+void delivery_journal_take(struct delivery_journal *j);
+/* Writer thread. Repeatable: a map-full retry runs it again on a fresh transaction. */
+int delivery_journal_write(struct delivery_journal *j, struct audit_log *log, bool *wrote);
+/* Loop thread, after the transaction: on success calls accepted() for every new follow-up. */
+void delivery_journal_done(struct delivery_journal *j, int rc,
+                           void (*accepted)(void *arg, const struct journal_emit *e), void *arg);
+
+#endif
