@@ -8,11 +8,13 @@
  * completed.at - data.t and throughput is events / (last completion - first
  * publish). Every run uses a fresh state directory.
  *
- *   bench/e2e [--mandated PATH] [--worker PATH] [--runs N] [--events N] [--credit N] [--quick]
+ *   bench/e2e [--mandated PATH] [--worker PATH] [--runs N] [--events N] [--credit N]
+ *             [--relaxed] [--quick]
  */
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -31,6 +33,7 @@
 
 #include "proto/envelope.h"
 #include "proto/mdp.h"
+#include "proto/text.h"
 #include "tools/mandate_client.h"
 
 #define CLIENTS        8
@@ -46,7 +49,8 @@
 #define DEFAULT_RUNS   5
 #define DEFAULT_EVENTS 100000
 
-static const char *s_credit = DEFAULT_CREDIT; /* --credit: each worker's READY credit */
+static char s_credit[24] = DEFAULT_CREDIT; /* --credit: each worker's READY credit */
+static bool s_relaxed; /* --relaxed: durability = relaxed, to see what fsync costs */
 
 static uint64_t
 s_now_ns(void)
@@ -363,8 +367,9 @@ s_run(unsigned nworkers, bool noop, unsigned events)
     getrusage(RUSAGE_SELF, &ru0);
     double self_before = (double)(ru0.ru_utime.tv_sec + ru0.ru_stime.tv_sec) +
                          (double)(ru0.ru_utime.tv_usec + ru0.ru_stime.tv_usec) / 1e6;
-    struct harness *h = harness_new(getenv("E2E_BROKER_EXTRA") ? getenv("E2E_BROKER_EXTRA")
-                                                               : "map_initial_bytes = 1073741824\n",
+    struct harness *h = harness_new(s_relaxed ? "map_initial_bytes = 1073741824\n"
+                                                "durability = relaxed\n"
+                                              : "map_initial_bytes = 1073741824\n",
                                     NULL);
     if (harness_start(h, 15000) < 0) {
         fprintf(stderr, "e2e: daemon did not start\n%s", harness_daemon_log(h));
@@ -372,7 +377,7 @@ s_run(unsigned nworkers, bool noop, unsigned events)
         return r;
     }
     for (unsigned i = 0; i < nworkers; i++)
-        workers[i] = noop ? s_noop_worker(h, (unsigned)atoi(s_credit))
+        workers[i] = noop ? s_noop_worker(h, (unsigned)strtoul(s_credit, NULL, 10))
                           : worker_process_native(
                                 h, AREA, (const char *[]){"--credit", s_credit, "-q", NULL});
     if (nworkers && !log_inspect_wait_kind(harness_state_dir(h), "worker_joined", AREA,
@@ -496,23 +501,28 @@ s_print(struct scenario *s)
 static void
 s_usage(FILE *out)
 {
-    fprintf(out, "usage: e2e [--mandated PATH] [--worker PATH] [--runs N] [--events N] [--credit "
-                 "N] [--quick]\n");
+    fprintf(out, "usage: e2e [--mandated PATH] [--worker PATH] [--runs 1..%d] [--events N]\n"
+                 "           [--credit 1..%d] [--relaxed] [--quick]\n",
+            MAX_RUNS, MDP_CREDIT_MAX);
 }
 
 int
 main(int argc, char **argv)
 {
-    int runs = DEFAULT_RUNS;
-    unsigned events = DEFAULT_EVENTS;
+    uint64_t runs = DEFAULT_RUNS, events = DEFAULT_EVENTS, credit;
     static const struct option longopts[] = {
-        {"mandated", required_argument, NULL, 'm'}, {"worker", required_argument, NULL, 'w'},
-        {"runs", required_argument, NULL, 'r'},     {"events", required_argument, NULL, 'n'},
-        {"quick", no_argument, NULL, 'q'},          {"credit", required_argument, NULL, 'c'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+        {"mandated", required_argument, NULL, 'm'},
+        {"worker", required_argument, NULL, 'w'},
+        {"runs", required_argument, NULL, 'r'},
+        {"events", required_argument, NULL, 'n'},
+        {"quick", no_argument, NULL, 'q'},
+        {"credit", required_argument, NULL, 'c'},
+        {"relaxed", no_argument, NULL, 'x'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     int c;
-    while ((c = getopt_long(argc, argv, "m:w:r:n:qc:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "m:w:r:n:qc:xh", longopts, NULL)) != -1) {
         switch (c) {
         case 'm':
             setenv("MANDATED_BIN", optarg, 1);
@@ -521,13 +531,20 @@ main(int argc, char **argv)
             setenv("MANDATE_WORKER_BIN", optarg, 1);
             break;
         case 'r':
-            runs = atoi(optarg);
+            if (text_parse_u64(optarg, 1, MAX_RUNS, &runs) < 0)
+                goto usage;
             break;
         case 'n':
-            events = (unsigned)atoi(optarg);
+            if (text_parse_u64(optarg, CLIENTS, 1000000, &events) < 0)
+                goto usage;
             break;
         case 'c':
-            s_credit = optarg;
+            if (text_parse_u64(optarg, 1, MDP_CREDIT_MAX, &credit) < 0)
+                goto usage;
+            snprintf(s_credit, sizeof s_credit, "%" PRIu64, credit);
+            break;
+        case 'x':
+            s_relaxed = true;
             break;
         case 'q':
             runs = 1;
@@ -537,14 +554,11 @@ main(int argc, char **argv)
             s_usage(stdout);
             return 0;
         default:
-            s_usage(stderr);
-            return 64;
+            goto usage;
         }
     }
-    if (runs < 1 || runs > MAX_RUNS || events < CLIENTS || events > 1000000) {
-        s_usage(stderr);
-        return 64;
-    }
+    if (optind != argc)
+        goto usage;
     if (!getenv("MANDATE_WORKER_BIN"))
         setenv("MANDATE_WORKER_BIN", "build/mandate-worker", 1);
 
@@ -556,20 +570,20 @@ main(int argc, char **argv)
         {.name = "e2e, 2 mandate-workers", .workers = 2},
     };
     size_t nsc = sizeof sc / sizeof sc[0];
-    printf("e2e: %u events of %s per run, %d clients x window %d, workers credit %s, "
-           "durability full\n",
-           events, EVENT_TYPE, CLIENTS, WINDOW, s_credit);
+    printf("e2e: %" PRIu64 " events of %s per run, %d clients x window %d, workers credit %s, "
+           "durability %s\n",
+           events, EVENT_TYPE, CLIENTS, WINDOW, s_credit, s_relaxed ? "relaxed" : "full");
     /* Interleaved, so that drift of the machine spreads over every scenario alike. */
-    for (int run = 0; run < runs; run++)
+    for (unsigned run = 0; run < runs; run++)
         for (size_t i = 0; i < nsc; i++) {
-            struct result r = s_run(sc[i].workers, sc[i].noop, events);
+            struct result r = s_run(sc[i].workers, sc[i].noop, (unsigned)events);
             if (!r.ok)
                 continue;
             sc[i].tput[sc[i].n] = r.events_per_s;
             sc[i].p50[sc[i].n] = r.p50_us;
             sc[i].p99[sc[i].n] = r.p99_us;
             sc[i].n++;
-            fprintf(stderr, "run %d %-20s %.0f ev/s p50 %.0f us p99 %.0f us\n", run + 1, sc[i].name,
+            fprintf(stderr, "run %u %-20s %.0f ev/s p50 %.0f us p99 %.0f us\n", run + 1, sc[i].name,
                     r.events_per_s, r.p50_us, r.p99_us);
         }
     printf("\n");
@@ -586,4 +600,8 @@ main(int argc, char **argv)
         printf("  %-20s %.2f  %s\n", sc[i].name, ratio, ratio >= TARGET_RATIO ? "PASS" : "MISS");
     }
     return 0;
+
+usage:
+    s_usage(stderr);
+    return 64;
 }

@@ -41,6 +41,7 @@
 
 #include "proto/envelope.h"
 #include "proto/mep.h"
+#include "proto/text.h"
 #include "tests/support/daemon_harness.h"
 #include "tests/support/log_inspect.h"
 
@@ -1508,10 +1509,8 @@ s_usage(FILE *out)
 static bool
 s_parse_size(const char *s, size_t min, size_t max, size_t *ret)
 {
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s || *end || v < min || v > max || s[0] == '-')
+    uint64_t v;
+    if (text_parse_u64(s, min, max, &v) < 0)
         return false;
     *ret = (size_t)v;
     return true;

@@ -29,6 +29,7 @@
 
 #include "config/config.h"
 #include "config/default_config.h"
+#include "proto/text.h"
 
 #define LOCAL_CONFIG  "config/mandated.conf"
 #define SYSTEM_CONFIG "/etc/mandated/mandated.conf"
@@ -304,41 +305,19 @@ s_lines(struct parse *p, enum section sec, size_t index)
 /* ------------------------------------------------------------------------ */
 /* Value parsers: 0 on success, else a message in msg. */
 
-static bool
-s_is_digits(const char *s)
-{
-    if (!*s)
-        return false;
-    for (; *s; s++)
-        if (*s < '0' || *s > '9')
-            return false;
-    return true;
-}
-
-/* Digits only: strtoull alone would accept " 12", "+12", "-12" (negated!)
- * and "0x12". */
 static int
 s_parse_u64(const char *value, uint64_t min, uint64_t max, uint64_t *ret, char *msg, size_t size)
 {
-    if (!s_is_digits(value)) {
+    int rc = text_parse_u64(value, min, max, ret);
+    if (rc == -EINVAL)
         snprintf(msg, size, "not an integer in %" PRIu64 "..%" PRIu64 ": '%.64s'%s", min, max,
                  value, value[0] == '-' ? " (negative)" : "");
-        return -EINVAL;
-    }
-    errno = 0;
-    char *end;
-    unsigned long long v = strtoull(value, &end, 10);
-    if (errno == ERANGE || *end) {
+    else if (rc == -EOVERFLOW)
         snprintf(msg, size, "not an integer in %" PRIu64 "..%" PRIu64 ": '%.64s' (overflow)", min,
                  max, value);
-        return -ERANGE;
-    }
-    if (v < min || v > max) {
+    else if (rc == -ERANGE)
         snprintf(msg, size, "out of range %" PRIu64 "..%" PRIu64 ": %.64s", min, max, value);
-        return -ERANGE;
-    }
-    *ret = v;
-    return 0;
+    return rc == -EOVERFLOW ? -ERANGE : rc;
 }
 
 /* A plain decimal number: no hex, inf or nan, which strtod would take. */
@@ -422,10 +401,8 @@ config_split_hostport(const char *s, char *host, size_t hostsize, unsigned *ret_
             return -EINVAL;
         hlen = (size_t)(colon - s);
     }
-    if (hlen == 0 || !s_is_digits(colon + 1) || strlen(colon + 1) > 5)
-        return -EINVAL;
-    unsigned long port = strtoul(colon + 1, NULL, 10);
-    if (port == 0 || port > 65535)
+    uint64_t port;
+    if (hlen == 0 || text_parse_u64(colon + 1, 1, 65535, &port) < 0)
         return -EINVAL;
     if (host) {
         if (hlen >= hostsize)

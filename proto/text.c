@@ -5,7 +5,9 @@
  */
 #include "proto/text.h"
 
+#include <errno.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ASCII, by far the common case, takes the first branch. */
@@ -118,4 +120,22 @@ text_msgpack_type(const msgpack_object *o)
         return "ext";
     }
     return "?";
+}
+
+int
+text_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *ret)
+{
+    if (!*s)
+        return -EINVAL;
+    for (const char *p = s; *p; p++)
+        if (*p < '0' || *p > '9')
+            return -EINVAL;
+    errno = 0;
+    unsigned long long v = strtoull(s, NULL, 10);
+    if (errno == ERANGE)
+        return -EOVERFLOW;
+    if (v < min || v > max)
+        return -ERANGE;
+    *ret = v;
+    return 0;
 }

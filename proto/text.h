@@ -8,12 +8,13 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <msgpack.h>
 
 /* How many bytes of outside input text_quote() renders before "...". */
 #define TEXT_QUOTE_MAX 24
 /* A buffer that always holds text_quote()'s output. */
-#define TEXT_QUOTE_SIZE (TEXT_QUOTE_MAX * 4 + 4)
+#define TEXT_QUOTE_SIZE (TEXT_QUOTE_MAX * 4 + 5) /* + "...", NUL, and the loop's guard */
 
 /* Shortest form only, no surrogates, nothing past U+10FFFF. */
 bool text_utf8_valid(const void *s, size_t n);
@@ -29,6 +30,13 @@ size_t text_utf8_prefix(const char *s, size_t n, size_t max);
  * and \), the rest as \xHH; at most TEXT_QUOTE_MAX bytes, then "...".
  */
 void text_quote(char *out, size_t outsz, const void *bytes, size_t n);
+
+/*
+ * A whole decimal number in min..max, digits only: strtoull alone would take
+ * " 12", "+12", "-12" (negated), "0x12" and "12abc". Returns 0, -EINVAL (not
+ * digits), -EOVERFLOW (past 2^64 - 1) or -ERANGE (outside min..max).
+ */
+int text_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *ret);
 
 /* "nil", "bool", "uint", "negative int", "float", "str", "bin", "array", "map", "ext". */
 const char *text_msgpack_type(const msgpack_object *o);

@@ -16,6 +16,8 @@
 
 #include <sodium.h>
 
+#include "proto/text.h"
+
 static const char s_usage_global[] =
     "usage: mandatectl [-c FILE] [--state-dir DIR] [--endpoint EP] COMMAND [ARGS]\n"
     "       mandatectl -h | -V\n"
@@ -204,28 +206,12 @@ ctl_open_reader(struct ctl *ctl, struct audit_reader **ret_reader)
     return EX_IOERR;
 }
 
-bool
-ctl_strtou64(const char *arg, uint64_t *ret)
-{
-    char *end;
-    unsigned long long v;
-
-    errno = 0;
-    if (arg[0] < '0' || arg[0] > '9') /* strtoull would take "-1" and " 1" */
-        return false;
-    v = strtoull(arg, &end, 10);
-    if (errno != 0 || *end != '\0')
-        return false;
-    *ret = v;
-    return true;
-}
-
 int
 ctl_parse_u64(const char *opt, const char *arg, uint64_t min, uint64_t max, uint64_t *ret)
 {
     uint64_t v;
 
-    if (!ctl_strtou64(arg, &v) || v < min || v > max) {
+    if (text_parse_u64(arg, min, max, &v) < 0) {
         fprintf(stderr,
                 "%s: --%s: expected a whole number from %" PRIu64 " to %" PRIu64 ", not '%s'\n",
                 CTL_PROG, opt, min, max, arg);

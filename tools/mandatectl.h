@@ -48,8 +48,6 @@ int ctl_endpoint(struct ctl *ctl, const char **ret_endpoint);
 /* Opens the audit log; prints why not and returns the exit code (EX_NOINPUT, ...) on failure. */
 int ctl_open_reader(struct ctl *ctl, struct audit_reader **ret_reader);
 
-/* A whole decimal number: digits only, no sign or space; false if not one or above UINT64_MAX. */
-bool ctl_strtou64(const char *arg, uint64_t *ret);
 /* Parses a decimal option value in [min, max]; prints "--opt: ..." and returns EX_USAGE if not. */
 int ctl_parse_u64(const char *opt, const char *arg, uint64_t min, uint64_t max, uint64_t *ret);
 

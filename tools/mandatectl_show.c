@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sysexits.h>
 
+#include "proto/text.h"
 #include "tools/json_msgpack.h"
 #include "tools/mandatectl.h"
 #include "tools/mandatectl_record.h"
@@ -95,7 +96,7 @@ s_parse_target(const char *arg, struct target *ret_target)
         return 0;
     }
     if (len > 0 && strspn(arg, "0123456789") == len) {
-        if (!ctl_strtou64(arg, &ret_target->seq))
+        if (text_parse_u64(arg, 0, UINT64_MAX, &ret_target->seq) < 0)
             return ctl_usage_error(CMD, "seq %s is out of range (1 to %" PRIu64 ")", arg,
                                    UINT64_MAX);
         if (ret_target->seq == 0)

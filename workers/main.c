@@ -16,6 +16,7 @@
 #include "config/config.h"
 #include "daemon/log.h"
 #include "proto/mdp.h"
+#include "proto/text.h"
 #include "workers/handlers.h"
 #include "workers/worker.h"
 
@@ -37,23 +38,6 @@ s_usage(FILE *out)
             MDP_CREDIT_MAX);
 }
 
-/* A decimal in 1..MDP_CREDIT_MAX, nothing else. */
-static int
-s_parse_credit(const char *s, unsigned *ret)
-{
-    char *end;
-    unsigned long v;
-
-    if (*s < '0' || *s > '9')
-        return -EINVAL;
-    errno = 0;
-    v = strtoul(s, &end, 10);
-    if (errno || *end || v < 1 || v > MDP_CREDIT_MAX)
-        return -EINVAL;
-    *ret = (unsigned)v;
-    return 0;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -68,7 +52,7 @@ main(int argc, char **argv)
                                             {NULL, 0, NULL, 0}};
     const char *config_path = NULL, *area_name = NULL, *endpoint = NULL;
     int verbosity = 0, opt, rc;
-    unsigned credit = 0;
+    uint64_t credit = 0;
     struct mandated_config *cfg = NULL;
     struct config_error cerr;
     struct worker *w;
@@ -87,7 +71,7 @@ main(int argc, char **argv)
             endpoint = optarg;
             break;
         case 'n':
-            if (s_parse_credit(optarg, &credit) < 0) {
+            if (text_parse_u64(optarg, 1, MDP_CREDIT_MAX, &credit) < 0) {
                 fprintf(stderr, "mandate-worker: --credit '%s': 1..%d expected\n", optarg,
                         MDP_CREDIT_MAX);
                 return EX_USAGE;
@@ -153,7 +137,7 @@ main(int argc, char **argv)
         .cfg = cfg,
         .area = area,
         .endpoint = endpoint,
-        .credit = credit,
+        .credit = (unsigned)credit,
         .handler = handler,
     };
     w = worker_new(&wopt);
