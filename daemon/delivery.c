@@ -21,7 +21,7 @@
 #include "daemon/delivery.h"
 #include "daemon/delivery_journal.h"
 #include "daemon/log.h"
-#include "daemon/zmq_event.h"
+#include "daemon/router.h"
 #include "daemon/rate_limit.h"
 #include "daemon/retry_heap.h"
 #include "daemon/seq_queue.h"
@@ -32,7 +32,7 @@
 #define IDENTITY_MAX    255
 #define FRAMES_MAX      8    /* after the identity; more is a protocol error */
 #define READ_BUDGET     1024 /* messages per loop turn before yielding */
-#define EMIT_MAX        256  /* follow-up events one reply may emit */
+#define EMIT_MAX        64   /* follow-up events one reply may emit */
 #define BACKOFF_MAX_MS  300000
 #define WORKER_NAME_MAX 96
 
@@ -132,15 +132,6 @@ s_pack_event_fields(msgpack_packer *pk, uint64_t seq, const char *area, unsigned
     audit_pack_str(pk, area);
     audit_pack_key(pk, "attempt");
     msgpack_pack_unsigned_int(pk, attempt);
-}
-
-static void
-s_pack_str_or_nil(msgpack_packer *pk, const char *s)
-{
-    if (s && *s)
-        audit_pack_str(pk, s);
-    else
-        msgpack_pack_nil(pk);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -559,7 +550,7 @@ s_on_dispatch(evutil_socket_t fd, short what, void *arg)
     }
     audit_log_snapshot_end(d->log);
     /* A send may have consumed ZMQ_FD's edge while replies were already waiting. */
-    if (zmq_has_input(d->sock))
+    if (router_has_input(d->sock))
         event_active(d->ev, EV_READ, 0);
     if (lost)
         s_worker_lost(d, lost, "unreachable"); /* marks the area again */
@@ -574,6 +565,26 @@ s_dispatch(struct delivery *d, struct area_state *a)
 
 /* ------------------------------------------------------------------------ */
 /* Replies. */
+
+/* A follow-up a worker emitted that does not enter the log, and why. */
+static void
+s_record_rejected_emit(struct delivery *d, const struct worker *w, const uint8_t *id,
+                       enum mep_code code, const char *reason, const char *type)
+{
+    char source[ENVELOPE_SOURCE_MAX + 1];
+    msgpack_packer pk;
+    snprintf(source, sizeof source, "area:%s", w->area->conf->name);
+    const struct audit_rejected r = {
+        .id = id,
+        .code = mep_code_name(code),
+        .reason = reason,
+        .source = source,
+        .type = type,
+        .peer = w->name,
+    };
+    struct journal_op *op = s_op_begin(d, AUDIT_KIND_REJECTED, &pk);
+    s_op_end(d, op, audit_pack_rejected(&pk, &r));
+}
 
 /*
  * Checks one emitted envelope and adds it to the journal's emits (returns
@@ -606,23 +617,8 @@ s_add_emit(struct delivery *d, const struct worker *w, const msgpack_object *obj
     }
     if (!area) {
         log_warn("delivery: %s emitted an event that cannot be accepted: %s", w->name, err.reason);
-        struct journal_op *rej = s_op_begin(d, AUDIT_KIND_REJECTED, &pk);
-        audit_pack_key(&pk, "id");
-        if (err.has_id)
-            msgpack_pack_bin_with_body(&pk, err.id, sizeof err.id);
-        else
-            msgpack_pack_nil(&pk);
-        audit_pack_key(&pk, "code");
-        audit_pack_str(&pk, mep_code_name(err.code));
-        audit_pack_key(&pk, "reason");
-        audit_pack_str(&pk, err.reason);
-        audit_pack_key(&pk, "source");
-        audit_pack_str(&pk, source);
-        audit_pack_key(&pk, "type");
-        s_pack_str_or_nil(&pk, rc == 0 ? env.type : NULL);
-        audit_pack_key(&pk, "peer");
-        audit_pack_str(&pk, w->name);
-        s_op_end(d, rej, 6);
+        s_record_rejected_emit(d, w, err.has_id ? err.id : NULL, err.code, err.reason,
+                               rc == 0 ? env.type : NULL);
         if (rc == 0)
             envelope_release(&env);
         return false;
@@ -693,11 +689,17 @@ s_on_reply(struct delivery *d, struct worker *w, const struct mdp_msg *m)
          * completion, which then names the accepted ones. */
         size_t emit_first = delivery_journal_emits(d->journal), nemit = 0;
         size_t nobj = out.nemit < EMIT_MAX ? out.nemit : EMIT_MAX;
-        if (out.nemit > EMIT_MAX)
-            log_warn("delivery: %s emitted %zu events; only the first %d are taken", w->name,
-                     out.nemit, EMIT_MAX);
         for (size_t k = 0; k < nobj; k++)
             nemit += s_add_emit(d, w, &out.emit[k], fl.id);
+        if (out.nemit > EMIT_MAX) {
+            /* Not dropped silently: the surplus is one `rejected` record. */
+            char reason[128];
+            snprintf(reason, sizeof reason,
+                     "%zu follow-up events past the first %d of one reply were not accepted",
+                     out.nemit - EMIT_MAX, EMIT_MAX);
+            log_warn("delivery: %s: %s", w->name, reason);
+            s_record_rejected_emit(d, w, NULL, MEP_TOO_LARGE, reason, NULL);
+        }
         struct journal_op *op = s_op_begin(d, AUDIT_KIND_COMPLETED, &pk);
         op->emit_first = emit_first;
         op->nemit = nemit;
@@ -707,7 +709,7 @@ s_on_reply(struct delivery *d, struct worker *w, const struct mdp_msg *m)
         audit_pack_key(&pk, "status");
         audit_pack_str(&pk, "done");
         audit_pack_key(&pk, "note");
-        s_pack_str_or_nil(&pk, out.note);
+        audit_pack_str_or_nil(&pk, out.note);
         audit_pack_key(&pk, "result");
         if (out.result)
             msgpack_pack_object(&pk, *out.result);
@@ -732,7 +734,7 @@ s_on_reply(struct delivery *d, struct worker *w, const struct mdp_msg *m)
             audit_pack_key(&pk, "worker");
             audit_pack_str(&pk, w->name);
             audit_pack_key(&pk, "note");
-            s_pack_str_or_nil(&pk, out.note);
+            audit_pack_str_or_nil(&pk, out.note);
             s_op_end(d, op, 5);
             d->stats.failed++;
             snprintf(reason, sizeof reason, "failed: %s", out.note[0] ? out.note : "(no note)");
@@ -889,7 +891,7 @@ s_on_readable(evutil_socket_t fd, short what, void *arg)
         if (!s_read_one(d))
             break;
     /* ZMQ_FD signals edges only; sends may have consumed one. */
-    if (zmq_has_input(d->sock))
+    if (router_has_input(d->sock))
         event_active(d->ev, EV_READ, 0);
 }
 
@@ -911,7 +913,7 @@ s_on_heartbeat(evutil_socket_t fd, short what, void *arg)
             next = d->workers;
         }
     }
-    if (zmq_has_input(d->sock))
+    if (router_has_input(d->sock))
         event_active(d->ev, EV_READ, 0);
 }
 
@@ -1037,7 +1039,6 @@ delivery_new(struct event_base *base, void *zmq_ctx, const struct mandated_confi
              struct audit_log *log)
 {
     struct delivery *d = xcalloc(1, sizeof *d);
-    int one = 1, linger = 0, hwm = 1000000;
 
     d->base = base;
     d->cfg = cfg;
@@ -1057,22 +1058,21 @@ delivery_new(struct event_base *base, void *zmq_ctx, const struct mandated_confi
     msgpack_sbuffer_init(&d->body);
     msgpack_sbuffer_init(&d->data);
 
-    d->sock = zmq_socket(zmq_ctx, ZMQ_ROUTER);
-    if (!d->sock)
-        goto out_error;
-    /* Nothing dropped silently: a send to a gone worker fails and is handled. */
-    zmq_setsockopt(d->sock, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
-    /* A restarted worker may come back under the same identity. */
-    zmq_setsockopt(d->sock, ZMQ_ROUTER_HANDOVER, &one, sizeof one);
-    /* Unanswered requests are pending in the log; there is nothing to flush at exit. */
-    zmq_setsockopt(d->sock, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_setsockopt(d->sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
-    zmq_setsockopt(d->sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
-    if (zmq_bind(d->sock, cfg->broker.workers) < 0) {
+    /* A reply carries at most EMIT_MAX follow-ups besides its result: a worker
+     * sending more than that is cut off by libzmq before it is buffered. */
+    const struct router_options ropts = {
+        .max_msg_bytes = (int64_t)(EMIT_MAX + 2) * (int64_t)cfg->broker.max_event_bytes + 4096,
+        .sndhwm = 1000000,
+        .rcvhwm = 1000000,
+        .linger_ms = 0,   /* unanswered requests are pending in the log: nothing to flush */
+        .handover = true, /* a restarted worker may come back under the same identity */
+    };
+    d->sock = router_new(zmq_ctx, cfg->broker.workers, &ropts);
+    if (!d->sock) {
         log_err("delivery: cannot bind %s: %s", cfg->broker.workers, zmq_strerror(errno));
         goto out_destroy;
     }
-    d->ev = zmq_event_new(base, d->sock, s_on_readable, d);
+    d->ev = router_event_new(base, d->sock, s_on_readable, d);
     if (!d->ev)
         goto out_error;
     unsigned hb = cfg->delivery.heartbeat_ms;

@@ -20,7 +20,7 @@
 #include "daemon/batch_writer.h"
 #include "daemon/ingress.h"
 #include "daemon/log.h"
-#include "daemon/zmq_event.h"
+#include "daemon/router.h"
 #include "daemon/rate_limit.h"
 #include "proto/envelope.h"
 
@@ -295,15 +295,6 @@ s_read_one(struct ingress *in, uint64_t now)
     return true;
 }
 
-static void
-s_pack_str_or_nil(msgpack_packer *pk, const char *s)
-{
-    if (s && *s)
-        audit_pack_str(pk, s);
-    else
-        msgpack_pack_nil(pk);
-}
-
 static int
 s_append_accepted(struct ingress *in, struct item *it)
 {
@@ -322,29 +313,18 @@ static int
 s_append_rejected(struct ingress *in, struct item *it, uint64_t suppressed)
 {
     msgpack_packer pk;
-    unsigned n = 6;
     msgpack_sbuffer_clear(&in->fields);
     msgpack_packer_init(&pk, &in->fields, msgpack_sbuffer_write);
-    audit_pack_key(&pk, "id");
-    if (it->has_id)
-        msgpack_pack_bin_with_body(&pk, it->id, sizeof it->id);
-    else
-        msgpack_pack_nil(&pk);
-    audit_pack_key(&pk, "code");
-    audit_pack_str(&pk, mep_code_name(it->code));
-    audit_pack_key(&pk, "reason");
-    audit_pack_str(&pk, it->reason);
-    audit_pack_key(&pk, "source");
-    s_pack_str_or_nil(&pk, it->has_env ? it->env.source : NULL);
-    audit_pack_key(&pk, "type");
-    s_pack_str_or_nil(&pk, it->has_env ? it->env.type : NULL);
-    audit_pack_key(&pk, "peer");
-    s_pack_str_or_nil(&pk, it->peer);
-    if (suppressed) {
-        audit_pack_key(&pk, "suppressed");
-        msgpack_pack_uint64(&pk, suppressed);
-        n++;
-    }
+    const struct audit_rejected r = {
+        .id = it->has_id ? it->id : NULL,
+        .code = mep_code_name(it->code),
+        .reason = it->reason,
+        .source = it->has_env ? it->env.source : NULL,
+        .type = it->has_env ? it->env.type : NULL,
+        .peer = it->peer,
+        .suppressed = suppressed,
+    };
+    unsigned n = audit_pack_rejected(&pk, &r);
     return audit_log_append(in->log, AUDIT_KIND_REJECTED, in->fields.data, in->fields.size, n,
                             NULL);
 }
@@ -500,7 +480,7 @@ s_submit(struct ingress *in, bool force)
      * have nobody waiting, and the writer thread lets them gather meanwhile. */
     bool inline_write = in->filling->nitems > 0 &&
                         in->filling->nitems + riders <= INLINE_BATCH_MAX &&
-                        !zmq_has_input(in->sock);
+                        !router_has_input(in->sock);
     if (riders) {
         in->rider.take(in->rider.arg);
         in->filling->rider_taken = true;
@@ -529,7 +509,7 @@ s_on_written(void *arg, int rc)
     s_submit(in, false);
     in->stats.reply_ns += monotonic_ns() - t0;
     /* Reading may have paused on a full batch, and sends may have consumed the edge. */
-    if (!in->stopped && zmq_has_input(in->sock))
+    if (!in->stopped && router_has_input(in->sock))
         event_active(in->ev, EV_READ, 0);
 }
 
@@ -579,7 +559,7 @@ s_on_readable(evutil_socket_t fd, short what, void *arg)
     s_submit(in, false);
     /* A full batch waits for the writer (s_on_written reads on); otherwise keep
      * reading while input is there, since ZMQ_FD only signals edges. */
-    if (in->filling->nitems < in->cfg->broker.commit_max_batch && zmq_has_input(in->sock))
+    if (in->filling->nitems < in->cfg->broker.commit_max_batch && router_has_input(in->sock))
         event_active(in->ev, EV_READ, 0);
 }
 
@@ -588,8 +568,6 @@ ingress_new(struct event_base *base, void *zmq_ctx, const struct mandated_config
             struct audit_log *log)
 {
     struct ingress *in = xcalloc(1, sizeof *in);
-    int one = 1, linger = 2000, sndhwm = 100000;
-    int64_t maxmsg = (int64_t)cfg->broker.max_event_bytes + 4096;
     uint64_t now = monotonic_ns();
 
     in->base = base;
@@ -615,27 +593,26 @@ ingress_new(struct event_base *base, void *zmq_ctx, const struct mandated_config
     msgpack_sbuffer_init(&in->fields);
     msgpack_sbuffer_init(&in->reply);
 
-    in->sock = zmq_socket(zmq_ctx, ZMQ_ROUTER);
-    if (!in->sock)
-        goto out_error;
-    zmq_setsockopt(in->sock, ZMQ_ROUTER_MANDATORY, &one, sizeof one);
-    zmq_setsockopt(in->sock, ZMQ_LINGER, &linger, sizeof linger);
-    zmq_setsockopt(in->sock, ZMQ_SNDHWM, &sndhwm, sizeof sndhwm);
     /* Slightly over the event limit so that a near miss gets a too_large NACK;
      * anything far beyond it is cut off by libzmq before it is buffered. */
-    zmq_setsockopt(in->sock, ZMQ_MAXMSGSIZE, &maxmsg, sizeof maxmsg);
-    if (zmq_bind(in->sock, cfg->broker.ingress) < 0) {
+    const struct router_options ropts = {
+        .max_msg_bytes = (int64_t)cfg->broker.max_event_bytes + 4096,
+        .sndhwm = 100000,
+        .linger_ms = 2000, /* the last replies of a stop still go out */
+    };
+    in->sock = router_new(zmq_ctx, cfg->broker.ingress, &ropts);
+    if (!in->sock) {
         log_err("ingress: cannot bind %s: %s", cfg->broker.ingress, zmq_strerror(errno));
-        goto out_error;
+        goto out_destroy;
     }
-    in->ev = zmq_event_new(base, in->sock, s_on_readable, in);
+    in->ev = router_event_new(base, in->sock, s_on_readable, in);
     if (!in->ev)
         goto out_error;
     return in;
 
 out_error:
-    if (in->sock && errno)
-        log_err("ingress: %s", zmq_strerror(errno));
+    log_err("ingress: %s", zmq_strerror(errno));
+out_destroy:
     ingress_destroy(&in);
     return NULL;
 }

@@ -406,6 +406,29 @@ Test(delivery, emitted_follow_up_is_accepted_and_routed, .timeout = 60)
     s_finish(&h);
 }
 
+/* A reply may bring 64 follow-ups; the rest are recorded as refused, not dropped. */
+Test(delivery, follow_ups_past_the_limit_are_recorded_not_dropped, .timeout = 60)
+{
+    struct harness *h = s_start(NULL, NULL);
+    pid_t p = worker_process_python(
+        h, "press",
+        (const char *[]){"--heartbeat-ms", "100", "--mode", "emit", "--emit-count", "70", NULL});
+    cr_assert(s_wait(h, "worker_joined", "press", 1, 10000));
+    cr_assert_eq(s_publish(h, "press.conference_notice", "agency", 1), 1);
+    cr_assert(s_wait(h, "completed", "press", 1, 10000));
+    cr_expect_eq(s_count(h, "accepted", "cyber"), 64);
+    cr_expect_eq(s_count(h, "rejected", NULL), 1);
+    char *out = NULL;
+    cr_assert_eq(harness_ctl(h, NULL, &out, "tail", "--kind", "rejected", "--json", NULL), 0);
+    cr_expect(strstr(out, "\"code\":\"too_large\"") &&
+                  strstr(out, "6 follow-up events past the first 64") &&
+                  strstr(out, "\"source\":\"area:press\""),
+              "rejected: %s", out);
+    free(out);
+    worker_process_stop(p, SIGTERM);
+    s_finish(&h);
+}
+
 /* Anonymous resident memory of a process, in KiB (the LMDB map is file-backed). */
 static long
 s_rss_anon_kib(pid_t pid)
@@ -720,11 +743,28 @@ Test(delivery, malformed_worker_messages_change_nothing, .timeout = 120)
     zmq_close(w);
     zmq_close(s);
 
-    /* Nothing but that worker's join and loss was recorded; the broker still works. */
-    cr_expect_eq(log_inspect_count(harness_state_dir(h), "log"), records_before + 2);
+    /* A worker whose message is past the limit (64 follow-ups' worth) is cut off by
+     * libzmq: it is lost, and nothing of it is buffered. */
+    void *big = zmq_socket(ctx, ZMQ_DEALER);
+    int linger = 0;
+    zmq_setsockopt(big, ZMQ_LINGER, &linger, sizeof linger);
+    cr_assert_eq(zmq_connect(big, harness_workers_endpoint(h)), 0);
+    s_send_frames(big, ready, ready_lens, 4);
+    cr_assert(s_wait(h, "worker_joined", "press", 2, 5000));
+    size_t huge_len = (size_t)66 * 65536 + 8192;
+    char *huge = calloc(1, huge_len);
+    const char *reply_huge[] = {"", "MDPW01", "\x03", "1", "", huge};
+    const size_t reply_huge_lens[] = {0, 6, 1, 1, 0, huge_len};
+    s_send_frames(big, reply_huge, reply_huge_lens, 6);
+    free(huge);
+    cr_expect(s_wait(h, "worker_lost", "press", 2, 10000), "the oversize worker was not dropped");
+    zmq_close(big);
+
+    /* Nothing but those workers' joins and losses was recorded; the broker still works. */
+    cr_expect_eq(log_inspect_count(harness_state_dir(h), "log"), records_before + 4);
     cr_expect_eq(s_count(h, "completed", NULL), 0);
     pid_t good = worker_process_python(h, "press", (const char *[]){"--heartbeat-ms", "100", NULL});
-    cr_assert(s_wait(h, "worker_joined", "press", 2, 10000));
+    cr_assert(s_wait(h, "worker_joined", "press", 3, 10000));
     cr_assert_eq(s_publish(h, "press.conference_notice", "agency", 5), 5);
     cr_assert(s_wait_no_pending(h, 10000));
     char *log = harness_daemon_log(h);

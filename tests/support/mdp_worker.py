@@ -26,6 +26,7 @@ def parse_args():
     p.add_argument("--endpoint", required=True)
     p.add_argument("--service", required=True)
     p.add_argument("--mode", default="done", choices=["done", "fail", "retry", "garbage", "emit"])
+    p.add_argument("--emit-count", type=int, default=1, help="follow-ups per reply (--mode emit)")
     p.add_argument("--delay-ms", type=int, default=0, help="work time per request")
     p.add_argument("--hold-ms", type=int, default=0,
                    help="answer nothing until no request came for this long")
@@ -81,7 +82,7 @@ class Worker:
                 "source": "ignored",
                 "time": event["time"],
                 "data": {"from": request["seq"]},
-            }]
+            } for _ in range(self.args.emit_count)]
         return msgpack.packb(body, use_bin_type=True)
 
     def answer(self, address, body):
