@@ -634,6 +634,17 @@ ingress_drain(struct ingress *in)
            (in->has_rider && in->rider.queued(in->rider.arg))) {
         s_submit(in, true);
         batch_writer_wait(in->writer);
+        /* Events get their NACK when a commit fails, but the rider's records
+         * would be retried for ever: give up on them at a stop. Their events
+         * are still pending, so they are delivered again after the restart. */
+        if (in->last_commit_failed && !in->writing && in->filling->nitems == 0) {
+            size_t left = in->has_rider ? in->rider.queued(in->rider.arg) : 0;
+            if (left)
+                log_err("audit log: %zu delivery record(s) could not be written at the stop; "
+                        "their events stay pending and are offered again at the next start",
+                        left);
+            break;
+        }
     }
 }
 

@@ -968,3 +968,44 @@ Test(delivery, completions_survive_a_full_disk, .timeout = 180)
     cr_assert_eq(harness_umount_state(h), 0);
     harness_destroy(&h);
 }
+
+/* A stop while the disk is full ends (the unwritable records are given up), and the
+ * events they were about are delivered after the next start. */
+Test(delivery, sigterm_on_a_full_disk_stops_and_redelivers_after_restart, .timeout = 180)
+{
+    struct harness *h = harness_new("map_initial_bytes = 8388608\n", FAST_DELIVERY);
+    if (harness_mount_state_tmpfs(h, "1m") < 0) {
+        harness_destroy(&h);
+        cr_skip_test("needs root to mount a small tmpfs");
+    }
+    cr_assert_eq(harness_start(h, 10000), 0);
+    pid_t w = worker_process_python(h, "press", (const char *[]){"--heartbeat-ms", "100", NULL});
+    cr_assert(s_wait(h, "worker_joined", "press", 1, 10000));
+    unsigned refused = 0;
+    unsigned acked = s_publish_until_refused(h, &refused);
+    cr_assert_gt(refused, 0, "a 1 MiB disk never filled");
+    usleep(300000); /* completions arrive and cannot be written */
+    cr_assert_eq(harness_stop(h, 15000), 0, "no clean stop on a full disk:\n%s",
+                 harness_daemon_log(h));
+    worker_process_stop(w, SIGTERM);
+
+    cr_assert_eq(harness_remount_state_tmpfs(h, "64m"), 0);
+    cr_assert_eq(harness_start(h, 10000), 0, "%s", harness_daemon_log(h));
+    w = worker_process_python(h, "press", (const char *[]){"--heartbeat-ms", "100", NULL});
+    cr_assert(s_wait_no_pending(h, 30000), "not redelivered after the restart:\n%s",
+              harness_daemon_log(h));
+    struct tally *t = s_tally(h);
+    long accepted = 0;
+    for (uint64_t s = 0; s < t->n; s++)
+        if (t->accepted[s]) {
+            accepted++;
+            cr_expect_geq(t->completed[s], 1, "event %lu never completed", s);
+        }
+    s_tally_free(t);
+    cr_expect_eq(accepted, (long)acked);
+    worker_process_stop(w, SIGTERM);
+    cr_assert_eq(harness_stop(h, 15000), 0);
+    cr_expect_eq(harness_ctl(h, NULL, NULL, "verify", NULL), 0);
+    cr_assert_eq(harness_umount_state(h), 0);
+    harness_destroy(&h);
+}
