@@ -104,6 +104,7 @@ Test(config_default, embedded_loads)
     cr_assert_not_null(cyber);
     cr_expect_eq(cyber->workers, 2);
     cr_expect(cyber->spawn);
+    cr_expect_eq(cyber->credit, 128, "the SOC lane runs a deeper pipeline");
     cr_expect_str_eq(cyber->unit, "Phòng Công nghệ thông tin");
     const struct area_conf *it = config_area(cfg, "it_industry");
     cr_assert_not_null(it);
@@ -252,6 +253,9 @@ Test(config_values, defaults_without_keys)
     cr_expect_eq(cfg->areas[0].ntypes, 0);
     cr_expect_eq(cfg->areas[0].workers, 1);
     cr_expect(cfg->areas[0].spawn);
+    cr_expect_eq(cfg->areas[0].credit, 32);
+    cr_expect_eq(cfg->delivery.drain_timeout_ms, 5000);
+    cr_expect_str_eq(cfg->broker.worker_program, "");
     cr_expect_eq(cfg->nsources, 0);
     config_destroy(&cfg);
 }
@@ -270,11 +274,13 @@ Test(config_values, all_keys)
                                           "map_max_bytes = 1048576\n"
                                           "map_initial_bytes = 65536\n"
                                           "rejected_log_rate = 0.5\n"
+                                          "worker_program = /opt/w/bin/worker\n"
                                           "[delivery]\n"
                                           "heartbeat_ms = 10\n"
                                           "liveness = 100\n"
                                           "max_attempts = 1\n"
                                           "retry_backoff_ms = 0\n"
+                                          "drain_timeout_ms = 0\n"
                                           "[security]\n"
                                           "curve = YES\n"
                                           "server_secret_key = /k/s\n"
@@ -284,6 +290,7 @@ Test(config_values, all_keys)
                                           "types = x.* y.? z.[ab]\n"
                                           "workers = 0\n"
                                           "spawn = off\n"
+                                          "credit = 1024\n"
                                           "[source agency-1.hp]\n"
                                           "allow = x.a\n"
                                           "rate = 1e3\n"
@@ -303,6 +310,8 @@ Test(config_values, all_keys)
     cr_expect_eq(cfg->delivery.liveness, 100);
     cr_expect_eq(cfg->delivery.max_attempts, 1);
     cr_expect_eq(cfg->delivery.retry_backoff_ms, 0);
+    cr_expect_eq(cfg->delivery.drain_timeout_ms, 0);
+    cr_expect_str_eq(cfg->broker.worker_program, "/opt/w/bin/worker");
     cr_expect(cfg->security.curve);
     cr_expect_str_eq(cfg->security.server_secret_key, "/k/s");
     cr_expect_str_eq(cfg->security.sources_dir, "/k/src");
@@ -312,6 +321,7 @@ Test(config_values, all_keys)
     cr_expect_eq(a->ntypes, 3);
     cr_expect_eq(a->workers, 0);
     cr_expect_not(a->spawn);
+    cr_expect_eq(a->credit, 1024);
     cr_expect_eq(config_area_for_type(cfg, "z.b"), a);
     cr_expect_null(config_area_for_type(cfg, "z.c"));
     cr_expect_eq(config_area_for_type(cfg, "y.q"), a);
@@ -512,6 +522,11 @@ Test(config_errors, out_of_range)
     s_fails(AREA "workers = 65\n", 3, "area.a.workers");
     cfg = s_loads(AREA "workers = 64\n");
     config_destroy(&cfg);
+    s_fails(AREA "credit = 0\n", 3, "area.a.credit");
+    s_fails(AREA "credit = 1025\n", 3, "area.a.credit");
+    s_fails(AREA "credit = 8x\n", 3, "area.a.credit");
+    s_fails("[delivery]\ndrain_timeout_ms = 600001\n" AREA, 2, "delivery.drain_timeout_ms");
+    s_fails("[broker]\nworker_program =\n" AREA, 2, "broker.worker_program");
 }
 
 Test(config_errors, negative)
