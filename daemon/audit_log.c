@@ -8,12 +8,12 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include <lmdb.h>
 #include <msgpack.h>
 
 #include "daemon/audit_log.h"
+#include "daemon/clock.h"
 #include "daemon/log.h"
 
 struct audit_log {
@@ -283,14 +283,6 @@ audit_log_begin(struct audit_log *log)
     return 0;
 }
 
-static uint64_t
-s_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 int
 audit_log_append(struct audit_log *log, const char *kind, const void *fields, size_t fields_len,
                  unsigned extra_fields, uint64_t *ret_seq)
@@ -301,7 +293,7 @@ audit_log_append(struct audit_log *log, const char *kind, const void *fields, si
 
     msgpack_sbuffer_clear(&log->rec);
     msgpack_packer_init(&pk, &log->rec, msgpack_sbuffer_write);
-    audit_record_begin(&pk, seq, s_now_ns(), kind, log->batch_head, extra_fields);
+    audit_record_begin(&pk, seq, realtime_ns(), kind, log->batch_head, extra_fields);
     if (fields_len)
         msgpack_sbuffer_write(&log->rec, fields, fields_len);
 

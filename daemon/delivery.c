@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <zmq.h>
 
@@ -22,7 +21,7 @@
 #include "daemon/delivery_journal.h"
 #include "daemon/log.h"
 #include "daemon/router.h"
-#include "daemon/rate_limit.h"
+#include "daemon/clock.h"
 #include "daemon/retry_heap.h"
 #include "daemon/seq_queue.h"
 #include "proto/envelope.h"
@@ -95,14 +94,6 @@ static uint64_t
 s_now_ms(void)
 {
     return monotonic_ns() / 1000000u;
-}
-
-static uint64_t
-s_wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -321,7 +312,7 @@ s_retry_or_deadletter(struct delivery *d, struct area_state *a, uint64_t seq, un
         return;
     }
     unsigned delay = s_backoff_ms(d, attempt);
-    uint64_t due = s_wall_ms() + delay;
+    uint64_t due = realtime_ns() / 1000000u + delay;
     struct journal_op *op = s_op_begin(d, AUDIT_KIND_RETRIED, &pk);
     s_pack_event_fields(&pk, seq, area, attempt + 1);
     audit_pack_key(&pk, "reason");
@@ -1020,7 +1011,7 @@ delivery_start(struct delivery *d, struct ingress *in)
     d->ingress = in;
     ingress_set_rider(in, &rider);
 
-    struct recover_ctx rc = {.d = d, .now_wall = s_wall_ms()};
+    struct recover_ctx rc = {.d = d, .now_wall = realtime_ns() / 1000000u};
     int r = audit_log_pending_foreach(d->log, s_recover_one, &rc);
     if (r < 0) {
         log_err("delivery: cannot read pending deliveries: %s", strerror(-r));

@@ -19,6 +19,7 @@
 
 #include "daemon/batch_writer.h"
 #include "daemon/ingress.h"
+#include "daemon/clock.h"
 #include "daemon/log.h"
 #include "daemon/router.h"
 #include "daemon/rate_limit.h"

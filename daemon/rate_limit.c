@@ -1,15 +1,5 @@
 /* rate_limit: token bucket refilled lazily from the monotonic clock. */
-#include <time.h>
-
 #include "daemon/rate_limit.h"
-
-uint64_t
-monotonic_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 void
 rate_limit_init(struct rate_limit *rl, double rate, double burst, uint64_t now_ns)

@@ -19,6 +19,4 @@ void rate_limit_init(struct rate_limit *rl, double rate, double burst, uint64_t 
 /* Takes one token if there is one. */
 bool rate_limit_take(struct rate_limit *rl, uint64_t now_ns);
 
-uint64_t monotonic_ns(void);
-
 #endif

@@ -27,8 +27,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon/clock.h"
 #include "daemon/log.h"
-#include "daemon/rate_limit.h"
 #include "daemon/supervisor.h"
 
 #define DEFAULT_PROGRAM  "mandate-worker"
