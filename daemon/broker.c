@@ -261,12 +261,15 @@ broker_run(struct broker *b)
                (unsigned long long)st->batches);
     const struct delivery_stats *ds = delivery_stats(b->delivery);
     log_notice("delivery: %llu dispatched, %llu completed, %llu failed, %llu retried, %llu "
-               "dead-lettered; %llu waiting, %llu in flight",
+               "dead-lettered, %llu follow-ups; %llu waiting, %llu in flight; workers %llu "
+               "joined, %llu lost; %llu protocol errors, %llu sends failed",
                (unsigned long long)ds->dispatched, (unsigned long long)ds->completed,
                (unsigned long long)ds->failed, (unsigned long long)ds->retried,
-               (unsigned long long)ds->deadlettered,
+               (unsigned long long)ds->deadlettered, (unsigned long long)ds->emitted,
                (unsigned long long)delivery_waiting(b->delivery),
-               (unsigned long long)delivery_inflight(b->delivery));
+               (unsigned long long)delivery_inflight(b->delivery),
+               (unsigned long long)ds->workers_joined, (unsigned long long)ds->workers_lost,
+               (unsigned long long)ds->protocol_errors, (unsigned long long)ds->sends_failed);
     log_info("time: %.3f s receiving and checking, %.3f s writing and syncing, %.3f s replying",
              st->read_ns / 1e9, st->write_ns / 1e9, st->reply_ns / 1e9);
     return 0;

@@ -891,18 +891,14 @@ s_on_heartbeat(evutil_socket_t fd, short what, void *arg)
 {
     struct delivery *d = arg;
     uint64_t now = s_now_ms();
-    struct worker *w = d->workers, *next;
-    for (; w; w = next) {
+    /* s_worker_lost() frees only w (its dispatching waits for the end of the
+     * turn), so the saved next stays valid. */
+    for (struct worker *w = d->workers, *next; w; w = next) {
         next = w->next;
-        if (now > w->expiry_ms) {
+        if (now > w->expiry_ms)
             s_worker_lost(d, w, "heartbeat expired");
-            next = d->workers; /* the list changed: start over (lost ones are gone) */
-            continue;
-        }
-        if (s_send(d, w->identity, w->identity_len, MDP_HEARTBEAT, NULL, 0) == -EHOSTUNREACH) {
+        else if (s_send(d, w->identity, w->identity_len, MDP_HEARTBEAT, NULL, 0) == -EHOSTUNREACH)
             s_worker_lost(d, w, "unreachable");
-            next = d->workers;
-        }
     }
     if (router_has_input(d->sock))
         event_active(d->ev, EV_READ, 0);

@@ -73,8 +73,9 @@ main(int argc, char **argv)
         return EX_USAGE;
     }
     log_init("mandated", verbosity);
-    /* Also selects libsodium's SIMD BLAKE2b; without it every record is hashed by
-     * the portable reference code. */
+    /* libsodium asks for this before any use. (It also picks the CPU-specific
+     * BLAKE2b code, which on the dev VM's AMD EPYC is slower than the portable
+     * one: see bench/README.md.) */
     if (sodium_init() < 0) {
         fprintf(stderr, "mandated: libsodium failed to initialise\n");
         return EX_SOFTWARE;
