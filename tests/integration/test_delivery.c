@@ -117,6 +117,25 @@ s_wait(struct harness *h, const char *kind, const char *area, long n, int timeou
     return log_inspect_wait_kind(harness_state_dir(h), kind, area, n, timeout_ms);
 }
 
+/*
+ * Starts the plain Python worker for area (fast heartbeats, plus extra
+ * arguments) and waits until the broker has recorded it joining.
+ */
+static pid_t
+s_join_python(struct harness *h, const char *area, const char *const *extra)
+{
+    const char *argv[16] = {"--heartbeat-ms", "100"};
+    size_t n = 2;
+    for (size_t i = 0; extra && extra[i] && n < 15; i++)
+        argv[n++] = extra[i];
+    argv[n] = NULL;
+    long joined = s_count(h, "worker_joined", area);
+    pid_t pid = worker_process_python(h, area, argv);
+    cr_assert(s_wait(h, "worker_joined", area, joined + 1, 10000),
+              "the %s worker never joined:\n%s", area, harness_daemon_log(h));
+    return pid;
+}
+
 /* Waits until `pending` is empty: every accepted event completed or dead-lettered. */
 static bool
 s_wait_no_pending(struct harness *h, int timeout_ms)
@@ -224,8 +243,7 @@ s_finish(struct harness **h)
 Test(delivery, plain_rfc7_worker_serves_an_area, .timeout = 120)
 {
     struct harness *h = s_start(NULL, NULL);
-    pid_t w = worker_process_python(h, "press", (const char *[]){"--heartbeat-ms", "100", NULL});
-    cr_assert(s_wait(h, "worker_joined", "press", 1, 10000), "the Python worker never joined");
+    pid_t w = s_join_python(h, "press", (const char *[]){NULL});
 
     cr_assert_eq(s_publish(h, "press.conference_notice", "agency", 50), 50);
     cr_assert(s_wait_no_pending(h, 30000), "events not completed:\n%s", harness_daemon_log(h));
@@ -274,10 +292,9 @@ s_credit_case(const char *credit, unsigned expect)
     struct harness *h = s_start(NULL, NULL);
     char log_path[512];
     snprintf(log_path, sizeof log_path, "%s/held.log", harness_dir(h));
-    const char *args[] = {"--heartbeat-ms",           "100",  "--hold-ms", "300", "--log", log_path,
-                          credit ? "--credit" : NULL, credit, NULL};
-    pid_t w = worker_process_python(h, "press", args);
-    cr_assert(s_wait(h, "worker_joined", "press", 1, 10000));
+    const char *args[] = {"--hold-ms", "300", "--log", log_path, credit ? "--credit" : NULL,
+                          credit,      NULL};
+    pid_t w = s_join_python(h, "press", args);
     uint64_t announced = 0;
     log_inspect_each(harness_state_dir(h), s_credit_of_join, &announced);
     cr_expect_eq(announced, credit ? (uint64_t)atoi(credit) : 1);
@@ -306,14 +323,11 @@ Test(delivery, killed_worker_events_complete_on_another, .timeout = 120)
 {
     struct harness *h = s_start(NULL, NULL);
     /* The first worker takes 8 requests and never answers, then dies. */
-    pid_t stuck = worker_process_python(
-        h, "press",
-        (const char *[]){"--heartbeat-ms", "100", "--credit", "8", "--hold-ms", "600000", NULL});
-    cr_assert(s_wait(h, "worker_joined", "press", 1, 10000));
+    pid_t stuck =
+        s_join_python(h, "press", (const char *[]){"--credit", "8", "--hold-ms", "600000", NULL});
     cr_assert_eq(s_publish(h, "press.conference_notice", "agency", 8), 8);
     cr_assert(s_wait(h, "dispatched", "press", 8, 10000));
-    pid_t good = worker_process_python(h, "press", (const char *[]){"--heartbeat-ms", "100", NULL});
-    cr_assert(s_wait(h, "worker_joined", "press", 2, 10000));
+    pid_t good = s_join_python(h, "press", (const char *[]){NULL});
     worker_process_stop(stuck, SIGKILL);
 
     cr_assert(s_wait_no_pending(h, 30000), "events not completed after the worker died:\n%s",
@@ -339,9 +353,7 @@ Test(delivery, killed_worker_events_complete_on_another, .timeout = 120)
 Test(delivery, always_failing_worker_dead_letters_with_reason, .timeout = 120)
 {
     struct harness *h = s_start(NULL, NULL);
-    pid_t w = worker_process_python(
-        h, "cyber", (const char *[]){"--heartbeat-ms", "100", "--mode", "fail", NULL});
-    cr_assert(s_wait(h, "worker_joined", "cyber", 1, 10000));
+    pid_t w = s_join_python(h, "cyber", (const char *[]){"--mode", "fail", NULL});
     cr_assert_eq(s_publish(h, "cyber.soc_alert", "soc", 5), 5);
     cr_assert(s_wait(h, "deadlettered", "cyber", 5, 30000), "not dead-lettered:\n%s",
               harness_daemon_log(h));
@@ -367,9 +379,7 @@ Test(delivery, always_failing_worker_dead_letters_with_reason, .timeout = 120)
 Test(delivery, reply_that_is_not_a_map_is_an_opaque_done, .timeout = 60)
 {
     struct harness *h = s_start(NULL, NULL);
-    pid_t w = worker_process_python(
-        h, "press", (const char *[]){"--heartbeat-ms", "100", "--mode", "garbage", NULL});
-    cr_assert(s_wait(h, "worker_joined", "press", 1, 10000));
+    pid_t w = s_join_python(h, "press", (const char *[]){"--mode", "garbage", NULL});
     cr_assert_eq(s_publish(h, "press.conference_notice", "agency", 1), 1);
     cr_assert(s_wait(h, "completed", "press", 1, 10000));
     char *out = NULL;
@@ -384,10 +394,8 @@ Test(delivery, reply_that_is_not_a_map_is_an_opaque_done, .timeout = 60)
 Test(delivery, emitted_follow_up_is_accepted_and_routed, .timeout = 60)
 {
     struct harness *h = s_start(NULL, NULL);
-    pid_t p = worker_process_python(
-        h, "press", (const char *[]){"--heartbeat-ms", "100", "--mode", "emit", NULL});
-    pid_t c = worker_process_python(h, "cyber", (const char *[]){"--heartbeat-ms", "100", NULL});
-    cr_assert(s_wait(h, "worker_joined", NULL, 2, 10000));
+    pid_t p = s_join_python(h, "press", (const char *[]){"--mode", "emit", NULL});
+    pid_t c = s_join_python(h, "cyber", (const char *[]){NULL});
     cr_assert_eq(s_publish(h, "press.conference_notice", "agency", 3), 3);
     /* Three press completions, three follow-ups in cyber, completed too. */
     cr_assert(s_wait(h, "completed", "cyber", 3, 20000), "follow-ups not completed:\n%s",
@@ -410,10 +418,8 @@ Test(delivery, emitted_follow_up_is_accepted_and_routed, .timeout = 60)
 Test(delivery, follow_ups_past_the_limit_are_recorded_not_dropped, .timeout = 60)
 {
     struct harness *h = s_start(NULL, NULL);
-    pid_t p = worker_process_python(
-        h, "press",
-        (const char *[]){"--heartbeat-ms", "100", "--mode", "emit", "--emit-count", "70", NULL});
-    cr_assert(s_wait(h, "worker_joined", "press", 1, 10000));
+    pid_t p =
+        s_join_python(h, "press", (const char *[]){"--mode", "emit", "--emit-count", "70", NULL});
     cr_assert_eq(s_publish(h, "press.conference_notice", "agency", 1), 1);
     cr_assert(s_wait(h, "completed", "press", 1, 10000));
     cr_expect_eq(s_count(h, "accepted", "cyber"), 64);
@@ -475,10 +481,8 @@ Test(delivery, broker_kill9_with_pending_and_in_flight_redelivers_all, .timeout 
 {
     struct harness *h = s_start(NULL, NULL);
     /* 20 press events in flight at a worker that never answers; 20 cyber events waiting. */
-    pid_t stuck = worker_process_python(
-        h, "press",
-        (const char *[]){"--heartbeat-ms", "100", "--credit", "32", "--hold-ms", "600000", NULL});
-    cr_assert(s_wait(h, "worker_joined", "press", 1, 10000));
+    pid_t stuck =
+        s_join_python(h, "press", (const char *[]){"--credit", "32", "--hold-ms", "600000", NULL});
     cr_assert_eq(s_publish(h, "press.conference_notice", "agency", 20), 20);
     cr_assert_eq(s_publish(h, "cyber.soc_alert", "soc", 20), 20);
     cr_assert(s_wait(h, "dispatched", "press", 20, 10000));
@@ -488,8 +492,8 @@ Test(delivery, broker_kill9_with_pending_and_in_flight_redelivers_all, .timeout 
     cr_assert_eq(log_inspect_count(harness_state_dir(h), "pending"), 40);
 
     cr_assert_eq(harness_start(h, 10000), 0, "restart failed:\n%s", harness_daemon_log(h));
-    pid_t p = worker_process_python(h, "press", (const char *[]){"--heartbeat-ms", "100", NULL});
-    pid_t c = worker_process_python(h, "cyber", (const char *[]){"--heartbeat-ms", "100", NULL});
+    pid_t p = s_join_python(h, "press", (const char *[]){NULL});
+    pid_t c = s_join_python(h, "cyber", (const char *[]){NULL});
     cr_assert(s_wait_no_pending(h, 30000), "not all delivered after restart:\n%s",
               harness_daemon_log(h));
 
@@ -613,11 +617,8 @@ s_lane_one(uint64_t seq, const struct audit_record *rec, const void *b, size_t l
 Test(delivery, soc_alerts_pass_a_press_backlog, .timeout = 300)
 {
     struct harness *h = s_start(NULL, NULL);
-    pid_t press =
-        worker_process_python(h, "press", (const char *[]){"--heartbeat-ms", "100", NULL});
-    pid_t cyber =
-        worker_process_python(h, "cyber", (const char *[]){"--heartbeat-ms", "100", NULL});
-    cr_assert(s_wait(h, "worker_joined", NULL, 2, 10000));
+    pid_t press = s_join_python(h, "press", (const char *[]){NULL});
+    pid_t cyber = s_join_python(h, "cyber", (const char *[]){NULL});
 
     /* 50,000 press events from one flooding publisher... */
     struct flood f = {.h = h, .n = 50000};
@@ -763,8 +764,7 @@ Test(delivery, malformed_worker_messages_change_nothing, .timeout = 120)
     /* Nothing but those workers' joins and losses was recorded; the broker still works. */
     cr_expect_eq(log_inspect_count(harness_state_dir(h), "log"), records_before + 4);
     cr_expect_eq(s_count(h, "completed", NULL), 0);
-    pid_t good = worker_process_python(h, "press", (const char *[]){"--heartbeat-ms", "100", NULL});
-    cr_assert(s_wait(h, "worker_joined", "press", 3, 10000));
+    pid_t good = s_join_python(h, "press", (const char *[]){NULL});
     cr_assert_eq(s_publish(h, "press.conference_notice", "agency", 5), 5);
     cr_assert(s_wait_no_pending(h, 10000));
     char *log = harness_daemon_log(h);
@@ -883,10 +883,8 @@ Test(delivery, sigterm_waits_for_replies_in_flight_then_leaves_the_rest_pending,
     struct harness *h = harness_new(NULL, FAST_DELIVERY "drain_timeout_ms = 3000\n");
     cr_assert_eq(harness_start(h, 10000), 0);
     /* Answers 400 ms after its last request: within the drain bound. */
-    pid_t slow = worker_process_python(
-        h, "press",
-        (const char *[]){"--heartbeat-ms", "100", "--credit", "4", "--hold-ms", "400", NULL});
-    cr_assert(s_wait(h, "worker_joined", "press", 1, 10000));
+    pid_t slow =
+        s_join_python(h, "press", (const char *[]){"--credit", "4", "--hold-ms", "400", NULL});
     cr_assert_eq(s_publish(h, "press.conference_notice", "agency", 4), 4);
     cr_assert(s_wait(h, "dispatched", "press", 4, 10000));
     cr_assert_eq(harness_stop(h, 10000), 0, "%s", harness_daemon_log(h));
@@ -898,10 +896,8 @@ Test(delivery, sigterm_waits_for_replies_in_flight_then_leaves_the_rest_pending,
 
     /* A worker that never answers: the drain gives up after its bound. */
     cr_assert_eq(harness_start(h, 10000), 0);
-    pid_t stuck = worker_process_python(
-        h, "press",
-        (const char *[]){"--heartbeat-ms", "100", "--credit", "4", "--hold-ms", "600000", NULL});
-    cr_assert(s_wait(h, "worker_joined", "press", 2, 10000));
+    pid_t stuck =
+        s_join_python(h, "press", (const char *[]){"--credit", "4", "--hold-ms", "600000", NULL});
     cr_assert_eq(s_publish(h, "press.conference_notice", "agency", 3), 3);
     cr_assert(s_wait(h, "dispatched", "press", 7, 10000));
     struct timespec t0, t1;
@@ -937,8 +933,7 @@ Test(delivery, completions_survive_a_full_disk, .timeout = 180)
         cr_skip_test("needs root to mount a small tmpfs");
     }
     cr_assert_eq(harness_start(h, 10000), 0);
-    pid_t w = worker_process_python(h, "press", (const char *[]){"--heartbeat-ms", "100", NULL});
-    cr_assert(s_wait(h, "worker_joined", "press", 1, 10000));
+    pid_t w = s_join_python(h, "press", (const char *[]){NULL});
     unsigned refused = 0;
     unsigned acked = s_publish_until_refused(h, &refused);
     cr_assert_gt(refused, 0, "a 1 MiB disk never filled");
@@ -979,8 +974,7 @@ Test(delivery, sigterm_on_a_full_disk_stops_and_redelivers_after_restart, .timeo
         cr_skip_test("needs root to mount a small tmpfs");
     }
     cr_assert_eq(harness_start(h, 10000), 0);
-    pid_t w = worker_process_python(h, "press", (const char *[]){"--heartbeat-ms", "100", NULL});
-    cr_assert(s_wait(h, "worker_joined", "press", 1, 10000));
+    pid_t w = s_join_python(h, "press", (const char *[]){NULL});
     unsigned refused = 0;
     unsigned acked = s_publish_until_refused(h, &refused);
     cr_assert_gt(refused, 0, "a 1 MiB disk never filled");
@@ -991,7 +985,7 @@ Test(delivery, sigterm_on_a_full_disk_stops_and_redelivers_after_restart, .timeo
 
     cr_assert_eq(harness_remount_state_tmpfs(h, "64m"), 0);
     cr_assert_eq(harness_start(h, 10000), 0, "%s", harness_daemon_log(h));
-    w = worker_process_python(h, "press", (const char *[]){"--heartbeat-ms", "100", NULL});
+    w = s_join_python(h, "press", (const char *[]){NULL});
     cr_assert(s_wait_no_pending(h, 30000), "not redelivered after the restart:\n%s",
               harness_daemon_log(h));
     struct tally *t = s_tally(h);
