@@ -501,8 +501,9 @@ s_print(struct scenario *s)
 static void
 s_usage(FILE *out)
 {
-    fprintf(out, "usage: e2e [--mandated PATH] [--worker PATH] [--runs 1..%d] [--events N]\n"
-                 "           [--credit 1..%d] [--relaxed] [--quick]\n",
+    fprintf(out,
+            "usage: e2e [--mandated PATH] [--worker PATH] [--runs 1..%d] [--events N]\n"
+            "           [--credit 1..%d] [--relaxed] [--quick]\n",
             MAX_RUNS, MDP_CREDIT_MAX);
 }
 

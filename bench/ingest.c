@@ -41,6 +41,7 @@
 
 #include "proto/envelope.h"
 #include "proto/mep.h"
+#include "proto/pack.h"
 #include "proto/text.h"
 #include "tests/support/daemon_harness.h"
 #include "tests/support/log_inspect.h"
@@ -208,7 +209,7 @@ s_encode_event(msgpack_sbuffer *data, msgpack_sbuffer *out, const uint8_t *id, u
         memset(pad, 'x', sizeof pad);
     msgpack_sbuffer_clear(data);
     msgpack_sbuffer_clear(out);
-    msgpack_packer_init(&pk, data, msgpack_sbuffer_write);
+    msgpack_packer_init(&pk, data, pack_sbuffer_write);
     msgpack_pack_map(&pk, 2);
     msgpack_pack_str_with_body(&pk, "n", 1);
     msgpack_pack_fix_uint32(&pk, n);

@@ -15,6 +15,7 @@
 #include "daemon/audit_log.h"
 #include "daemon/clock.h"
 #include "daemon/log.h"
+#include "proto/pack.h"
 
 struct audit_log {
     MDB_env *env;
@@ -292,10 +293,10 @@ audit_log_append(struct audit_log *log, const char *kind, const void *fields, si
     uint64_t seq = log->batch_seq + 1;
 
     msgpack_sbuffer_clear(&log->rec);
-    msgpack_packer_init(&pk, &log->rec, msgpack_sbuffer_write);
+    msgpack_packer_init(&pk, &log->rec, pack_sbuffer_write);
     audit_record_begin(&pk, seq, realtime_ns(), kind, log->batch_head, extra_fields);
     if (fields_len)
-        msgpack_sbuffer_write(&log->rec, fields, fields_len);
+        pack_sbuffer_write(&log->rec, fields, fields_len);
 
     s_be64(seq, keybuf);
     MDB_val key = {.mv_size = 8, .mv_data = keybuf};
@@ -351,7 +352,7 @@ s_write_pending(struct audit_log *log, uint64_t seq, const char *area, unsigned 
     msgpack_packer pk;
 
     msgpack_sbuffer_clear(sb);
-    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    msgpack_packer_init(&pk, sb, pack_sbuffer_write);
     msgpack_pack_map(&pk, 3);
     audit_pack_key(&pk, "area");
     audit_pack_str(&pk, area);
@@ -400,7 +401,7 @@ audit_log_append_accepted(struct audit_log *log, const struct audit_accepted *a,
     uint64_t seq;
     unsigned n = 5;
     msgpack_sbuffer_clear(&log->fields);
-    msgpack_packer_init(&pk, &log->fields, msgpack_sbuffer_write);
+    msgpack_packer_init(&pk, &log->fields, pack_sbuffer_write);
     audit_pack_key(&pk, "id");
     msgpack_pack_bin_with_body(&pk, a->id, 16);
     audit_pack_key(&pk, "type");
@@ -416,7 +417,7 @@ audit_log_append_accepted(struct audit_log *log, const struct audit_accepted *a,
     }
     /* Last, so that the envelope's bytes end the record and need no copying out. */
     audit_pack_key(&pk, "event");
-    msgpack_sbuffer_write(&log->fields, a->event, a->event_len);
+    pack_sbuffer_write(&log->fields, a->event, a->event_len);
 
     int rc =
         audit_log_append(log, AUDIT_KIND_ACCEPTED, log->fields.data, log->fields.size, n, &seq);

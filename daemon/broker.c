@@ -20,6 +20,7 @@
 #include "daemon/ingress.h"
 #include "daemon/log.h"
 #include "daemon/supervisor.h"
+#include "proto/pack.h"
 
 #define RELAXED_SYNC_MS 1000
 
@@ -61,7 +62,7 @@ static void
 s_lifecycle_fields(msgpack_sbuffer *sb, msgpack_packer *pk)
 {
     msgpack_sbuffer_init(sb);
-    msgpack_packer_init(pk, sb, msgpack_sbuffer_write);
+    msgpack_packer_init(pk, sb, pack_sbuffer_write);
     audit_pack_key(pk, "pid");
     msgpack_pack_int64(pk, getpid());
 }

@@ -27,6 +27,7 @@
 #include "proto/envelope.h"
 #include "proto/mdp.h"
 #include "proto/msgpack_scan.h"
+#include "proto/pack.h"
 
 #define IDENTITY_MAX    255
 #define FRAMES_MAX      8    /* after the identity; more is a protocol error */
@@ -593,7 +594,7 @@ s_add_emit(struct delivery *d, const struct worker *w, const msgpack_object *obj
 
     snprintf(source, sizeof source, "area:%s", w->area->conf->name);
     msgpack_sbuffer_clear(&d->body);
-    msgpack_packer_init(&pk, &d->body, msgpack_sbuffer_write);
+    msgpack_packer_init(&pk, &d->body, pack_sbuffer_write);
     msgpack_pack_object(&pk, *obj);
     int rc = envelope_decode(d->body.data, d->body.size, &d->limits, &env, &err);
     if (rc == 0) {
@@ -617,7 +618,7 @@ s_add_emit(struct delivery *d, const struct worker *w, const msgpack_object *obj
 
     /* Re-encoded with the worker's area as source and the parent as corr. */
     msgpack_sbuffer_clear(&d->data);
-    msgpack_packer_init(&pk, &d->data, msgpack_sbuffer_write);
+    msgpack_packer_init(&pk, &d->data, pack_sbuffer_write);
     msgpack_pack_object(&pk, *env.data);
     struct envelope_fields f = {
         .id = env.id,
@@ -666,7 +667,7 @@ s_on_reply(struct delivery *d, struct worker *w, const struct mdp_msg *m)
          * whose hash covers them all, in order. */
         msgpack_sbuffer_clear(&d->data);
         for (size_t k = 0; k < m->nbody; k++)
-            msgpack_sbuffer_write(&d->data, m->body[k].data, m->body[k].len);
+            pack_sbuffer_write(&d->data, m->body[k].data, m->body[k].len);
         body = d->data.data;
         body_len = d->data.size;
     }

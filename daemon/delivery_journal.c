@@ -11,6 +11,7 @@
 
 #include "daemon/delivery_journal.h"
 #include "daemon/log.h"
+#include "proto/pack.h"
 
 struct side {
     struct journal_op *ops;
@@ -104,7 +105,7 @@ delivery_journal_begin(struct delivery_journal *j, const char *kind, msgpack_pac
     op->kind = kind;
     op->off = s->buf.size;
     op->emit_first = s->nemits;
-    msgpack_packer_init(pk, &s->buf, msgpack_sbuffer_write);
+    msgpack_packer_init(pk, &s->buf, pack_sbuffer_write);
     return op;
 }
 
@@ -218,8 +219,8 @@ delivery_journal_write(struct delivery_journal *j, struct audit_log *log, bool *
             /* The completion names the follow-ups it brought in. */
             msgpack_packer pk;
             msgpack_sbuffer_clear(&j->scratch);
-            msgpack_sbuffer_write(&j->scratch, fields, len);
-            msgpack_packer_init(&pk, &j->scratch, msgpack_sbuffer_write);
+            pack_sbuffer_write(&j->scratch, fields, len);
+            msgpack_packer_init(&pk, &j->scratch, pack_sbuffer_write);
             audit_pack_key(&pk, "emitted");
             msgpack_pack_array(&pk, op->nemit);
             for (size_t k = 0; k < op->nemit; k++)
@@ -247,7 +248,7 @@ static void
 s_side_append(struct side *dst, const struct side *src)
 {
     size_t base = dst->buf.size, ebase = dst->nemits;
-    msgpack_sbuffer_write(&dst->buf, src->buf.data, src->buf.size);
+    pack_sbuffer_write(&dst->buf, src->buf.data, src->buf.size);
     for (size_t i = 0; i < src->nemits; i++) {
         struct journal_emit *e = s_new_emit(dst);
         *e = src->emits[i];

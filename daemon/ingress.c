@@ -24,6 +24,7 @@
 #include "daemon/router.h"
 #include "daemon/rate_limit.h"
 #include "proto/envelope.h"
+#include "proto/pack.h"
 
 #define IDENTITY_MAX     255
 #define FRAMES_MAX       8   /* after the identity; more is a bad frame */
@@ -315,7 +316,7 @@ s_append_rejected(struct ingress *in, struct item *it, uint64_t suppressed)
 {
     msgpack_packer pk;
     msgpack_sbuffer_clear(&in->fields);
-    msgpack_packer_init(&pk, &in->fields, msgpack_sbuffer_write);
+    msgpack_packer_init(&pk, &in->fields, pack_sbuffer_write);
     const struct audit_rejected r = {
         .id = it->has_id ? it->id : NULL,
         .code = mep_code_name(it->code),

@@ -24,6 +24,7 @@
  *    hash of the last record -> the last record.
  */
 #include "proto/audit_record.h"
+#include "proto/pack.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -53,10 +54,7 @@ audit_pack_key(msgpack_packer *pk, const char *key)
 void
 audit_pack_str(msgpack_packer *pk, const char *s)
 {
-    size_t n = strlen(s);
-
-    msgpack_pack_str(pk, n);
-    msgpack_pack_str_body(pk, s, n);
+    pack_cstr(pk, s);
 }
 
 void
@@ -109,13 +107,6 @@ audit_record_begin(msgpack_packer *pk, uint64_t seq, uint64_t at_ns, const char 
     msgpack_pack_bin_body(pk, prev, AUDIT_HASH_LEN);
 }
 
-static bool
-s_key_is(const msgpack_object *key, const char *name, size_t len)
-{
-    return key->type == MSGPACK_OBJECT_STR && key->via.str.size == len &&
-           memcmp(key->via.str.ptr, name, len) == 0;
-}
-
 /* Checks the common fields: all keys strings, seq/at/kind/prev once each. */
 static int
 s_common_fields(const msgpack_object *map, struct audit_record *rec)
@@ -130,13 +121,13 @@ s_common_fields(const msgpack_object *map, struct audit_record *rec)
 
         if (kv->key.type != MSGPACK_OBJECT_STR)
             return -EBADMSG;
-        if (s_key_is(&kv->key, "seq", 3))
+        if (pack_str_is(&kv->key, "seq"))
             slot = &seq;
-        else if (s_key_is(&kv->key, "at", 2))
+        else if (pack_str_is(&kv->key, "at"))
             slot = &at;
-        else if (s_key_is(&kv->key, "kind", 4))
+        else if (pack_str_is(&kv->key, "kind"))
             slot = &kind;
-        else if (s_key_is(&kv->key, "prev", 4))
+        else if (pack_str_is(&kv->key, "prev"))
             slot = &prev;
         if (!slot)
             continue;
@@ -225,12 +216,11 @@ const msgpack_object *
 audit_record_field(const struct audit_record *rec, const char *key)
 {
     const msgpack_object *map = rec->map;
-    size_t n = strlen(key);
 
     if (!map || map->type != MSGPACK_OBJECT_MAP)
         return NULL;
     for (uint32_t i = 0; i < map->via.map.size; i++) {
-        if (s_key_is(&map->via.map.ptr[i].key, key, n))
+        if (pack_str_is(&map->via.map.ptr[i].key, key))
             return &map->via.map.ptr[i].val;
     }
     return NULL;

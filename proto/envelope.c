@@ -12,6 +12,7 @@
  * happens to the caller's buffer. Allocation failure aborts (proto/ policy).
  */
 #include "proto/envelope.h"
+#include "proto/pack.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -33,14 +34,6 @@ static const char *const s_field_names[F_COUNT] = {"v",    "id",   "type", "sour
 
 /* Every field before corr is required. */
 #define S_FIRST_OPTIONAL F_CORR
-
-static int
-s_write(void *data, const char *buf, size_t len)
-{
-    if (msgpack_sbuffer_write(data, buf, len) != 0)
-        abort();
-    return 0;
-}
 
 __attribute__((format(printf, 3, 4))) static int
 s_fail(struct envelope_error *err, enum mep_code code, const char *fmt, ...)
@@ -497,15 +490,6 @@ envelope_source_name_valid(const char *s, size_t len)
 }
 
 static void
-s_pack_cstr(msgpack_packer *pk, const char *s)
-{
-    size_t n = strlen(s);
-
-    msgpack_pack_str(pk, n);
-    msgpack_pack_str_body(pk, s, n);
-}
-
-static void
 s_pack_bin16(msgpack_packer *pk, const uint8_t *b)
 {
     msgpack_pack_bin(pk, ENVELOPE_ID_LEN);
@@ -521,29 +505,29 @@ envelope_encode(const struct envelope_fields *f, msgpack_sbuffer *out)
 {
     msgpack_packer pk;
 
-    msgpack_packer_init(&pk, out, s_write);
+    msgpack_packer_init(&pk, out, pack_sbuffer_write);
     msgpack_pack_map(&pk, 6 + (f->corr != NULL) + (f->subject != NULL));
-    s_pack_cstr(&pk, "v");
+    pack_cstr(&pk, "v");
     msgpack_pack_uint64(&pk, ENVELOPE_VERSION);
-    s_pack_cstr(&pk, "id");
+    pack_cstr(&pk, "id");
     s_pack_bin16(&pk, f->id);
-    s_pack_cstr(&pk, "type");
-    s_pack_cstr(&pk, f->type);
-    s_pack_cstr(&pk, "source");
-    s_pack_cstr(&pk, f->source);
-    s_pack_cstr(&pk, "time");
+    pack_cstr(&pk, "type");
+    pack_cstr(&pk, f->type);
+    pack_cstr(&pk, "source");
+    pack_cstr(&pk, f->source);
+    pack_cstr(&pk, "time");
     msgpack_pack_uint64(&pk, f->time_ms);
     if (f->corr) {
-        s_pack_cstr(&pk, "corr");
+        pack_cstr(&pk, "corr");
         s_pack_bin16(&pk, f->corr);
     }
     if (f->subject) {
-        s_pack_cstr(&pk, "subject");
-        s_pack_cstr(&pk, f->subject);
+        pack_cstr(&pk, "subject");
+        pack_cstr(&pk, f->subject);
     }
-    s_pack_cstr(&pk, "data");
+    pack_cstr(&pk, "data");
     if (f->data && f->data_len > 0)
-        s_write(out, f->data, f->data_len);
+        pack_sbuffer_write(out, f->data, f->data_len);
     else
         msgpack_pack_map(&pk, 0);
 }

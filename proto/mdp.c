@@ -12,6 +12,7 @@
  * Allocation failure while packing or unpacking aborts (the proto/ policy).
  */
 #include "proto/mdp.h"
+#include "proto/pack.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -55,14 +56,6 @@ mdp_status_name(enum mdp_status st)
     return s_status_names[st];
 }
 
-static int
-s_write(void *data, const char *buf, size_t len)
-{
-    if (msgpack_sbuffer_write(data, buf, len) != 0)
-        abort();
-    return 0;
-}
-
 __attribute__((format(printf, 2, 3))) static int
 s_fail(char err[MDP_ERROR_MAX], const char *fmt, ...)
 {
@@ -72,22 +65,6 @@ s_fail(char err[MDP_ERROR_MAX], const char *fmt, ...)
     vsnprintf(err, MDP_ERROR_MAX, fmt, ap);
     va_end(ap);
     return -EBADMSG;
-}
-
-static bool
-s_key_is(const msgpack_object *key, const char *name)
-{
-    size_t n = strlen(name);
-
-    return key->type == MSGPACK_OBJECT_STR && key->via.str.size == n &&
-           memcmp(key->via.str.ptr, name, n) == 0;
-}
-
-static void
-s_pack_cstr(msgpack_packer *pk, const char *s, size_t len)
-{
-    msgpack_pack_str(pk, len);
-    msgpack_pack_str_body(pk, s, len);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -227,7 +204,7 @@ s_credit(const struct mdp_frame *f, unsigned *ret_credit, char err[MDP_ERROR_MAX
     for (uint32_t i = 0; i < up.data.via.map.size; i++) {
         const msgpack_object_kv *kv = &up.data.via.map.ptr[i];
 
-        if (!s_key_is(&kv->key, "credit"))
+        if (!pack_str_is(&kv->key, "credit"))
             continue;
         if (credit) {
             rc = s_fail(err, "frame 4: field 'credit': duplicate key");
@@ -351,9 +328,9 @@ mdp_pack_credit(msgpack_sbuffer *out, unsigned credit)
     msgpack_packer pk;
 
     msgpack_sbuffer_clear(out);
-    msgpack_packer_init(&pk, out, s_write);
+    msgpack_packer_init(&pk, out, pack_sbuffer_write);
     msgpack_pack_map(&pk, 1);
-    s_pack_cstr(&pk, "credit", 6);
+    pack_cstr(&pk, "credit");
     msgpack_pack_unsigned_int(&pk, credit);
 }
 
@@ -364,16 +341,16 @@ mdp_pack_request(msgpack_sbuffer *out, uint64_t seq, unsigned attempt, const cha
     msgpack_packer pk;
 
     msgpack_sbuffer_clear(out);
-    msgpack_packer_init(&pk, out, s_write);
+    msgpack_packer_init(&pk, out, pack_sbuffer_write);
     msgpack_pack_map(&pk, 4);
-    s_pack_cstr(&pk, "seq", 3);
+    pack_cstr(&pk, "seq");
     msgpack_pack_uint64(&pk, seq);
-    s_pack_cstr(&pk, "attempt", 7);
+    pack_cstr(&pk, "attempt");
     msgpack_pack_unsigned_int(&pk, attempt);
-    s_pack_cstr(&pk, "area", 4);
-    s_pack_cstr(&pk, area, strlen(area));
-    s_pack_cstr(&pk, "event", 5);
-    s_write(out, envelope, envelope_len);
+    pack_cstr(&pk, "area");
+    pack_cstr(&pk, area);
+    pack_cstr(&pk, "event");
+    pack_sbuffer_write(out, envelope, envelope_len);
 }
 
 /*
@@ -433,7 +410,7 @@ mdp_request_decode(const void *buf, size_t len, struct mdp_request *ret, char er
         const msgpack_object_kv *kv = &r.unpacked.data.via.map.ptr[i];
 
         for (unsigned k = 0; k < F_COUNT; k++) {
-            if (!s_key_is(&kv->key, names[k]))
+            if (!pack_str_is(&kv->key, names[k]))
                 continue;
             if (f[k]) {
                 rc = s_fail(err, "field '%s': duplicate key", names[k]);
@@ -501,7 +478,7 @@ s_status_from(const msgpack_object *o, enum mdp_status *ret)
     if (o->type != MSGPACK_OBJECT_STR)
         return false;
     for (unsigned i = 0; i <= MDP_STATUS_RETRY; i++) {
-        if (s_key_is(o, s_status_names[i])) {
+        if (pack_str_is(o, s_status_names[i])) {
             *ret = (enum mdp_status)i;
             return true;
         }
@@ -524,7 +501,7 @@ s_outcome_fields(const msgpack_object *top, struct mdp_outcome *out)
         unsigned k;
 
         for (k = 0; k < F_COUNT; k++) {
-            if (s_key_is(&kv->key, names[k]))
+            if (pack_str_is(&kv->key, names[k]))
                 break;
         }
         if (k == F_COUNT || f[k])
@@ -602,20 +579,20 @@ mdp_pack_outcome(msgpack_sbuffer *out, enum mdp_status status, const char *note,
     if (!note)
         note = "";
     msgpack_sbuffer_clear(out);
-    msgpack_packer_init(&pk, out, s_write);
+    msgpack_packer_init(&pk, out, pack_sbuffer_write);
     msgpack_pack_map(&pk, 2 + (result != NULL) + (nemit > 0));
-    s_pack_cstr(&pk, "status", 6);
-    s_pack_cstr(&pk, name, strlen(name));
-    s_pack_cstr(&pk, "note", 4);
-    s_pack_cstr(&pk, note, text_utf8_prefix(note, strlen(note), MDP_NOTE_MAX));
+    pack_cstr(&pk, "status");
+    pack_cstr(&pk, name);
+    pack_cstr(&pk, "note");
+    pack_strn(&pk, note, text_utf8_prefix(note, strlen(note), MDP_NOTE_MAX));
     if (result) {
-        s_pack_cstr(&pk, "result", 6);
-        s_write(out, result, result_len);
+        pack_cstr(&pk, "result");
+        pack_sbuffer_write(out, result, result_len);
     }
     if (nemit > 0) {
-        s_pack_cstr(&pk, "emit", 4);
+        pack_cstr(&pk, "emit");
         msgpack_pack_array(&pk, nemit);
         for (size_t i = 0; i < nemit; i++)
-            s_write(out, emit[i].data, emit[i].size);
+            pack_sbuffer_write(out, emit[i].data, emit[i].size);
     }
 }

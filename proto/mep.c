@@ -7,6 +7,7 @@
  * sbuffer only fails on out-of-memory, and a half-packed reply is worse).
  */
 #include "proto/mep.h"
+#include "proto/pack.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -36,30 +37,6 @@ static const char *const s_cmd_names[] = {
     [MEP_CMD_PUB] = "PUB",   [MEP_CMD_PING] = "PING", [MEP_CMD_ACK] = "ACK",
     [MEP_CMD_NACK] = "NACK", [MEP_CMD_PONG] = "PONG",
 };
-
-static int
-s_write(void *data, const char *buf, size_t len)
-{
-    if (msgpack_sbuffer_write(data, buf, len) != 0)
-        abort();
-    return 0;
-}
-
-static void
-s_pack_cstr(msgpack_packer *pk, const char *s, size_t len)
-{
-    msgpack_pack_str(pk, len);
-    msgpack_pack_str_body(pk, s, len);
-}
-
-static bool
-s_key_is(const msgpack_object *key, const char *name)
-{
-    size_t n = strlen(name);
-
-    return key->type == MSGPACK_OBJECT_STR && key->via.str.size == n &&
-           memcmp(key->via.str.ptr, name, n) == 0;
-}
 
 const char *
 mep_code_name(enum mep_code code)
@@ -111,14 +88,14 @@ mep_pack_ack(msgpack_sbuffer *out, const uint8_t id[MEP_ID_LEN], uint64_t seq, b
     msgpack_packer pk;
 
     msgpack_sbuffer_clear(out);
-    msgpack_packer_init(&pk, out, s_write);
+    msgpack_packer_init(&pk, out, pack_sbuffer_write);
     msgpack_pack_map(&pk, 3);
-    s_pack_cstr(&pk, "id", 2);
+    pack_cstr(&pk, "id");
     msgpack_pack_bin(&pk, MEP_ID_LEN);
     msgpack_pack_bin_body(&pk, id, MEP_ID_LEN);
-    s_pack_cstr(&pk, "seq", 3);
+    pack_cstr(&pk, "seq");
     msgpack_pack_uint64(&pk, seq);
-    s_pack_cstr(&pk, "dup", 3);
+    pack_cstr(&pk, "dup");
     if (dup)
         msgpack_pack_true(&pk);
     else
@@ -134,20 +111,20 @@ mep_pack_nack(msgpack_sbuffer *out, const uint8_t *id, enum mep_code code, const
     if (reason == NULL)
         reason = "";
     msgpack_sbuffer_clear(out);
-    msgpack_packer_init(&pk, out, s_write);
+    msgpack_packer_init(&pk, out, pack_sbuffer_write);
     msgpack_pack_map(&pk, 4);
-    s_pack_cstr(&pk, "id", 2);
+    pack_cstr(&pk, "id");
     if (id) {
         msgpack_pack_bin(&pk, MEP_ID_LEN);
         msgpack_pack_bin_body(&pk, id, MEP_ID_LEN);
     } else {
         msgpack_pack_nil(&pk);
     }
-    s_pack_cstr(&pk, "code", 4);
-    s_pack_cstr(&pk, name, strlen(name));
-    s_pack_cstr(&pk, "reason", 6);
-    s_pack_cstr(&pk, reason, text_utf8_prefix(reason, strlen(reason), MEP_REASON_MAX));
-    s_pack_cstr(&pk, "retry", 5);
+    pack_cstr(&pk, "code");
+    pack_cstr(&pk, name);
+    pack_cstr(&pk, "reason");
+    pack_strn(&pk, reason, text_utf8_prefix(reason, strlen(reason), MEP_REASON_MAX));
+    pack_cstr(&pk, "retry");
     if (mep_code_retry(code))
         msgpack_pack_true(&pk);
     else
@@ -160,7 +137,7 @@ mep_pack_pong(msgpack_sbuffer *out)
     msgpack_packer pk;
 
     msgpack_sbuffer_clear(out);
-    msgpack_packer_init(&pk, out, s_write);
+    msgpack_packer_init(&pk, out, pack_sbuffer_write);
     msgpack_pack_map(&pk, 0);
 }
 
@@ -185,7 +162,7 @@ s_reply_fields(const msgpack_object *map, bool is_ack, struct mep_reply *r)
         if (kv->key.type != MSGPACK_OBJECT_STR)
             return -EBADMSG;
         for (unsigned k = 0; k < F_COUNT; k++) {
-            if (!s_key_is(&kv->key, names[k]))
+            if (!pack_str_is(&kv->key, names[k]))
                 continue;
             if (f[k])
                 return -EBADMSG;

@@ -21,6 +21,7 @@
 #include "tools/json_msgpack.h"
 #include "tools/mandate_client.h"
 #include "tools/mandatectl.h"
+#include "proto/pack.h"
 
 #define CMD "publish"
 
@@ -245,7 +246,7 @@ s_pack_data(struct pub *p, const json_t *data, char *err, size_t size)
     char why[256];
 
     msgpack_sbuffer_clear(&p->data);
-    msgpack_packer_init(&pk, &p->data, msgpack_sbuffer_write);
+    msgpack_packer_init(&pk, &p->data, pack_sbuffer_write);
     if (!data) {
         msgpack_pack_map(&pk, 0);
         return 0;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "daemon/log.h"
+#include "proto/pack.h"
 #include "proto/text.h"
 #include "workers/handlers.h"
 
@@ -16,7 +17,7 @@ handler_outcome_init(struct handler_outcome *out)
 {
     memset(out, 0, sizeof(*out));
     msgpack_sbuffer_init(&out->result);
-    msgpack_packer_init(&out->result_pk, &out->result, msgpack_sbuffer_write);
+    msgpack_packer_init(&out->result_pk, &out->result, pack_sbuffer_write);
     out->status = MDP_STATUS_DONE;
 }
 

@@ -38,6 +38,7 @@
 #include "daemon/log.h"
 #include "proto/envelope.h"
 #include "proto/mdp.h"
+#include "proto/pack.h"
 
 #define S_BACKOFF_MIN_MS 100
 #define S_BACKOFF_MAX_MS 10000
@@ -230,7 +231,7 @@ s_handle(struct worker *w, const struct mdp_request *req)
     int rc;
 
     msgpack_sbuffer_clear(&w->repack);
-    msgpack_packer_init(&pk, &w->repack, msgpack_sbuffer_write);
+    msgpack_packer_init(&pk, &w->repack, pack_sbuffer_write);
     msgpack_pack_object(&pk, *req->event);
     memset(&env_err, 0, sizeof(env_err));
     have_env = envelope_decode_with(&w->decoder, w->repack.data, w->repack.size, &w->limits, &env,

@@ -1,0 +1,37 @@
+/* pack: see pack.h. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto/pack.h"
+
+int
+pack_sbuffer_write(void *sbuf, const char *buf, size_t len)
+{
+    if (msgpack_sbuffer_write(sbuf, buf, len) != 0) {
+        fputs("out of memory growing a msgpack buffer\n", stderr);
+        abort();
+    }
+    return 0;
+}
+
+void
+pack_strn(msgpack_packer *pk, const char *s, size_t n)
+{
+    msgpack_pack_str(pk, n);
+    msgpack_pack_str_body(pk, s, n);
+}
+
+void
+pack_cstr(msgpack_packer *pk, const char *s)
+{
+    pack_strn(pk, s, strlen(s));
+}
+
+bool
+pack_str_is(const msgpack_object *o, const char *s)
+{
+    size_t n = strlen(s);
+    return o->type == MSGPACK_OBJECT_STR && o->via.str.size == n &&
+           memcmp(o->via.str.ptr, s, n) == 0;
+}
