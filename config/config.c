@@ -2,14 +2,9 @@
  * config: loads the INI configuration (DESIGN.md "Config") with inih and
  * checks it completely before anyone sees it, so that a config either loads
  * whole or fails with one error naming its file, line and key.
- *
- * inih hands us one "key = value" at a time and nothing else: it has no line
- * numbers in Debian's build (no INI_HANDLER_LINENO) and does not report
- * section headers. So inih reads through our own line reader, which counts
- * lines and sees every header first; the header opens the section (an
- * [area] exists even with no keys) and its checks carry the header's line.
- * Files are read whole into memory first: one reader serves files and
- * strings, and a syntax error found by inih can quote its line.
+ * inih reads it through config/ini_file.c, which counts lines and opens
+ * sections first: an [area] exists even with no keys, and its checks carry
+ * its header's line.
  *
  * Allocation failure aborts with a message (STYLE.md rule 4): a config is
  * loaded at start and on SIGHUP, where there is nothing better to do.
@@ -17,7 +12,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fnmatch.h>
-#include <ini.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
@@ -29,6 +23,7 @@
 
 #include "config/config.h"
 #include "config/default_config.h"
+#include "config/ini_file.h"
 #include "proto/text.h"
 
 #define LOCAL_CONFIG  "config/mandated.conf"
@@ -202,16 +197,8 @@ struct parse {
     struct mandated_config *cfg;
     struct config_error *err;
     bool failed;
-
-    /* The reader's cursor over the whole text. */
-    const char *text, *pos, *end;
-    unsigned lineno;
-    /* inih treats an indented line as a continuation once a key has been
-     * seen in the section; the reader must agree with it on which lines are
-     * headers, and tells the handler which calls are continuations. */
-    bool key_seen;
-    bool continuation;
-    size_t last_key;
+    struct ini_file *ini; /* while inih runs; NULL in the checks after it */
+    size_t last_key;      /* what a continuation line continues */
 
     enum section cur;
     size_t cur_index; /* area or source index */
@@ -222,43 +209,6 @@ struct parse {
 
 /* ------------------------------------------------------------------------ */
 /* Errors. */
-
-void
-config_error_format(const struct config_error *err, char *buf, size_t size)
-{
-    if (!buf || size == 0)
-        return;
-    char line[16] = "";
-    if (err->line)
-        snprintf(line, sizeof line, ":%u", err->line);
-    snprintf(buf, size, "%s%s: %s%s%s", err->file, line, err->key, err->key[0] ? ": " : "",
-             err->message);
-}
-
-static void
-s_error_set(struct config_error *err, const char *file, unsigned line, const char *key,
-            const char *fmt, va_list ap)
-{
-    memset(err, 0, sizeof *err);
-    snprintf(err->file, sizeof err->file, "%s", file ? file : "");
-    err->line = line;
-    snprintf(err->key, sizeof err->key, "%s", key ? key : "");
-    vsnprintf(err->message, sizeof err->message, fmt, ap);
-}
-
-static void s_error_plain(struct config_error *err, const char *file, unsigned line,
-                          const char *key, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-
-static void
-s_error_plain(struct config_error *err, const char *file, unsigned line, const char *key,
-              const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    s_error_set(err, file, line, key, fmt, ap);
-    va_end(ap);
-}
 
 /* Records the first error only: it is the one the operator must fix first,
  * and later ones are often its consequences. */
@@ -273,7 +223,10 @@ s_fail(struct parse *p, unsigned line, const char *key, const char *fmt, ...)
     p->failed = true;
     va_list ap;
     va_start(ap, fmt);
-    s_error_set(p->err, p->name, line, key, fmt, ap);
+    if (p->ini)
+        ini_file_failv(p->ini, line, key, fmt, ap); /* also stops inih */
+    else
+        config_error_setv(p->err, p->name, line, key, fmt, ap);
     va_end(ap);
 }
 
@@ -673,53 +626,45 @@ s_continue(struct parse *p, const struct key_def *k, const char *value, char *ms
     return -EINVAL;
 }
 
-static int
-s_handler(void *user, const char *section, const char *name, const char *value)
+static void
+s_key(struct ini_file *f, void *user, const char *name, const char *value)
 {
     struct parse *p = user;
     char key[128], msg[256];
-    (void)section; /* the reader tracks sections itself, with their lines */
+    unsigned lineno = ini_file_line(f);
 
-    if (p->failed)
-        return 0;
-    if (p->continuation) {
+    p->ini = f;
+    if (ini_file_continuation(f)) {
         const struct key_def *k = &s_keys[p->last_key];
         if (s_continue(p, k, value, msg, sizeof msg) < 0) {
             s_key_name(p, p->cur, p->cur_index, k->name, key, sizeof key);
-            s_fail(p, p->lineno, key, "%s", msg);
-            return 0;
+            s_fail(p, lineno, key, "%s", msg);
         }
-        return 1;
-    }
-    p->key_seen = true;
-    if (!*name) {
-        s_fail(p, p->lineno, "", "syntax error: no key name before '='");
-        return 0;
+        return;
     }
     if (p->cur == SEC_NONE) {
-        s_fail(p, p->lineno, name,
+        s_fail(p, lineno, name,
                "key outside any section (put it under [broker], [delivery], [security], "
                "[area NAME] or [source NAME])");
-        return 0;
+        return;
     }
     s_key_name(p, p->cur, p->cur_index, name, key, sizeof key);
     size_t i = s_key_index(p->cur, name);
     if (i == NKEYS) {
-        s_fail(p, p->lineno, key, "unknown key");
-        return 0;
+        s_fail(p, lineno, key, "unknown key");
+        return;
     }
     struct section_lines *lines = s_lines(p, p->cur, p->cur_index);
     if (lines->key[i]) {
-        s_fail(p, p->lineno, key, "duplicate key (first set on line %u)", lines->key[i]);
-        return 0;
+        s_fail(p, lineno, key, "duplicate key (first set on line %u)", lines->key[i]);
+        return;
     }
-    lines->key[i] = p->lineno;
+    lines->key[i] = lineno;
     p->last_key = i;
     if (s_apply(p, &s_keys[i], value, msg, sizeof msg) < 0) {
-        s_fail(p, p->lineno, key, "%s", msg);
-        return 0;
+        s_fail(p, lineno, key, "%s", msg);
+        return;
     }
-    return 1;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -769,14 +714,13 @@ s_source_init(struct source_conf *s, const char *name)
 
 /* Opens the section of the header text between '[' and ']'. */
 static void
-s_open_section(struct parse *p, const char *inner, size_t len)
+s_section(struct ini_file *f, void *user, const char *raw)
 {
-    char raw[128], label[sizeof raw + 2], kind[16] = "", name[sizeof raw] = "";
-    while (len && isspace((unsigned char)*inner))
-        inner++, len--;
-    while (len && isspace((unsigned char)inner[len - 1]))
-        len--;
-    snprintf(raw, sizeof raw, "%.*s", (int)(len < 100 ? len : 100), inner);
+    struct parse *p = user;
+    char label[128 + 2], kind[16] = "", name[128] = "";
+    unsigned lineno = ini_file_line(f);
+
+    p->ini = f;
     snprintf(label, sizeof label, "[%s]", raw);
 
     /* "kind" or "kind name": split at the first run of blanks. */
@@ -795,7 +739,7 @@ s_open_section(struct parse *p, const char *inner, size_t len)
         if (strcmp(kind, s_section_names[s]) == 0)
             sec = (enum section)s;
     if (sec == SEC_NONE) {
-        s_fail(p, p->lineno, label,
+        s_fail(p, lineno, label,
                "unknown section (expected [broker], [delivery], [security], [area NAME] or "
                "[source NAME])");
         return;
@@ -803,15 +747,14 @@ s_open_section(struct parse *p, const char *inner, size_t len)
 
     if (sec == SEC_BROKER || sec == SEC_DELIVERY || sec == SEC_SECURITY) {
         if (*name) {
-            s_fail(p, p->lineno, label, "[%s] takes no name", kind);
+            s_fail(p, lineno, label, "[%s] takes no name", kind);
             return;
         }
         if (p->global[sec].header) {
-            s_fail(p, p->lineno, label, "duplicate section (first on line %u)",
-                   p->global[sec].header);
+            s_fail(p, lineno, label, "duplicate section (first on line %u)", p->global[sec].header);
             return;
         }
-        p->global[sec].header = p->lineno;
+        p->global[sec].header = lineno;
         p->cur = sec;
         p->cur_index = 0;
         return;
@@ -819,19 +762,19 @@ s_open_section(struct parse *p, const char *inner, size_t len)
 
     struct mandated_config *cfg = p->cfg;
     if (!*name) {
-        s_fail(p, p->lineno, label, "missing name: [%s NAME]", kind);
+        s_fail(p, lineno, label, "missing name: [%s NAME]", kind);
         return;
     }
     if (sec == SEC_AREA) {
         if (!s_valid_area_name(name)) {
-            s_fail(p, p->lineno, label,
+            s_fail(p, lineno, label,
                    "bad area name '%.64s': must match [a-z][a-z0-9_]*, at most %d characters", name,
                    MAX_NAME);
             return;
         }
         for (size_t i = 0; i < cfg->nareas; i++)
             if (strcmp(cfg->areas[i].name, name) == 0) {
-                s_fail(p, p->lineno, label, "duplicate area (first on line %u)",
+                s_fail(p, lineno, label, "duplicate area (first on line %u)",
                        p->area_lines[i].header);
                 return;
             }
@@ -839,11 +782,11 @@ s_open_section(struct parse *p, const char *inner, size_t len)
         p->area_lines = s_xrealloc(p->area_lines, cfg->nareas + 1, sizeof *p->area_lines);
         s_area_init(&cfg->areas[cfg->nareas], name);
         memset(&p->area_lines[cfg->nareas], 0, sizeof *p->area_lines);
-        p->area_lines[cfg->nareas].header = p->lineno;
+        p->area_lines[cfg->nareas].header = lineno;
         p->cur_index = cfg->nareas++;
     } else {
         if (!s_valid_source_name(name)) {
-            s_fail(p, p->lineno, label,
+            s_fail(p, lineno, label,
                    "bad source name '%.64s': use letters, digits and _ . : -, at most %d "
                    "characters",
                    name, MAX_NAME);
@@ -851,7 +794,7 @@ s_open_section(struct parse *p, const char *inner, size_t len)
         }
         for (size_t i = 0; i < cfg->nsources; i++)
             if (strcmp(cfg->sources[i].name, name) == 0) {
-                s_fail(p, p->lineno, label, "duplicate source (first on line %u)",
+                s_fail(p, lineno, label, "duplicate source (first on line %u)",
                        p->source_lines[i].header);
                 return;
             }
@@ -859,117 +802,10 @@ s_open_section(struct parse *p, const char *inner, size_t len)
         p->source_lines = s_xrealloc(p->source_lines, cfg->nsources + 1, sizeof *p->source_lines);
         s_source_init(&cfg->sources[cfg->nsources], name);
         memset(&p->source_lines[cfg->nsources], 0, sizeof *p->source_lines);
-        p->source_lines[cfg->nsources].header = p->lineno;
+        p->source_lines[cfg->nsources].header = lineno;
         p->cur_index = cfg->nsources++;
     }
     p->cur = sec;
-}
-
-/* ------------------------------------------------------------------------ */
-/* The line reader inih pulls from. */
-
-/* inih's find_chars_or_comment(): the first of chars, or an inline ';'
- * comment (one preceded by whitespace), or the end. */
-static const char *
-s_find_or_comment(const char *s, const char *chars)
-{
-    bool was_space = false;
-    while (*s && !strchr(chars, *s) && !(was_space && *s == ';')) {
-        was_space = isspace((unsigned char)*s);
-        s++;
-    }
-    return s;
-}
-
-/* Classifies the line the way inih's ini_parse_stream() will, so that both
- * agree on what is a header and what is a continuation. */
-static void
-s_look_at_line(struct parse *p, const char *line)
-{
-    const char *start = line;
-    p->continuation = false;
-    if (p->lineno == 1 && (unsigned char)start[0] == 0xef && (unsigned char)start[1] == 0xbb &&
-        (unsigned char)start[2] == 0xbf)
-        start += 3;
-    while (isspace((unsigned char)*start))
-        start++;
-    if (!*start || *start == ';' || *start == '#')
-        return;
-    if (p->key_seen && start > line) {
-        p->continuation = true;
-        return;
-    }
-    if (*start != '[')
-        return;
-    const char *close = s_find_or_comment(start + 1, "]");
-    if (*close != ']')
-        return; /* inih reports it; see s_syntax_error() */
-    const char *after = close + 1;
-    while (isspace((unsigned char)*after))
-        after++;
-    if (*after && *after != ';' && *after != '#') {
-        /* inih would ignore it, and with it perhaps a key on the same line. */
-        char label[128];
-        snprintf(label, sizeof label, "%.*s",
-                 (int)(close - start + 1 < 100 ? close - start + 1 : 100), start);
-        s_fail(p, p->lineno, label, "unexpected text after ']': '%.64s'", after);
-        return;
-    }
-    p->key_seen = false;
-    s_open_section(p, start + 1, (size_t)(close - start - 1));
-}
-
-static char *
-s_reader(char *buf, int size, void *stream)
-{
-    struct parse *p = stream;
-    if (p->failed || p->pos >= p->end)
-        return NULL; /* stops inih at the first error */
-    const char *nl = memchr(p->pos, '\n', (size_t)(p->end - p->pos));
-    size_t len = nl ? (size_t)(nl - p->pos) : (size_t)(p->end - p->pos);
-    p->lineno++;
-    /* inih's line buffer is fixed (INI_MAX_LINE): a longer line would be
-     * split in two and every later line number would be off. */
-    if (size < 2 || len > (size_t)size - 1) {
-        s_fail(p, p->lineno, "",
-               "line longer than %d bytes; split types or allow over indented continuation "
-               "lines",
-               size - 1);
-        return NULL;
-    }
-    memcpy(buf, p->pos, len);
-    buf[len] = '\0';
-    p->pos = nl ? nl + 1 : p->end;
-    s_look_at_line(p, buf);
-    if (p->failed)
-        return NULL;
-    return buf;
-}
-
-/* inih found a line it could not parse: a key without '=' or a header
- * without ']'. */
-static void
-s_syntax_error(struct parse *p, unsigned line)
-{
-    const char *s = p->text;
-    for (unsigned n = 1; n < line && s < p->end; n++) {
-        const char *nl = memchr(s, '\n', (size_t)(p->end - s));
-        s = nl ? nl + 1 : p->end;
-    }
-    const char *nl = memchr(s, '\n', (size_t)(p->end - s));
-    size_t len = nl ? (size_t)(nl - s) : (size_t)(p->end - s);
-    while (len && isspace((unsigned char)*s))
-        s++, len--;
-    while (len && isspace((unsigned char)s[len - 1]))
-        len--;
-    if (len > 64)
-        len = 64;
-    if (len && *s == '[')
-        s_fail(p, line, "", "syntax error: section header without closing ']': '%.*s'", (int)len,
-               s);
-    else
-        s_fail(p, line, "", "syntax error: expected 'key = value' or '[section]': '%.*s'", (int)len,
-               s);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1070,6 +906,12 @@ s_config_new(const char *path)
     return cfg;
 }
 
+static const struct ini_file_ops s_ops = {
+    .section = s_section,
+    .key = s_key,
+    .long_line_hint = "split types or allow over indented continuation lines",
+};
+
 /* Parses len bytes of text (not necessarily NUL-terminated at len). */
 static int
 s_load_text(const char *text, size_t len, const char *name, struct mandated_config **ret,
@@ -1078,35 +920,14 @@ s_load_text(const char *text, size_t len, const char *name, struct mandated_conf
     struct config_error local;
     if (!err)
         err = &local;
-    memset(err, 0, sizeof *err);
-
-    const char *nul = memchr(text, '\0', len);
-    if (nul) {
-        unsigned line = 1;
-        for (const char *c = text; c < nul; c++)
-            line += *c == '\n';
-        s_error_plain(err, name, line, "", "NUL byte in a text file");
-        return -EINVAL;
-    }
 
     struct parse p = {
         .name = name,
         .cfg = s_config_new(name),
         .err = err,
-        .text = text,
-        .pos = text,
-        .end = text + len,
     };
-    int rc = ini_parse_stream(s_reader, &p, s_handler, &p);
-    /* inih reports the first line it failed on: its own syntax errors and
-     * those our handler refused. The earlier one is the one to report. */
-    if (rc > 0 && (!p.failed || (unsigned)rc < p.err->line)) {
-        p.failed = false;
-        s_syntax_error(&p, (unsigned)rc);
-    } else if (rc < 0 && !p.failed) {
-        /* -2: inih could not allocate its buffer. */
-        s_oom();
-    }
+    p.failed = ini_file_parse(text, len, name, &s_ops, &p, err) < 0;
+    p.ini = NULL;
     if (!p.failed)
         s_check(&p);
     if (!p.failed)
@@ -1130,7 +951,7 @@ config_load_string(const char *text, const char *name, struct mandated_config **
         name = "(string)";
     if (!text || !ret) {
         if (err)
-            s_error_plain(err, name, 0, "", "no text");
+            config_error_set(err, name, 0, "", "no text");
         return -EINVAL;
     }
     return s_load_text(text, strlen(text), name, ret, err);
@@ -1143,30 +964,15 @@ config_load_file(const char *path, struct mandated_config **ret, struct config_e
     if (!err)
         err = &local;
     if (!path || !ret) {
-        s_error_plain(err, "", 0, "", "no file name");
+        config_error_set(err, "", 0, "", "no file name");
         return -EINVAL;
     }
-
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        int e = errno;
-        s_error_plain(err, path, 0, "", "cannot open: %s", strerror(e));
-        return -e;
-    }
-    /* One byte over the limit tells a too-large file from one at it. */
-    char *buf = s_xcalloc(1, MAX_FILE_BYTES + 1);
-    size_t len = fread(buf, 1, MAX_FILE_BYTES + 1, f);
-    int rc = 0;
-    if (ferror(f)) {
-        rc = errno ? -errno : -EIO;
-        s_error_plain(err, path, 0, "", "cannot read: %s", strerror(-rc));
-    } else if (len > MAX_FILE_BYTES) {
-        rc = -EFBIG;
-        s_error_plain(err, path, 0, "", "larger than %d bytes: not a config file", MAX_FILE_BYTES);
-    }
-    fclose(f);
-    if (rc == 0)
-        rc = s_load_text(buf, len, path, ret, err);
+    char *buf;
+    size_t len;
+    int rc = ini_file_read(path, MAX_FILE_BYTES, &buf, &len, err);
+    if (rc < 0)
+        return rc;
+    rc = s_load_text(buf, len, path, ret, err);
     free(buf);
     return rc;
 }

@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "config/ini_file.h"
+
 enum durability { DURABILITY_FULL, DURABILITY_RELAXED };
 
 struct area_conf {
@@ -77,16 +79,6 @@ struct mandated_config {
     } * routes;
     size_t nroutes;
 };
-
-struct config_error {
-    char file[256];
-    unsigned line; /* 0 when the fault is not on one line (e.g. a missing file) */
-    char key[96];  /* "section.key" or "[section]", empty if none */
-    char message[256];
-};
-
-/* Formats "file:line: key: message" into buf. */
-void config_error_format(const struct config_error *err, char *buf, size_t size);
 
 /* Returns 0, or -errno (file unreadable) / -EINVAL (bad content) with *err filled. */
 int config_load_file(const char *path, struct mandated_config **ret, struct config_error *err);
