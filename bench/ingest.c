@@ -44,6 +44,7 @@
 #include "proto/pack.h"
 #include "proto/text.h"
 #include "tests/support/daemon_harness.h"
+#include "tests/support/sample_data.h"
 #include "tests/support/log_inspect.h"
 
 #define EVENT_BYTES       300 /* every encoded envelope is exactly this long */
@@ -197,24 +198,18 @@ s_id_index(const uint8_t id[ENVELOPE_ID_LEN])
     return (uint32_t)id[4] << 24 | (uint32_t)id[5] << 16 | (uint32_t)id[6] << 8 | id[7];
 }
 
-/* data = {"n": fixed-width u32, "pad": pad_len bytes}: every event has the same size. */
+/* data = a valid press notice with "n" (fixed-width u32) and "pad" (pad_len bytes):
+ * every event has the same size. */
 static size_t
 s_encode_event(msgpack_sbuffer *data, msgpack_sbuffer *out, const uint8_t *id, uint32_t n,
                size_t pad_len)
 {
-    static char pad[EVENT_BYTES];
     msgpack_packer pk;
 
-    if (!pad[0])
-        memset(pad, 'x', sizeof pad);
     msgpack_sbuffer_clear(data);
     msgpack_sbuffer_clear(out);
     msgpack_packer_init(&pk, data, pack_sbuffer_write);
-    msgpack_pack_map(&pk, 2);
-    msgpack_pack_str_with_body(&pk, "n", 1);
-    msgpack_pack_fix_uint32(&pk, n);
-    msgpack_pack_str_with_body(&pk, "pad", 3);
-    msgpack_pack_str_with_body(&pk, pad, pad_len);
+    sample_notice_pack(&pk, n, pad_len);
     struct envelope_fields f = {.id = id,
                                 .type = EVENT_TYPE,
                                 .source = EVENT_SOURCE,

@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
-#include "config/default_config.h"
+#include "config/embedded.h"
 #include "config/ini_file.h"
 #include "proto/text.h"
 
@@ -143,6 +143,7 @@ static const struct key_def s_keys[] = {
     {SEC_BROKER, "map_initial_bytes", K_U64, BROKER(map_initial_bytes), 64 * KIB, MAX_MAP_BYTES},
     {SEC_BROKER, "rejected_log_rate", K_RATE, BROKER(rejected_log_rate), 0, 0},
     {SEC_BROKER, "worker_program", K_PATH, BROKER(worker_program), 0, 0},
+    {SEC_BROKER, "catalogue", K_TEXT, BROKER(catalogue), 0, 0},
     {SEC_DELIVERY, "heartbeat_ms", K_UINT, DELIVERY(heartbeat_ms), 10, 600000},
     {SEC_DELIVERY, "liveness", K_UINT, DELIVERY(liveness), 1, 100},
     {SEC_DELIVERY, "max_attempts", K_UINT, DELIVERY(max_attempts), 1, 1000},
@@ -895,6 +896,7 @@ s_config_new(const char *path)
     cfg->broker.map_initial_bytes = 67108864ull;
     cfg->broker.rejected_log_rate = 100;
     cfg->broker.worker_program = s_xstrdup("");
+    cfg->broker.catalogue = s_xstrdup("");
     cfg->delivery.heartbeat_ms = 2500;
     cfg->delivery.liveness = 3;
     cfg->delivery.max_attempts = 5;
@@ -932,6 +934,12 @@ s_load_text(const char *text, size_t len, const char *name, struct mandated_conf
         s_check(&p);
     if (!p.failed)
         s_build_routes(p.cfg);
+    if (!p.failed) {
+        const char *path = p.cfg->broker.catalogue;
+        int rc = *path ? catalogue_load_file(path, &p.cfg->catalogue, err)
+                       : catalogue_load_embedded(&p.cfg->catalogue, err);
+        p.failed = rc < 0;
+    }
 
     free(p.area_lines);
     free(p.source_lines);
@@ -987,7 +995,7 @@ config_load_default(const char *explicit_path, struct mandated_config **ret,
         return config_load_file(LOCAL_CONFIG, ret, err);
     if (access(SYSTEM_CONFIG, R_OK) == 0)
         return config_load_file(SYSTEM_CONFIG, ret, err);
-    return config_load_string(default_config_text, default_config_name, ret, err);
+    return config_load_string(embedded_config.text, embedded_config.name, ret, err);
 }
 
 static void
@@ -1010,6 +1018,8 @@ config_destroy(struct mandated_config **cfg_p)
     free(cfg->broker.http);
     free(cfg->broker.state_dir);
     free(cfg->broker.worker_program);
+    free(cfg->broker.catalogue);
+    catalogue_destroy(&cfg->catalogue);
     free(cfg->security.server_secret_key);
     free(cfg->security.sources_dir);
     for (size_t i = 0; i < cfg->nareas; i++) {
@@ -1049,7 +1059,17 @@ config_area_for_type(const struct mandated_config *cfg, const char *type)
         bsearch(&key, cfg->routes, cfg->nroutes, sizeof key, s_route_cmp);
     if (hit)
         return &cfg->areas[hit->area];
-    return s_walk_globs(cfg, type, true);
+    const struct area_conf *a = s_walk_globs(cfg, type, true);
+    if (a)
+        return a;
+    const struct catalogue_type *t = catalogue_type(cfg->catalogue, type);
+    return t && t->area ? config_area(cfg, t->area) : NULL;
+}
+
+const struct catalogue_type *
+config_type(const struct mandated_config *cfg, const char *type)
+{
+    return cfg && type ? catalogue_type(cfg->catalogue, type) : NULL;
 }
 
 const struct area_conf *
@@ -1136,6 +1156,8 @@ config_describe(const struct mandated_config *cfg, FILE *out)
     fprintf(out, "  %-22s %u\n", "commit_max_delay_ms", cfg->broker.commit_max_delay_ms);
     s_print_bytes(out, "map_max_bytes", cfg->broker.map_max_bytes);
     s_print_bytes(out, "map_initial_bytes", cfg->broker.map_initial_bytes);
+    fprintf(out, "  %-22s %s\n", "catalogue",
+            cfg->broker.catalogue[0] ? cfg->broker.catalogue : "(embedded)");
     fprintf(out, "  %-22s %g/s%s\n", "rejected_log_rate", cfg->broker.rejected_log_rate,
             cfg->broker.rejected_log_rate > 0 ? "" : " (rejections counted, never written)");
 
@@ -1157,9 +1179,42 @@ config_describe(const struct mandated_config *cfg, FILE *out)
         fprintf(out, "  [area %s] unit: %s; workers: %u, spawn: %s, credit: %u\n", a->name,
                 a->unit[0] ? a->unit : "(none)", a->workers, a->spawn ? "yes" : "no", a->credit);
         fputs("    types: ", out);
-        s_print_globs(out, a->types, a->ntypes, "(none: this area receives nothing)");
+        size_t listed = 0;
+        for (size_t t = 0; cfg->catalogue && t < cfg->catalogue->ntypes; t++) {
+            const char *name = cfg->catalogue->types[t].name;
+            if (config_area_for_type(cfg, name) == a)
+                fprintf(out, "%s%s", listed++ ? " " : "", name);
+        }
+        if (a->ntypes)
+            fprintf(out, "%sand by glob: ", listed ? "; " : "");
+        if (a->ntypes || !listed)
+            s_print_globs(out, a->types, a->ntypes, "(none: this area receives nothing)");
+        else
+            fputc('\n', out);
         if (a->spawn)
             spawned += a->workers;
+    }
+
+    if (cfg->catalogue) {
+        size_t unrouted = 0, corr = 0;
+        for (size_t t = 0; t < cfg->catalogue->ntypes; t++) {
+            const struct catalogue_type *ct = &cfg->catalogue->types[t];
+            if (!ct->area)
+                corr++;
+            else if (!config_area_for_type(cfg, ct->name))
+                unrouted++;
+        }
+        fprintf(out, "\ncatalogue: %s, %zu types; %zu go to the area of the event their corr names",
+                cfg->catalogue->path, cfg->catalogue->ntypes, corr);
+        if (unrouted) {
+            fprintf(out, "; refused as unknown, their area not configured:");
+            for (size_t t = 0; t < cfg->catalogue->ntypes; t++) {
+                const struct catalogue_type *ct = &cfg->catalogue->types[t];
+                if (ct->area && !config_area_for_type(cfg, ct->name))
+                    fprintf(out, " %s (%s)", ct->name, ct->area);
+            }
+        }
+        fputc('\n', out);
     }
 
     fprintf(out, "\n%zu source%s%s\n", cfg->nsources, cfg->nsources == 1 ? "" : "s",

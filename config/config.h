@@ -1,8 +1,9 @@
 /*
  * config: the INI configuration (DESIGN.md "Config"), parsed with inih.
  * Every key has its default; every error names the file, line and key.
- * The areas' `types` globs are the type catalogue: a type no area claims is
- * unknown to the broker.
+ * Routing: a type goes to the first area whose `types` globs match it, else
+ * to its catalogue area (config/catalogue.h) if that area is configured; a
+ * type neither names is unknown to the broker.
  */
 #ifndef MANDATE_CONFIG_H
 #define MANDATE_CONFIG_H
@@ -12,6 +13,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "config/catalogue.h"
 #include "config/ini_file.h"
 
 enum durability { DURABILITY_FULL, DURABILITY_RELAXED };
@@ -19,7 +21,7 @@ enum durability { DURABILITY_FULL, DURABILITY_RELAXED };
 struct area_conf {
     char *name;   /* MDP service name, e.g. "press" */
     char *unit;   /* handling unit */
-    char **types; /* globs (fnmatch), e.g. "press.*" */
+    char **types; /* globs (fnmatch), e.g. "press.*": routes over the catalogue's */
     size_t ntypes;
     unsigned workers; /* processes to spawn */
     bool spawn;
@@ -50,6 +52,7 @@ struct mandated_config {
         uint64_t map_initial_bytes; /* first map size; grows on MDB_MAP_FULL */
         double rejected_log_rate;   /* rejected records/s written at most */
         char *worker_program;       /* spawned workers; empty: mandate-worker beside mandated */
+        char *catalogue;            /* the type catalogue's file; empty: the embedded one */
     } broker;
 
     struct {
@@ -66,6 +69,7 @@ struct mandated_config {
         char *sources_dir;
     } security;
 
+    struct catalogue *catalogue; /* loaded from broker.catalogue */
     struct area_conf *areas;
     size_t nareas;
     struct source_conf *sources;
@@ -94,8 +98,15 @@ int config_load_default(const char *explicit_path, struct mandated_config **ret,
                         struct config_error *err);
 void config_destroy(struct mandated_config **cfg_p);
 
-/* The area whose type globs match type (first in file order), or NULL. */
+/*
+ * The area an event of this type goes to: the first area whose type globs
+ * match it (file order), else its catalogue area if configured; NULL if
+ * neither. A catalogue type without an area (routed by its corr) gives NULL
+ * here: see config_type().
+ */
 const struct area_conf *config_area_for_type(const struct mandated_config *cfg, const char *type);
+/* The catalogue entry of a type, or NULL (a type only area globs route). */
+const struct catalogue_type *config_type(const struct mandated_config *cfg, const char *type);
 const struct area_conf *config_area(const struct mandated_config *cfg, const char *name);
 const struct source_conf *config_source(const struct mandated_config *cfg, const char *name);
 /* With no section a source may publish anything (curve = off); else only its allow globs. */

@@ -538,6 +538,21 @@ audit_log_snapshot_get(struct audit_log *log, uint64_t seq, const void **ret_byt
     return 0;
 }
 
+int
+audit_log_snapshot_find_id(struct audit_log *log, const uint8_t id[16], uint64_t *ret_seq)
+{
+    MDB_val key = {.mv_size = 16, .mv_data = (void *)id}, val;
+    int rc = mdb_get(log->snap, log->db_ids, &key, &val);
+    if (rc == MDB_NOTFOUND)
+        return -ENOENT;
+    if (rc)
+        return s_mdb_errno(log, rc);
+    if (val.mv_size != 8)
+        return -EBADMSG;
+    *ret_seq = s_from_be64(val.mv_data);
+    return 0;
+}
+
 void
 audit_log_snapshot_end(struct audit_log *log)
 {

@@ -105,6 +105,8 @@ int audit_log_snapshot_begin(struct audit_log *log);
 /* -ENOENT if seq is not in the log. */
 int audit_log_snapshot_get(struct audit_log *log, uint64_t seq, const void **ret_bytes,
                            size_t *ret_len);
+/* The seq of an event id's accepted record, as of the snapshot; -ENOENT. */
+int audit_log_snapshot_find_id(struct audit_log *log, const uint8_t id[16], uint64_t *ret_seq);
 void audit_log_snapshot_end(struct audit_log *log);
 
 /* One pending entry, as read back at start. */

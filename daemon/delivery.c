@@ -598,13 +598,22 @@ s_add_emit(struct delivery *d, const struct worker *w, const msgpack_object *obj
     msgpack_pack_object(&pk, *obj);
     int rc = envelope_decode(d->body.data, d->body.size, &d->limits, &env, &err);
     if (rc == 0) {
+        const struct catalogue_type *type = config_type(d->cfg, env.type);
         area = config_area_for_type(d->cfg, env.type);
+        /* A type that goes where its case is stays with the emitting area:
+         * its case is the parent, or one the worker itself handled. */
+        if (!area && type && !type->area)
+            area = w->area->conf;
+        err.has_id = true;
+        memcpy(err.id, env.id, sizeof err.id);
         if (!area) {
             err.code = MEP_UNKNOWN_TYPE;
-            err.has_id = true;
-            memcpy(err.id, env.id, sizeof err.id);
             snprintf(err.reason, sizeof err.reason, "field 'type': '%s' is not in the catalogue",
                      env.type);
+        } else if (type &&
+                   catalogue_check_data(type, env.data, err.reason, sizeof err.reason) < 0) {
+            err.code = MEP_INVALID_DATA;
+            area = NULL;
         }
     }
     if (!area) {

@@ -24,6 +24,7 @@
 #include "daemon/router.h"
 #include "daemon/rate_limit.h"
 #include "proto/envelope.h"
+#include "proto/msgpack_scan.h"
 #include "proto/pack.h"
 
 #define IDENTITY_MAX     255
@@ -152,7 +153,42 @@ s_peer_address(zmq_msg_t *msg, char *out, size_t size)
     snprintf(out, size, "%s", addr ? addr : "");
 }
 
-/* Source, type and rate checks on a decoded envelope. */
+/*
+ * The area of the event env's corr names, for the catalogue types that go
+ * where their case is (case.decision): read from its accepted record. An
+ * event still in the batch being written is not found yet; the publisher's
+ * retry finds it.
+ */
+static const struct area_conf *
+s_area_of_corr(struct ingress *in, const struct envelope *env)
+{
+    const struct area_conf *area = NULL;
+    uint64_t seq;
+    const void *rec;
+    size_t len, off, flen;
+
+    if (audit_log_snapshot_begin(in->log) < 0)
+        return NULL;
+    if (audit_log_snapshot_find_id(in->log, env->corr, &seq) == 0 &&
+        audit_log_snapshot_get(in->log, seq, &rec, &len) == 0 &&
+        msgpack_scan_map_field(rec, len, "area", &off, &flen) == 0) {
+        msgpack_unpacked u;
+        msgpack_unpacked_init(&u);
+        if (msgpack_unpack_next(&u, (const char *)rec + off, flen, NULL) ==
+                MSGPACK_UNPACK_SUCCESS &&
+            u.data.type == MSGPACK_OBJECT_STR && u.data.via.str.size <= 64) {
+            char name[65];
+            memcpy(name, u.data.via.str.ptr, u.data.via.str.size);
+            name[u.data.via.str.size] = '\0';
+            area = config_area(in->cfg, name);
+        }
+        msgpack_unpacked_destroy(&u);
+    }
+    audit_log_snapshot_end(in->log);
+    return area;
+}
+
+/* Source, type, data and rate checks on a decoded envelope. */
 static void
 s_check_envelope(struct ingress *in, struct item *it, uint64_t now)
 {
@@ -164,9 +200,21 @@ s_check_envelope(struct ingress *in, struct item *it, uint64_t now)
                  env->source);
         return;
     }
+    const struct catalogue_type *type = config_type(cfg, env->type);
     it->area = config_area_for_type(cfg, env->type);
-    if (!it->area) {
+    if (!it->area && type && type->area) {
+        s_reject(it, MEP_UNKNOWN_TYPE,
+                 "field 'type': '%s' belongs to area '%s', which this broker does not serve",
+                 env->type, type->area);
+        return;
+    }
+    if (!it->area && !type) {
         s_reject(it, MEP_UNKNOWN_TYPE, "field 'type': '%s' is not in the catalogue", env->type);
+        return;
+    }
+    if (type && type->internal) {
+        s_reject(it, MEP_FORBIDDEN, "field 'type': '%s' is emitted by workers and the broker only",
+                 env->type);
         return;
     }
     const struct source_conf *src = config_source(cfg, env->source);
@@ -174,6 +222,27 @@ s_check_envelope(struct ingress *in, struct item *it, uint64_t now)
         s_reject(it, MEP_FORBIDDEN, "field 'type': source '%s' may not publish '%s'", env->source,
                  env->type);
         return;
+    }
+    if (type) {
+        char reason[MEP_REASON_MAX + 1];
+        if (catalogue_check_data(type, env->data, reason, sizeof reason) < 0) {
+            s_reject(it, MEP_INVALID_DATA, "%s", reason);
+            return;
+        }
+    }
+    if (!it->area) {
+        if (!env->has_corr) {
+            s_reject(it, MEP_INVALID_DATA,
+                     "field 'corr': missing; '%s' goes to the area of the event its corr names",
+                     env->type);
+            return;
+        }
+        it->area = s_area_of_corr(in, env);
+        if (!it->area) {
+            s_reject(it, MEP_INVALID_DATA,
+                     "field 'corr': names no accepted event of an area this broker serves");
+            return;
+        }
     }
     if (src && !rate_limit_take(&in->source_limits[src - cfg->sources], now)) {
         s_reject(it, MEP_RATE_LIMITED, "source '%s' is over its rate of %g events/s", env->source,

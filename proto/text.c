@@ -139,3 +139,26 @@ text_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *ret)
     *ret = v;
     return 0;
 }
+
+bool
+text_parse_date(const char *s, size_t len, int *ret_year, int *ret_month, int *ret_day)
+{
+    static const int days_in[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (len != 10 || s[4] != '-' || s[7] != '-')
+        return false;
+    for (size_t i = 0; i < 10; i++)
+        if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
+            return false;
+    int y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
+    int m = (s[5] - '0') * 10 + (s[6] - '0');
+    int d = (s[8] - '0') * 10 + (s[9] - '0');
+    if (y < 1 || m < 1 || m > 12 || d < 1)
+        return false;
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (d > days_in[m - 1] + (m == 2 && leap))
+        return false;
+    *ret_year = y;
+    *ret_month = m;
+    *ret_day = d;
+    return true;
+}

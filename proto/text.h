@@ -38,6 +38,12 @@ void text_quote(char *out, size_t outsz, const void *bytes, size_t n);
  */
 int text_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *ret);
 
+/*
+ * "YYYY-MM-DD", exactly ten bytes, naming a real day of the proleptic
+ * Gregorian calendar in years 1..9999 (2023-02-29 is refused).
+ */
+bool text_parse_date(const char *s, size_t len, int *ret_year, int *ret_month, int *ret_day);
+
 /* "nil", "bool", "uint", "negative int", "float", "str", "bin", "array", "map", "ext". */
 const char *text_msgpack_type(const msgpack_object *o);
 

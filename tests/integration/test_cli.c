@@ -15,6 +15,15 @@
 #include "tests/support/daemon_harness.h"
 #include "tests/support/log_inspect.h"
 
+/* Data the catalogue accepts, as publishers write it. */
+#define NOTICE_DATA(content)                                                                       \
+    "{\"organiser\":\"Sở Văn hóa\",\"organiser_kind\":\"domestic\",\"chair\":\"A\","           \
+    "\"purpose\":\"p\",\"content\":\"" content "\",\"start_time\":1780300000000,"                  \
+    "\"venue\":\"Nhà hát\",\"invitees\":\"báo chí\"}"
+#define ALERT_DATA(asset)                                                                          \
+    "{\"format\":\"wazuh\",\"time\":1780000000000,\"asset\":\"" asset "\",\"rule\":\"r\","         \
+    "\"severity_raw\":5,\"observables\":[]}"
+
 /* Runs a command line through sh, captures stdout+stderr; returns the exit code. */
 static int
 s_run(char **ret_out, const char *fmt, ...)
@@ -101,15 +110,15 @@ Test(cli, publish_tail_verify_round_trip, .timeout = 60)
     char *out;
     int rc = harness_ctl(h, NULL, &out, "publish", "--type", "press.conference_notice", "--source",
                          "so-van-hoa", "--id", "0123456789abcdef0123456789abcdef", "--data",
-                         "{\"organiser\":\"Sở Văn hóa\",\"venue\":\"Nhà hát\"}", NULL);
+                         NOTICE_DATA("Lễ hội"), NULL);
     cr_assert_eq(rc, 0, "publish: %s", out);
     cr_assert(strstr(out, "0123456789abcdef0123456789abcdef"), "%s", out);
     free(out);
 
     /* Same id again: still exit 0, reported as a duplicate. */
-    rc =
-        harness_ctl(h, NULL, &out, "publish", "--type", "press.conference_notice", "--source",
-                    "so-van-hoa", "--id", "0123456789abcdef0123456789abcdef", "--data", "{}", NULL);
+    rc = harness_ctl(h, NULL, &out, "publish", "--type", "press.conference_notice", "--source",
+                     "so-van-hoa", "--id", "0123456789abcdef0123456789abcdef", "--data",
+                     NOTICE_DATA("Lễ hội"), NULL);
     cr_assert_eq(rc, 0);
     cr_assert(strstr(out, "dup"), "%s", out);
     free(out);
@@ -117,9 +126,12 @@ Test(cli, publish_tail_verify_round_trip, .timeout = 60)
     /* A batch from stdin with one unknown type: exit 1, the rest accepted. */
     rc = harness_ctl(
         h,
-        "{\"type\":\"cyber.soc_alert\",\"source\":\"soc\",\"data\":{\"asset\":\"a\"}}\n"
-        "{\"type\":\"cyber.no_such\",\"source\":\"soc\",\"data\":{}}\n"
-        "{\"type\":\"inspection.complaint_received\",\"source\":\"ttcp\",\"data\":{}}\n",
+        "{\"type\":\"cyber.soc_alert\",\"source\":\"soc\",\"data\":" ALERT_DATA(
+            "a") "}\n"
+                 "{\"type\":\"cyber.no_such\",\"source\":\"soc\",\"data\":{}}\n"
+                 "{\"type\":\"inspection.complaint_received\",\"source\":\"ttcp\",\"data\":"
+                 "{\"received_at\":1780000000000,\"complainant\":\"P\",\"address\":\"L\","
+                 "\"respondent\":\"R\",\"content\":\"C\",\"request\":\"Q\"}}\n",
         &out, "publish", "-", NULL);
     cr_assert_eq(rc, 1, "one NACK must make publish exit 1: %s", out);
     free(out);
@@ -160,7 +172,9 @@ Test(cli, publish_survives_broker_kill9_and_restart, .timeout = 120)
     FILE *f = fopen(path, "w");
     cr_assert_not_null(f);
     for (int i = 0; i < 20000; i++)
-        fprintf(f, "{\"type\":\"cyber.soc_alert\",\"source\":\"soc-feed\",\"data\":{\"n\":%d}}\n",
+        fprintf(f,
+                "{\"type\":\"cyber.soc_alert\",\"source\":\"soc-feed\",\"data\":" ALERT_DATA(
+                    "web-%d") "}\n",
                 i);
     fclose(f);
 
@@ -205,7 +219,7 @@ Test(cli, tail_follow_sees_new_commits, .timeout = 60)
     }
     usleep(300 * 1000);
     cr_assert_eq(harness_ctl(h, NULL, NULL, "publish", "--type", "press.conference_notice",
-                             "--source", "follow-test", "--data", "{\"marker\":\"xyzzy\"}", NULL),
+                             "--source", "follow-test", "--data", NOTICE_DATA("xyzzy"), NULL),
                  0);
     char *out = NULL;
     bool seen = false;

@@ -19,7 +19,9 @@
 #include <unistd.h>
 
 #include "proto/audit_record.h"
+#include "proto/pack.h"
 #include "tests/support/daemon_harness.h"
+#include "tests/support/sample_data.h"
 #include "tests/support/log_inspect.h"
 #include "tests/support/worker_process.h"
 #include "tools/mandate_client.h"
@@ -67,7 +69,6 @@ s_publish_with(struct harness *h, const char *type, const char *source, unsigned
     o.cb_arg = c;
     struct mandate_client *cl = mandate_client_new(harness_endpoint(h), &o);
     cr_assert_not_null(cl);
-    uint8_t *pad = calloc(1, pad_bytes + 1);
     msgpack_sbuffer sb;
     msgpack_packer pk;
     msgpack_sbuffer_init(&sb);
@@ -75,12 +76,12 @@ s_publish_with(struct harness *h, const char *type, const char *source, unsigned
         uint8_t id[16];
         getrandom(id, sizeof id, 0);
         msgpack_sbuffer_clear(&sb);
-        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-        msgpack_pack_map(&pk, 2);
-        msgpack_pack_str_with_body(&pk, "n", 1);
-        msgpack_pack_uint32(&pk, i);
-        msgpack_pack_str_with_body(&pk, "pad", 3);
-        msgpack_pack_bin_with_body(&pk, pad, pad_bytes);
+        msgpack_packer_init(&pk, &sb, pack_sbuffer_write);
+        /* Data the catalogue accepts; only the notice takes padding. */
+        if (strcmp(type, "press.conference_notice") == 0)
+            sample_notice_pack(&pk, i, pad_bytes);
+        else
+            cr_assert_eq(sample_data_pack(type, NULL, i, &sb), 0, "no sample for %s", type);
         struct envelope_fields f = {.id = id,
                                     .type = type,
                                     .source = source,
@@ -92,7 +93,6 @@ s_publish_with(struct harness *h, const char *type, const char *source, unsigned
     mandate_client_flush(cl, 60000);
     mandate_client_destroy(&cl);
     msgpack_sbuffer_destroy(&sb);
-    free(pad);
 }
 
 /* n small events, every one answered; returns the ACK count. */
@@ -808,20 +808,29 @@ s_publish_until_stopped(void *arg)
     o.on_reply = s_on_ack;
     o.cb_arg = a;
     struct mandate_client *cl = mandate_client_new(harness_endpoint(a->h), &o);
-    uint8_t data[] = {0x80};
+    msgpack_sbuffer notice, alert;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&notice);
+    msgpack_sbuffer_init(&alert);
+    msgpack_packer_init(&pk, &notice, pack_sbuffer_write);
+    sample_notice_pack(&pk, 0, 0);
+    sample_data_pack("cyber.soc_alert", NULL, -1, &alert);
     for (uint32_t i = 0; !a->stop; i++) {
         uint8_t id[16];
         getrandom(id, sizeof id, 0);
+        const msgpack_sbuffer *data = i % 4 ? &notice : &alert;
         struct envelope_fields f = {.id = id,
                                     .type = i % 4 ? "press.conference_notice" : "cyber.soc_alert",
                                     .source = "agency",
                                     .time_ms = (uint64_t)time(NULL) * 1000,
-                                    .data = data,
-                                    .data_len = 1};
+                                    .data = data->data,
+                                    .data_len = data->size};
         mandate_client_publish(cl, &f, NULL);
     }
     mandate_client_flush(cl, 20000);
     mandate_client_destroy(&cl);
+    msgpack_sbuffer_destroy(&notice);
+    msgpack_sbuffer_destroy(&alert);
     return NULL;
 }
 

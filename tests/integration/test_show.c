@@ -121,12 +121,20 @@ s_accepted(struct writer *w, const char *id_hex, const char *type, const char *s
            const char *area, uint64_t n, uint64_t cause, const char *corr_hex)
 {
     uint8_t id[16], corr[16], env[512];
+    char data[16];
 
     s_id(id_hex, id);
     if (corr_hex)
         s_id(corr_hex, corr);
-    size_t env_len =
-        harness_envelope_corr(env, sizeof env, id, type, source, n, corr_hex ? corr : NULL);
+    /* data = {"n": n}: this log is written by hand, past the catalogue's check. */
+    size_t data_len = 0;
+    data[data_len++] = (char)0x81;
+    data[data_len++] = (char)0xa1;
+    data[data_len++] = 'n';
+    data[data_len++] = (char)n; /* a positive fixint: n < 128 here */
+    cr_assert_lt(n, 128);
+    size_t env_len = harness_envelope_data(env, sizeof env, id, type, source, n,
+                                           corr_hex ? corr : NULL, data, data_len);
     cr_assert_gt(env_len, 0);
 
     s_key(w, "id");

@@ -22,9 +22,11 @@
 #include <msgpack.h>
 #include <zmq.h>
 
-#include "config/default_config.h"
+#include "config/embedded.h"
 #include "proto/envelope.h"
+#include "proto/pack.h"
 #include "tests/support/daemon_harness.h"
+#include "tests/support/sample_data.h"
 
 struct harness {
     char dir[256];
@@ -77,7 +79,7 @@ harness_new(const char *broker_extra, const char *tail_extra)
             20000 + (int)(getpid() % 20000), broker_extra ? broker_extra : "");
     /* The shipped catalogue and sources, so tests see the real type names; no
      * spawned workers unless a test asks (harness_config_area). */
-    const char *areas = strstr(default_config_text, "\n[area ");
+    const char *areas = strstr(embedded_config.text, "\n[area ");
     for (const char *p = areas; p && *p;) {
         const char *spawn = strstr(p, "spawn = yes");
         if (!spawn) {
@@ -395,26 +397,40 @@ size_t
 harness_envelope_corr(uint8_t *buf, size_t size, const uint8_t id[16], const char *type,
                       const char *source, uint64_t n, const uint8_t *corr)
 {
-    msgpack_sbuffer data, out;
+    msgpack_sbuffer data;
     msgpack_packer pk;
     msgpack_sbuffer_init(&data);
+    msgpack_packer_init(&pk, &data, pack_sbuffer_write);
+    /* Data the catalogue accepts: its type's sample with n added; types
+     * outside the catalogue just n. */
+    if (sample_data_pack(type, NULL, (int64_t)n, &data) < 0) {
+        msgpack_pack_map(&pk, 1);
+        msgpack_pack_str_with_body(&pk, "n", 1);
+        msgpack_pack_uint64(&pk, n);
+    }
+    size_t len = harness_envelope_data(buf, size, id, type, source, n, corr, data.data, data.size);
+    msgpack_sbuffer_destroy(&data);
+    return len;
+}
+
+size_t
+harness_envelope_data(uint8_t *buf, size_t size, const uint8_t id[16], const char *type,
+                      const char *source, uint64_t n, const uint8_t *corr, const void *data,
+                      size_t data_len)
+{
+    msgpack_sbuffer out;
     msgpack_sbuffer_init(&out);
-    msgpack_packer_init(&pk, &data, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 1);
-    msgpack_pack_str_with_body(&pk, "n", 1);
-    msgpack_pack_uint64(&pk, n);
     struct envelope_fields f = {.id = id,
                                 .type = type,
                                 .source = source,
                                 .time_ms = 1780000000000ull + n,
                                 .corr = corr,
-                                .data = data.data,
-                                .data_len = data.size};
+                                .data = data,
+                                .data_len = data_len};
     envelope_encode(&f, &out);
     size_t len = out.size <= size ? out.size : 0;
     if (len)
         memcpy(buf, out.data, len);
-    msgpack_sbuffer_destroy(&data);
     msgpack_sbuffer_destroy(&out);
     return len;
 }

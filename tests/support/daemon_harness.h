@@ -80,12 +80,20 @@ char *harness_daemon_log(const struct harness *h);
 void *harness_dealer(struct harness *h);
 void *harness_zmq_ctx(struct harness *h);
 
-/* Packs a valid envelope for tests: type, source, id, data = {"n": n}. */
+/*
+ * Packs a valid envelope for tests: type, source, id, time 1780000000000 +
+ * n, and data the catalogue accepts: the type's sample (sample_data.h) with
+ * "n": n added, or just {"n": n} for a type outside the catalogue.
+ */
 size_t harness_envelope(uint8_t *buf, size_t size, const uint8_t id[16], const char *type,
                         const char *source, uint64_t n);
 /* The same with corr (16 bytes, NULL: none), as a worker's follow-up event has. */
 size_t harness_envelope_corr(uint8_t *buf, size_t size, const uint8_t id[16], const char *type,
                              const char *source, uint64_t n, const uint8_t *corr);
+/* The same with the data map given, already packed. */
+size_t harness_envelope_data(uint8_t *buf, size_t size, const uint8_t id[16], const char *type,
+                             const char *source, uint64_t n, const uint8_t *corr, const void *data,
+                             size_t data_len);
 
 /* Sends MEP1 PUB body on a DEALER; receives one reply (cmd "ACK"/"NACK", body). */
 int harness_send_pub(void *sock, const void *body, size_t len);

@@ -81,7 +81,11 @@ class Worker:
                 "type": "cyber.incident_notification",
                 "source": "ignored",
                 "time": event["time"],
-                "data": {"from": request["seq"]},
+                # Data the catalogue accepts, and where it came from.
+                "data": {"from": request["seq"], "operator": "SOC", "owner": "Sở TT&TT",
+                         "system": "web", "system_level": 3, "discovered_at": event["time"],
+                         "description": "from a python worker", "impact": [],
+                         "status": "open", "actions": "none"},
             } for _ in range(self.args.emit_count)]
         return msgpack.packb(body, use_bin_type=True)
 

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
-#include "config/default_config.h"
+#include "config/embedded.h"
 
 #define NAME "test.conf"
 
@@ -70,9 +70,9 @@ Test(config_default, embedded_loads)
 {
     struct mandated_config *cfg = NULL;
     struct config_error err;
-    cr_assert_eq(config_load_string(default_config_text, default_config_name, &cfg, &err), 0,
+    cr_assert_eq(config_load_string(embedded_config.text, embedded_config.name, &cfg, &err), 0,
                  "%s:%u: %s: %s", err.file, err.line, err.key, err.message);
-    cr_expect_str_eq(cfg->path, default_config_name);
+    cr_expect_str_eq(cfg->path, embedded_config.name);
     cr_expect_eq(cfg->nareas, 13);
     const struct source_conf *soc = config_source(cfg, "soc");
     cr_assert_not_null(soc);
@@ -130,7 +130,7 @@ Test(config_default, file_matches_embedded)
     struct mandated_config *file = NULL, *embedded = NULL;
     struct config_error err;
     cr_assert_eq(config_load_file(path, &file, &err), 0, "%s: %s", path, err.message);
-    cr_assert_eq(config_load_string(default_config_text, default_config_name, &embedded, &err), 0);
+    cr_assert_eq(config_load_string(embedded_config.text, embedded_config.name, &embedded, &err), 0);
     cr_expect_eq(file->nareas, embedded->nareas);
     for (size_t i = 0; i < file->nareas && i < embedded->nareas; i++) {
         cr_expect_str_eq(file->areas[i].name, embedded->areas[i].name);
@@ -192,7 +192,7 @@ Test(config_default, routes_the_catalogue)
         {"inspection.denunciation_received", "inspection"},
     };
     struct mandated_config *cfg = NULL;
-    cr_assert_eq(config_load_string(default_config_text, default_config_name, &cfg, NULL), 0);
+    cr_assert_eq(config_load_string(embedded_config.text, embedded_config.name, &cfg, NULL), 0);
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         const struct area_conf *a = config_area_for_type(cfg, routes[i][0]);
         cr_assert_not_null(a, "%s is not routed", routes[i][0]);
@@ -208,7 +208,7 @@ Test(config_default, routes_the_catalogue)
 Test(config_default, describe)
 {
     struct mandated_config *cfg = NULL;
-    cr_assert_eq(config_load_string(default_config_text, default_config_name, &cfg, NULL), 0);
+    cr_assert_eq(config_load_string(embedded_config.text, embedded_config.name, &cfg, NULL), 0);
     char *text = NULL;
     size_t len = 0;
     FILE *out = open_memstream(&text, &len);
@@ -758,7 +758,7 @@ Test(config_files, lookup_order)
     struct config_error err;
     if (access("/etc/mandated/mandated.conf", R_OK) != 0) {
         cr_expect_eq(config_load_default(NULL, &cfg, &err), 0);
-        cr_expect_str_eq(cfg->path, default_config_name);
+        cr_expect_str_eq(cfg->path, embedded_config.name);
         config_destroy(&cfg);
     }
 

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "config/config.h"
-#include "config/default_config.h"
+#include "config/embedded.h"
 #include "workers/handlers.h"
 
 static struct mandated_config *
@@ -18,7 +18,7 @@ s_default_config(void)
     struct mandated_config *cfg = NULL;
     struct config_error err;
 
-    cr_assert_eq(config_load_string(default_config_text, default_config_name, &cfg, &err), 0, "%s",
+    cr_assert_eq(config_load_string(embedded_config.text, embedded_config.name, &cfg, &err), 0, "%s",
                  err.message);
     return cfg;
 }

@@ -1,0 +1,19 @@
+/*
+ * embedded: the shipped data files, compiled into every binary so that the
+ * daemon and its workers run out of the box without any file: the default
+ * config, the type catalogue and the working-day calendars.
+ */
+#ifndef MANDATE_EMBEDDED_H
+#define MANDATE_EMBEDDED_H
+
+struct embedded_file {
+    const char *name; /* what errors call it, e.g. "(embedded default)" */
+    const char *text; /* NUL-terminated */
+};
+
+extern const struct embedded_file embedded_config;    /* config/mandated.conf */
+extern const struct embedded_file embedded_catalogue; /* config/catalogue.ini */
+/* config/calendar/YYYY.ini in year order, ended by a NULL name. */
+extern const struct embedded_file embedded_calendars[];
+
+#endif
