@@ -934,10 +934,11 @@ s_load_text(const char *text, size_t len, const char *name, struct mandated_conf
         s_check(&p);
     if (!p.failed)
         s_build_routes(p.cfg);
+    int rc = p.failed ? -EINVAL : 0;
     if (!p.failed) {
         const char *path = p.cfg->broker.catalogue;
-        int rc = *path ? catalogue_load_file(path, &p.cfg->catalogue, err)
-                       : catalogue_load_embedded(&p.cfg->catalogue, err);
+        rc = *path ? catalogue_load_file(path, &p.cfg->catalogue, err)
+                   : catalogue_load_embedded(&p.cfg->catalogue, err);
         p.failed = rc < 0;
     }
 
@@ -945,7 +946,7 @@ s_load_text(const char *text, size_t len, const char *name, struct mandated_conf
     free(p.source_lines);
     if (p.failed) {
         config_destroy(&p.cfg);
-        return -EINVAL;
+        return rc;
     }
     *ret = p.cfg;
     return 0;

@@ -16,6 +16,8 @@
 
 #include "proto/mep.h"
 #include "tests/support/daemon_harness.h"
+#include "tests/support/sample_data.h"
+#include "proto/pack.h"
 #include "tests/support/log_inspect.h"
 
 #define CLIENTS 4
@@ -269,6 +271,115 @@ Test(ingest, bad_input_gets_its_code_and_changes_nothing_else, .timeout = 60)
     cr_assert_eq(k.stopped, 1);
     cr_assert_str_eq(k.last_kind, "stopped");
     cr_assert_eq(log_inspect_count(harness_state_dir(h), "ids"), 1);
+    harness_destroy(&h);
+}
+
+/* Publishes type with data given as packed msgpack, corr optional. */
+static struct mep_reply
+s_publish_data(void *sock, const uint8_t id[16], const char *type, const msgpack_sbuffer *data,
+               const uint8_t *corr)
+{
+    uint8_t buf[2048];
+    size_t len =
+        harness_envelope_data(buf, sizeof buf, id, type, "agency", 1, corr, data->data, data->size);
+    cr_assert(len > 0);
+    cr_assert_eq(harness_send_pub(sock, buf, len), 0);
+    return s_reply(sock, NULL);
+}
+
+/*
+ * The catalogue at intake: data missing a required field or breaking a rule
+ * gets NACK invalid_data naming the field; a worker-only type is forbidden;
+ * case.decision needs a corr naming an accepted event and goes to its area.
+ * Refusals consume no id and write only their rejected record.
+ */
+Test(ingest, catalogue_checks_data_at_intake, .timeout = 60)
+{
+    struct harness *h = harness_new(NULL, NULL);
+    cr_assert_eq(harness_start(h, 10000), 0);
+    void *s = harness_dealer(h);
+    uint8_t id[16], notice_id[16], decision_id[16];
+    msgpack_sbuffer data;
+    msgpack_sbuffer_init(&data);
+    s_id(id, 9, 1);
+    s_id(notice_id, 9, 2);
+    s_id(decision_id, 9, 3);
+
+    cr_assert_eq(sample_data_pack("press.conference_notice", "venue", -1, &data), 0);
+    struct mep_reply r = s_publish_data(s, id, "press.conference_notice", &data, NULL);
+    cr_assert_eq(r.code, MEP_INVALID_DATA);
+    cr_expect_not(r.retry);
+    cr_expect_str_eq(r.reason, "field 'data.venue': missing (required by press.conference_notice)");
+
+    /* organiser_kind outside its one_of. */
+    msgpack_sbuffer_clear(&data);
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, &data, pack_sbuffer_write);
+    msgpack_pack_map(&pk, 8);
+    static const char *const kv[][2] = {
+        {"organiser", "O"}, {"organiser_kind", "alien"},
+        {"chair", "C"},     {"purpose", "P"},
+        {"content", "C"},   {"venue", "V"},
+        {"invitees", "I"},
+    };
+    for (size_t i = 0; i < 7; i++) {
+        pack_cstr(&pk, kv[i][0]);
+        pack_cstr(&pk, kv[i][1]);
+    }
+    pack_cstr(&pk, "start_time");
+    msgpack_pack_uint64(&pk, 1780300000000ull);
+    r = s_publish_data(s, id, "press.conference_notice", &data, NULL);
+    cr_assert_eq(r.code, MEP_INVALID_DATA);
+    cr_expect_str_eq(r.reason, "field 'data.organiser_kind': \"alien\" is not one of "
+                               "domestic|foreign|central (press.conference_notice)");
+
+    /* Only workers and the broker emit escalations. */
+    msgpack_sbuffer_clear(&data);
+    msgpack_pack_map(&pk, 0);
+    r = s_publish_data(s, id, "cyber.serious_incident_escalation", &data, NULL);
+    cr_assert_eq(r.code, MEP_FORBIDDEN);
+    cr_expect(strstr(r.reason, "emitted by workers and the broker only"), "%s", r.reason);
+
+    /* case.decision: without corr, with a corr naming nothing, then rightly. */
+    msgpack_sbuffer_clear(&data);
+    cr_assert_eq(sample_data_pack("case.decision", NULL, -1, &data), 0);
+    r = s_publish_data(s, decision_id, "case.decision", &data, NULL);
+    cr_assert_eq(r.code, MEP_INVALID_DATA);
+    cr_expect(strstr(r.reason, "field 'corr': missing"), "%s", r.reason);
+    r = s_publish_data(s, decision_id, "case.decision", &data, notice_id);
+    cr_assert_eq(r.code, MEP_INVALID_DATA);
+    cr_expect(strstr(r.reason, "names no accepted event"), "%s", r.reason);
+
+    /* The same ids are still free: nothing above consumed them. */
+    r = s_publish(s, notice_id, "press.conference_notice", "agency", 1);
+    cr_assert(r.is_ack && !r.dup);
+    r = s_publish_data(s, decision_id, "case.decision", &data, notice_id);
+    cr_assert(r.is_ack && !r.dup, "%s", r.reason);
+    uint64_t decision_seq = r.seq;
+    r = s_publish(s, id, "press.conference_notice.v2", "agency", 1);
+    cr_assert(r.is_ack, "%s", r.reason);
+
+    zmq_close(s);
+    msgpack_sbuffer_destroy(&data);
+    cr_assert_eq(harness_stop(h, 10000), 0);
+    struct kinds k = {0};
+    log_inspect_each(harness_state_dir(h), s_kinds, &k);
+    cr_expect_eq(k.accepted, 3);
+    cr_expect_eq(k.rejected, 5);
+    cr_expect_str_eq(k.codes[0], "invalid_data");
+    cr_expect_str_eq(k.codes[2], "forbidden");
+    cr_expect_eq(log_inspect_count(harness_state_dir(h), "ids"), 3);
+    /* The decision went where its case is. */
+    char *out = NULL;
+    char seq[24];
+    snprintf(seq, sizeof seq, "%llu", (unsigned long long)decision_seq);
+    cr_assert_eq(harness_ctl(h, NULL, &out, "tail", "--json", "--from", seq, NULL), 0);
+    char *nl = strchr(out, '\n');
+    if (nl)
+        *nl = '\0'; /* the decision's own record */
+    cr_expect(strstr(out, "case.decision"), "%s", out);
+    cr_expect(strstr(out, "\"area\": \"press\"") || strstr(out, "\"area\":\"press\""), "%s", out);
+    free(out);
     harness_destroy(&h);
 }
 
