@@ -144,6 +144,7 @@ static const struct key_def s_keys[] = {
     {SEC_BROKER, "rejected_log_rate", K_RATE, BROKER(rejected_log_rate), 0, 0},
     {SEC_BROKER, "worker_program", K_PATH, BROKER(worker_program), 0, 0},
     {SEC_BROKER, "catalogue", K_TEXT, BROKER(catalogue), 0, 0},
+    {SEC_BROKER, "calendar_dir", K_TEXT, BROKER(calendar_dir), 0, 0},
     {SEC_DELIVERY, "heartbeat_ms", K_UINT, DELIVERY(heartbeat_ms), 10, 600000},
     {SEC_DELIVERY, "liveness", K_UINT, DELIVERY(liveness), 1, 100},
     {SEC_DELIVERY, "max_attempts", K_UINT, DELIVERY(max_attempts), 1, 1000},
@@ -897,6 +898,7 @@ s_config_new(const char *path)
     cfg->broker.rejected_log_rate = 100;
     cfg->broker.worker_program = s_xstrdup("");
     cfg->broker.catalogue = s_xstrdup("");
+    cfg->broker.calendar_dir = s_xstrdup("");
     cfg->delivery.heartbeat_ms = 2500;
     cfg->delivery.liveness = 3;
     cfg->delivery.max_attempts = 5;
@@ -939,6 +941,10 @@ s_load_text(const char *text, size_t len, const char *name, struct mandated_conf
         const char *path = p.cfg->broker.catalogue;
         rc = *path ? catalogue_load_file(path, &p.cfg->catalogue, err)
                    : catalogue_load_embedded(&p.cfg->catalogue, err);
+        p.failed = rc < 0;
+    }
+    if (!p.failed) {
+        rc = calendar_load(p.cfg->broker.calendar_dir, &p.cfg->calendar, err);
         p.failed = rc < 0;
     }
 
@@ -1020,7 +1026,9 @@ config_destroy(struct mandated_config **cfg_p)
     free(cfg->broker.state_dir);
     free(cfg->broker.worker_program);
     free(cfg->broker.catalogue);
+    free(cfg->broker.calendar_dir);
     catalogue_destroy(&cfg->catalogue);
+    calendar_destroy(&cfg->calendar);
     free(cfg->security.server_secret_key);
     free(cfg->security.sources_dir);
     for (size_t i = 0; i < cfg->nareas; i++) {
@@ -1159,6 +1167,8 @@ config_describe(const struct mandated_config *cfg, FILE *out)
     s_print_bytes(out, "map_initial_bytes", cfg->broker.map_initial_bytes);
     fprintf(out, "  %-22s %s\n", "catalogue",
             cfg->broker.catalogue[0] ? cfg->broker.catalogue : "(embedded)");
+    fprintf(out, "  %-22s %s\n", "calendar_dir",
+            cfg->broker.calendar_dir[0] ? cfg->broker.calendar_dir : "(none: shipped years only)");
     fprintf(out, "  %-22s %g/s%s\n", "rejected_log_rate", cfg->broker.rejected_log_rate,
             cfg->broker.rejected_log_rate > 0 ? "" : " (rejections counted, never written)");
 
@@ -1216,6 +1226,15 @@ config_describe(const struct mandated_config *cfg, FILE *out)
             }
         }
         fputc('\n', out);
+    }
+
+    if (cfg->calendar) {
+        fputs("calendars:", out);
+        for (int y = 1900; y <= 9999; y++)
+            if (calendar_has_year(cfg->calendar, y))
+                fprintf(out, " %d", y);
+        fputs(" (other years: weekends and fixed holidays only, flagged calendar_missing)\n",
+              out);
     }
 
     fprintf(out, "\n%zu source%s%s\n", cfg->nsources, cfg->nsources == 1 ? "" : "s",

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "config/calendar.h"
 #include "config/catalogue.h"
 #include "config/ini_file.h"
 
@@ -53,6 +54,7 @@ struct mandated_config {
         double rejected_log_rate;   /* rejected records/s written at most */
         char *worker_program;       /* spawned workers; empty: mandate-worker beside mandated */
         char *catalogue;            /* the type catalogue's file; empty: the embedded one */
+        char *calendar_dir;         /* YYYY.ini calendars over the embedded years; empty: none */
     } broker;
 
     struct {
@@ -70,6 +72,7 @@ struct mandated_config {
     } security;
 
     struct catalogue *catalogue; /* loaded from broker.catalogue */
+    struct calendar *calendar;   /* the embedded years and broker.calendar_dir's */
     struct area_conf *areas;
     size_t nareas;
     struct source_conf *sources;

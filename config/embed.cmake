@@ -18,6 +18,7 @@ embed_bytes(${CATALOGUE} bytes)
 string(APPEND text "static const char s_catalogue[] = {${bytes}};\n")
 string(APPEND text "const struct embedded_file embedded_catalogue = {\"(embedded catalogue)\", s_catalogue};\n")
 
+string(REPLACE "|" ";" CALENDARS "${CALENDARS}")
 set(table "")
 set(i 0)
 foreach(cal ${CALENDARS})
