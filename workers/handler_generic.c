@@ -1,48 +1,54 @@
 /*
- * handler_generic: the handler of every area that has none of its own yet.
- * It checks that the event is a valid envelope and records who took it:
- * result {"area", "unit", "type", "handled_at" (unix ms)}. An event that is
- * not a valid envelope fails with the decoder's reason, which names the field.
+ * handler_generic: what every area does with an event its own rules do not
+ * name: a decision on one of its cases, a deadline warning or breach about
+ * one, a type routed to it by glob, or an area with no rules of its own
+ * (it_industry). It records who took it, in the shape of area_result.h. An
+ * event that is not a valid envelope fails with the decoder's reason, which
+ * names the field.
  */
 #include <string.h>
-#include <time.h>
 
-#include "workers/handlers.h"
-
-static uint64_t
-s_unix_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
+#include "proto/pack.h"
+#include "workers/area_result.h"
 
 static void
-s_pack_str(msgpack_packer *pk, const char *s)
+s_deadline_event(struct area_result *r, bool breached)
 {
-    msgpack_pack_str_with_body(pk, s, strlen(s));
+    char deadline[64] = "", type[128] = "", due_text[48] = "";
+    uint64_t due = 0, seq = 0;
+    area_data_str(r->req, "deadline", deadline, sizeof deadline);
+    area_data_str(r->req, "event_type", type, sizeof type);
+    area_data_u64(r->req, "event_seq", &seq);
+    if (area_data_u64(r->req, "due", &due))
+        area_format_time((int64_t)due, due_text, sizeof due_text);
+    area_result_outcome(r, breached ? "escalated_to_head_of_unit" : "unit_reminded");
+    area_result_finding(r, breached ? "deadline_breached" : "deadline_near", NULL,
+                        "%s of event %llu (%s) %s %s", deadline, (unsigned long long)seq, type,
+                        breached ? "passed at" : "falls due at", due_text);
 }
 
 int
 handler_generic(const struct handler_request *req, struct handler_outcome *out)
 {
-    msgpack_packer *pk = &out->result_pk;
-
     if (!req->env) {
         out->status = MDP_STATUS_FAILED;
         handler_outcome_note(out, "%s", req->env_err->reason);
         return 0;
     }
-    msgpack_pack_map(pk, 4);
-    s_pack_str(pk, "area");
-    s_pack_str(pk, req->area);
-    s_pack_str(pk, "unit");
-    s_pack_str(pk, req->area_conf->unit);
-    s_pack_str(pk, "type");
-    s_pack_str(pk, req->env->type);
-    s_pack_str(pk, "handled_at");
-    msgpack_pack_uint64(pk, s_unix_ms());
-    out->status = MDP_STATUS_DONE;
+    struct area_result r;
+    area_result_init(&r, req);
+    const char *type = req->env->type;
+    char decision[65];
+    if (strcmp(type, "deadline.warning") == 0) {
+        s_deadline_event(&r, false);
+    } else if (strcmp(type, "deadline.breached") == 0) {
+        s_deadline_event(&r, true);
+    } else if (strcmp(type, "case.decision") == 0 &&
+               area_data_str(req, "decision", decision, sizeof decision)) {
+        area_result_outcome(&r, "decision_recorded");
+        pack_cstr(area_result_extra(&r, "decision"), decision);
+    }
+    area_result_finish(&r, out);
+    area_result_destroy(&r);
     return 0;
 }

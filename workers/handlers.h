@@ -80,7 +80,19 @@ void handler_outcome_note(struct handler_outcome *out, const char *fmt, ...)
 /* Appends one envelope to emit, encoded with envelope_encode(). */
 void handler_outcome_emit(struct handler_outcome *out, const struct envelope_fields *f);
 
-/* The areas' handlers. */
+/* The areas' handlers: workers/area_NAME.c, and the generic one. */
 int handler_generic(const struct handler_request *req, struct handler_outcome *out);
+int area_press(const struct handler_request *req, struct handler_outcome *out);
+int area_publishing(const struct handler_request *req, struct handler_outcome *out);
+int area_foreign_info(const struct handler_request *req, struct handler_outcome *out);
+int area_grassroots(const struct handler_request *req, struct handler_outcome *out);
+int area_einfo(const struct handler_request *req, struct handler_outcome *out);
+int area_ads(const struct handler_request *req, struct handler_outcome *out);
+int area_postal(const struct handler_request *req, struct handler_outcome *out);
+int area_telecom(const struct handler_request *req, struct handler_outcome *out);
+int area_rf(const struct handler_request *req, struct handler_outcome *out);
+int area_digital(const struct handler_request *req, struct handler_outcome *out);
+int area_cyber(const struct handler_request *req, struct handler_outcome *out);
+int area_inspection(const struct handler_request *req, struct handler_outcome *out);
 
 #endif

@@ -65,14 +65,15 @@ Test(handlers, generic_done_with_result)
     handler_outcome_init(&out);
     cr_assert_eq(handler_generic(&req, &out), 0);
     cr_assert_eq(out.status, MDP_STATUS_DONE);
-    cr_assert_str_eq(out.note, "");
+    cr_assert_str_eq(out.note, "recorded");
     cr_assert_eq(out.nemit, 0);
     msgpack_unpacked_init(&up);
     cr_assert_eq(msgpack_unpack_next(&up, out.result.data, out.result.size, &off),
                  MSGPACK_UNPACK_SUCCESS);
     cr_assert_eq(off, out.result.size);
     cr_assert_eq(up.data.type, MSGPACK_OBJECT_MAP);
-    cr_assert_eq(up.data.via.map.size, 4);
+    cr_assert_eq(up.data.via.map.size, 10);
+    cr_assert_eq(memcmp(s_get(&up.data, "outcome")->via.str.ptr, "recorded", 8), 0);
     cr_assert_eq(s_get(&up.data, "area")->via.str.size, 5);
     cr_assert_eq(s_get(&up.data, "unit")->via.str.size, strlen(area->unit));
     cr_assert_eq(memcmp(s_get(&up.data, "type")->via.str.ptr, "cyber.soc_alert", 15), 0);

@@ -1,0 +1,465 @@
+/*
+ * test_areas: the area handlers' rules on the shipped catalogue and
+ * calendars. For every publishable type a valid event gets its area's
+ * handler, its unit and the due time of its rule; each rule that can refuse
+ * or flag is exercised both ways. Times are Vietnam's (UTC+7).
+ */
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <string.h>
+
+#include "config/config.h"
+#include "config/embedded.h"
+#include "proto/pack.h"
+#include "tests/support/sample_data.h"
+#include "tools/json_msgpack.h"
+#include "workers/handlers.h"
+
+static struct mandated_config *s_cfg;
+
+static void
+s_setup(void)
+{
+    struct config_error err;
+    cr_assert_eq(config_load_string(embedded_config.text, embedded_config.name, &s_cfg, &err), 0,
+                 "%s", err.message);
+}
+
+static void
+s_teardown(void)
+{
+    config_destroy(&s_cfg);
+}
+
+/* y-m-d hh:mm in Vietnam's time as unix ms. */
+static int64_t
+s_at(int y, int m, int d, int hh, int mm)
+{
+    return calendar_day_start_ms(calendar_day_of_date(y, m, d)) + ((int64_t)hh * 60 + mm) * 60000;
+}
+
+struct run {
+    char area[64];
+    char unit[128];
+    char outcome[64];
+    char note[MDP_NOTE_MAX + 1];
+    bool calendar_missing;
+    json_t *result; /* the whole result, as JSON for easy reading */
+};
+
+/*
+ * Runs type's sample data, with the keys of overrides (a JSON object, may
+ * be NULL) set over it and without_key removed, received at time_ms,
+ * through the handler of the area the shipped config routes it to.
+ */
+static void
+s_run(struct run *run, const char *type, const char *overrides, const char *without_key,
+      int64_t time_ms)
+{
+    json_error_t jerr;
+    json_t *data = json_loads(sample_data_json(type), 0, &jerr);
+    cr_assert_not_null(data, "%s: %s", type, jerr.text);
+    if (overrides) {
+        json_t *o = json_loads(overrides, 0, &jerr);
+        cr_assert_not_null(o, "overrides: %s", jerr.text);
+        json_object_update(data, o);
+        json_decref(o);
+    }
+    if (without_key)
+        json_object_del(data, without_key);
+
+    msgpack_sbuffer packed, envbuf;
+    msgpack_packer pk;
+    char err[128];
+    msgpack_sbuffer_init(&packed);
+    msgpack_sbuffer_init(&envbuf);
+    msgpack_packer_init(&pk, &packed, pack_sbuffer_write);
+    cr_assert_eq(json_msgpack_pack(&pk, data, 16, err, sizeof err), 0, "%s", err);
+    json_decref(data);
+    uint8_t id[16] = {1, 2, 3};
+    struct envelope_fields f = {.id = id,
+                                .type = type,
+                                .source = "test",
+                                .time_ms = (uint64_t)time_ms,
+                                .data = packed.data,
+                                .data_len = packed.size};
+    envelope_encode(&f, &envbuf);
+    struct envelope env;
+    struct envelope_error eerr;
+    cr_assert_eq(envelope_decode(envbuf.data, envbuf.size, &envelope_default_limits, &env, &eerr),
+                 0, "%s", eerr.reason);
+
+    const struct catalogue_type *t = config_type(s_cfg, type);
+    cr_assert_not_null(t);
+    char reason[300];
+    cr_assert_eq(catalogue_check_data(t, env.data, reason, sizeof reason), 0, "%s", reason);
+    const struct area_conf *area = config_area_for_type(s_cfg, type);
+    cr_assert_not_null(area, "%s is not routed", type);
+    handler_fn fn = handler_lookup(area->name);
+    cr_assert_not_null(fn);
+    struct handler_outcome out;
+    handler_outcome_init(&out);
+    const struct handler_request req = {
+        .seq = 1, .attempt = 1, .area = area->name, .env = &env, .cfg = s_cfg, .area_conf = area};
+    cr_assert_eq(fn(&req, &out), 0);
+    cr_assert_eq(out.status, MDP_STATUS_DONE, "%s: %s", type, out.note);
+    snprintf(run->note, sizeof run->note, "%s", out.note);
+
+    msgpack_unpacked up;
+    msgpack_unpacked_init(&up);
+    cr_assert_eq(msgpack_unpack_next(&up, out.result.data, out.result.size, NULL),
+                 MSGPACK_UNPACK_SUCCESS);
+    run->result = json_msgpack_to_json(&up.data);
+    cr_assert_not_null(run->result);
+    msgpack_unpacked_destroy(&up);
+    snprintf(run->area, sizeof run->area, "%s",
+             json_string_value(json_object_get(run->result, "area")));
+    snprintf(run->unit, sizeof run->unit, "%s",
+             json_string_value(json_object_get(run->result, "unit")));
+    snprintf(run->outcome, sizeof run->outcome, "%s",
+             json_string_value(json_object_get(run->result, "outcome")));
+    run->calendar_missing = json_is_true(json_object_get(run->result, "calendar_missing"));
+    cr_assert_str_eq(json_string_value(json_object_get(run->result, "type")), type);
+
+    handler_outcome_destroy(&out);
+    envelope_release(&env);
+    msgpack_sbuffer_destroy(&packed);
+    msgpack_sbuffer_destroy(&envbuf);
+}
+
+static void
+s_done(struct run *run)
+{
+    json_decref(run->result);
+}
+
+/* The entry of the result's list (deadlines, findings) whose key is value, or NULL. */
+static json_t *
+s_entry(const struct run *run, const char *list, const char *key, const char *value)
+{
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(run->result, list), i, e)
+    {
+        if (strcmp(json_string_value(json_object_get(e, key)), value) == 0)
+            return e;
+    }
+    return NULL;
+}
+
+static json_t *
+s_deadline(const struct run *run, const char *name)
+{
+    return s_entry(run, "deadlines", "name", name);
+}
+
+static bool
+s_has_finding(const struct run *run, const char *code)
+{
+    return s_entry(run, "findings", "code", code) != NULL;
+}
+
+static void
+s_expect_due(const struct run *run, const char *name, const char *due_text, bool track)
+{
+    json_t *d = s_deadline(run, name);
+    cr_assert_not_null(d, "no deadline %s in %s", name, json_dumps(run->result, 0));
+    cr_expect_str_eq(json_string_value(json_object_get(d, "due_text")), due_text, "%s", name);
+    cr_expect_eq(json_is_true(json_object_get(d, "track")), track, "%s track", name);
+    cr_expect(json_string_value(json_object_get(d, "rule"))[0], "%s has a rule", name);
+    cr_expect(json_string_value(json_object_get(d, "basis"))[0], "%s has a basis", name);
+}
+
+TestSuite(areas, .init = s_setup, .fini = s_teardown);
+
+/* Every publishable type reaches its area's own handler, with its unit. */
+Test(areas, every_type_gets_area_and_unit)
+{
+    size_t n = 0;
+    for (const struct sample_data *s = sample_data; s->type; s++) {
+        if (strcmp(s->type, "case.decision") == 0)
+            continue; /* goes where its case is: see test_ingest */
+        struct run run;
+        s_run(&run, s->type, NULL, NULL, s_at(2026, 6, 1, 10, 0));
+        const struct area_conf *a = config_area_for_type(s_cfg, s->type);
+        cr_expect_str_eq(run.area, a->name, "%s", s->type);
+        cr_expect_str_eq(run.unit, a->unit, "%s", s->type);
+        cr_expect_str_neq(run.outcome, "", "%s", s->type);
+        cr_expect(json_string_value(json_object_get(run.result, "basis"))[0], "%s", s->type);
+        s_done(&run);
+        n++;
+    }
+    cr_expect_geq(n, 24);
+}
+
+Test(areas, press_notice_24_hours)
+{
+    struct run run;
+    const char *start = "{\"start_time\": 1781056800000}"; /* 2026-06-10 09:00 +07:00 */
+    cr_assert_eq(s_at(2026, 6, 10, 9, 0), 1781056800000);
+    s_run(&run, "press.conference_notice", start, NULL, s_at(2026, 6, 8, 10, 0));
+    cr_expect_str_eq(run.unit, "Phòng Thông tin - Báo chí - Xuất bản");
+    cr_expect_str_eq(run.outcome, "notice_accepted");
+    s_expect_due(&run, "notice", "2026-06-09 09:00 +07:00", false);
+    s_done(&run);
+    s_run(&run, "press.conference_notice", start, NULL, s_at(2026, 6, 9, 9, 1));
+    cr_expect_str_eq(run.outcome, "late_notice");
+    cr_expect(s_has_finding(&run, "late_notice"));
+    cr_expect(strstr(run.note, "late_notice: received 2026-06-09 09:01"), "%s", run.note);
+    s_done(&run);
+}
+
+Test(areas, press_notice_foreign_2_working_days)
+{
+    struct run run;
+    /* Thursday 2026-06-11 09:00: Tuesday and Wednesday must lie between. */
+    const char *start = "{\"start_time\": 1781143200000, \"organiser_kind\": \"foreign\"}";
+    cr_assert_eq(s_at(2026, 6, 11, 9, 0), 1781143200000);
+    s_run(&run, "press.conference_notice", start, NULL, s_at(2026, 6, 8, 23, 0));
+    cr_expect_str_eq(run.outcome, "notice_accepted");
+    s_expect_due(&run, "notice_foreign", "2026-06-08 24:00 +07:00", false);
+    s_done(&run);
+    s_run(&run, "press.conference_notice", start, NULL, s_at(2026, 6, 9, 8, 0));
+    cr_expect_str_eq(run.outcome, "late_notice");
+    s_done(&run);
+    /* v2 follows the same rules. */
+    s_run(&run, "press.conference_notice.v2", "{\"start_time\": 1781143200000}", NULL,
+          s_at(2026, 6, 9, 8, 0));
+    cr_expect_str_eq(run.outcome, "late_notice");
+    json_t *version = json_object_get(run.result, "version");
+    cr_expect_eq(json_integer_value(version), 2);
+    s_done(&run);
+}
+
+Test(areas, bulletin_limits_and_20_days)
+{
+    struct run run;
+    s_run(&run, "press.bulletin_licence_application", NULL, NULL, s_at(2026, 6, 1, 10, 0));
+    cr_expect_str_eq(run.outcome, "under_review");
+    /* 20 days end on Sunday 21 June: Monday. */
+    s_expect_due(&run, "decide", "2026-06-22 24:00 +07:00", true);
+    json_t *closed = json_object_get(s_deadline(&run, "decide"), "closed_by");
+    cr_expect_str_eq(json_string_value(json_array_get(closed, 0)), "case.decision");
+    s_done(&run);
+    s_run(&run, "press.bulletin_licence_application", "{\"size_cm\": \"20x27\", \"pages\": 80}",
+          NULL, s_at(2026, 6, 1, 10, 0));
+    cr_expect_str_eq(run.outcome, "refused");
+    cr_expect(s_has_finding(&run, "size_over_limit"));
+    cr_expect(s_has_finding(&run, "pages_over_limit"));
+    s_expect_due(&run, "decide", "2026-06-22 24:00 +07:00", true);
+    s_done(&run);
+    s_run(&run, "press.bulletin_licence_application", "{\"size_cm\": \"27 × 19\"}", NULL,
+          s_at(2026, 6, 1, 10, 0));
+    cr_expect_str_eq(run.outcome, "under_review", "landscape within the limit");
+    s_done(&run);
+}
+
+Test(areas, publishing_rules)
+{
+    struct run run;
+    /* 10 WD from the Friday before Tết 2026. */
+    s_run(&run, "publishing.noncommercial_permit", NULL, NULL, s_at(2026, 2, 13, 10, 0));
+    cr_expect_str_eq(run.outcome, "under_review");
+    s_expect_due(&run, "decide", "2026-03-06 24:00 +07:00", true);
+    s_done(&run);
+    s_run(&run, "publishing.noncommercial_permit", "{\"manuscripts\": 1}", NULL,
+          s_at(2026, 2, 13, 10, 0));
+    cr_expect_str_eq(run.outcome, "incomplete_dossier");
+    s_expect_due(&run, "incomplete", "2026-02-24 24:00 +07:00", false);
+    s_done(&run);
+    /* 15 days ending on 30/4, then 1/5 and a weekend. */
+    s_run(&run, "publishing.noncommercial_import", NULL, NULL, s_at(2026, 4, 15, 10, 0));
+    s_expect_due(&run, "decide", "2026-05-04 24:00 +07:00", true);
+    s_done(&run);
+    s_run(&run, "printing.licence_application", "{\"reissue\": true}", NULL,
+          s_at(2026, 6, 1, 10, 0));
+    s_expect_due(&run, "reissue", "2026-06-10 24:00 +07:00", true);
+    cr_expect_null(s_deadline(&run, "decide"));
+    s_done(&run);
+    s_run(&run, "printing.establishment_registration",
+          "{\"change_type\": \"change\", \"changed_on\": \"2026-06-01\"}", NULL,
+          s_at(2026, 6, 10, 10, 0));
+    cr_expect_str_eq(run.outcome, "late_filing");
+    s_expect_due(&run, "change_filing", "2026-06-08 24:00 +07:00", false);
+    s_expect_due(&run, "confirm", "2026-06-15 24:00 +07:00", true);
+    s_done(&run);
+    s_run(&run, "printing.color_copier_registration", NULL, NULL, s_at(2026, 6, 1, 10, 0));
+    s_expect_due(&run, "confirm", "2026-06-08 24:00 +07:00", true);
+    s_done(&run);
+    s_run(&run, "publishing.book_fair_permit",
+          "{\"titles\": [\"A\", \"B\", \"A\"], \"start_date\": \"2026-06-05\"}", NULL,
+          s_at(2026, 6, 1, 10, 0));
+    cr_expect(s_has_finding(&run, "title_repeated"));
+    cr_expect(s_has_finding(&run, "starts_before_decision_due"));
+    cr_expect_str_eq(run.outcome, "under_review");
+    s_done(&run);
+    s_run(&run, "publishing.book_fair_permit",
+          "{\"start_date\": \"2026-06-20\", \"end_date\": \"2026-06-10\"}", NULL,
+          s_at(2026, 6, 1, 10, 0));
+    cr_expect_str_eq(run.outcome, "refused");
+    cr_expect(s_has_finding(&run, "dates_reversed"));
+    s_done(&run);
+}
+
+Test(areas, information_rules)
+{
+    struct run run;
+    s_run(&run, "foreign_info.display_request", NULL, NULL, s_at(2026, 6, 1, 10, 0));
+    cr_expect(strstr(json_string_value(json_object_get(run.result, "copy_to")), "Ngoại giao"));
+    s_expect_due(&run, "decide", "2026-06-15 24:00 +07:00", true);
+    s_done(&run);
+    s_run(&run, "foreign_info.display_request", "{\"is_diplomatic_mission\": false}", NULL,
+          s_at(2026, 6, 1, 10, 0));
+    cr_expect_null(json_object_get(run.result, "copy_to"));
+    s_done(&run);
+    s_run(&run, "grassroots.feedback_item", NULL, NULL, s_at(2026, 6, 1, 10, 0));
+    cr_expect(s_has_finding(&run, "no_statutory_deadline"));
+    cr_expect_eq(json_array_size(json_object_get(run.result, "deadlines")), 0);
+    s_done(&run);
+    s_run(&run, "einfo.general_website_licence", NULL, NULL, s_at(2026, 6, 1, 10, 0));
+    s_expect_due(&run, "decide", "2026-06-15 24:00 +07:00", true);
+    s_done(&run);
+}
+
+Test(areas, game_point_distance_and_room_area_by_class)
+{
+    struct run run;
+    s_run(&run, "einfo.game_point_certificate", NULL, NULL, s_at(2026, 6, 1, 10, 0));
+    cr_expect_str_eq(run.outcome, "under_review");
+    cr_expect_eq(json_real_value(json_object_get(run.result, "valid_years")), 3.0);
+    s_done(&run);
+    s_run(&run, "einfo.game_point_certificate", "{\"school_distance_m\": 150}", NULL,
+          s_at(2026, 6, 1, 10, 0));
+    cr_expect_str_eq(run.outcome, "refused");
+    cr_expect(s_has_finding(&run, "too_close_to_school"));
+    s_done(&run);
+    s_run(&run, "einfo.game_point_certificate", "{\"urban_class\": \"II\", \"room_area_m2\": 45}",
+          NULL, s_at(2026, 6, 1, 10, 0));
+    cr_expect_str_eq(run.outcome, "under_review", "40 m2 in class II");
+    s_done(&run);
+    s_run(&run, "einfo.game_point_certificate", "{\"urban_class\": \"I\", \"room_area_m2\": 45}",
+          NULL, s_at(2026, 6, 1, 10, 0));
+    cr_expect_str_eq(run.outcome, "refused", "50 m2 in class I");
+    cr_expect(s_has_finding(&run, "room_too_small"));
+    s_done(&run);
+    s_run(&run, "einfo.game_point_certificate", "{\"room_area_m2\": 45}", "urban_class",
+          s_at(2026, 6, 1, 10, 0));
+    cr_expect_str_eq(run.outcome, "refused", "the strictest without a class");
+    cr_expect(s_has_finding(&run, "urban_class_missing"));
+    s_done(&run);
+}
+
+Test(areas, takedown_24_hours_tracked)
+{
+    struct run run;
+    const char *req = "{\"request_time\": 1780282800000}"; /* 2026-06-01 10:00 +07:00 */
+    cr_assert_eq(s_at(2026, 6, 1, 10, 0), 1780282800000);
+    s_run(&run, "ads.online_takedown", req, NULL, s_at(2026, 6, 1, 11, 0));
+    cr_expect_str_eq(run.outcome, "takedown_ordered");
+    s_expect_due(&run, "removal", "2026-06-02 10:00 +07:00", true);
+    cr_expect_not(s_has_finding(&run, "overdue_on_arrival"));
+    s_done(&run);
+    s_run(&run, "ads.online_takedown", req, NULL, s_at(2026, 6, 3, 9, 0));
+    cr_expect(s_has_finding(&run, "overdue_on_arrival"));
+    s_done(&run);
+}
+
+Test(areas, postal_telecom_rf)
+{
+    struct run run;
+    s_run(&run, "postal.activity_notification", "{\"request\": \"amendment\"}", NULL,
+          s_at(2026, 6, 1, 10, 0));
+    cr_expect_str_eq(run.unit, "Phòng Bưu chính - Viễn thông");
+    s_expect_due(&run, "amendment", "2026-06-15 24:00 +07:00", true);
+    s_expect_due(&run, "refusal", "2026-06-08 24:00 +07:00", false);
+    cr_expect_null(s_deadline(&run, "confirm"));
+    s_done(&run);
+    s_run(&run, "postal.licence_application",
+          "{\"scope\": \"international\", \"capital_vnd\": 3000000000}", NULL,
+          s_at(2026, 6, 1, 10, 0));
+    cr_expect_str_eq(run.outcome, "refused");
+    cr_expect(s_has_finding(&run, "capital_below_floor"));
+    cr_expect(s_has_finding(&run, "no_statutory_deadline"));
+    s_done(&run);
+    s_run(&run, "postal.licence_application", NULL, NULL, s_at(2026, 6, 1, 10, 0));
+    cr_expect_str_eq(run.outcome, "under_review", "3 bn is enough at home");
+    cr_expect_eq(json_real_value(json_object_get(run.result, "max_term_years")), 10.0);
+    s_done(&run);
+    s_run(&run, "telecom.infrastructure_report", NULL, NULL, s_at(2026, 6, 1, 10, 0));
+    cr_expect_str_eq(run.outcome, "recorded");
+    cr_expect_eq(json_array_size(json_object_get(run.result, "position")), 2);
+    s_done(&run);
+    s_run(&run, "rf.interference_report", NULL, NULL, s_at(2026, 6, 1, 10, 0));
+    cr_expect_str_eq(run.outcome, "forwarded");
+    cr_expect(json_string_value(json_object_get(run.result, "forward_to")));
+    s_done(&run);
+    s_run(&run, "rf.interference_report", "{\"window_end\": 1}", NULL, s_at(2026, 6, 1, 10, 0));
+    cr_expect_str_eq(run.outcome, "returned");
+    s_done(&run);
+}
+
+Test(areas, edoc_checks_return_errors)
+{
+    struct run run;
+    s_run(&run, "dx.edoc_received", NULL, NULL, s_at(2026, 6, 1, 10, 0));
+    cr_expect_str_eq(run.outcome, "valid");
+    cr_expect_eq(json_array_size(json_object_get(run.result, "errors")), 0);
+    s_done(&run);
+    s_run(&run, "dx.edoc_received",
+          "{\"document_id\": \"0123456789abcdef\", \"to_organ_ids\": [\"000.00.31.H26\", "
+          "\"x\", \"x\"], \"promulgation_date\": \"2026-06-02\"}",
+          NULL, s_at(2026, 6, 1, 10, 0));
+    cr_expect_str_eq(run.outcome, "invalid");
+    cr_expect(s_has_finding(&run, "field_too_long"));
+    cr_expect(s_has_finding(&run, "sender_is_recipient"));
+    cr_expect(s_has_finding(&run, "recipient_repeated"));
+    cr_expect(s_has_finding(&run, "promulgated_in_future"));
+    cr_expect_eq(json_array_size(json_object_get(run.result, "errors")), 4);
+    s_done(&run);
+}
+
+Test(areas, complaint_and_denunciation)
+{
+    struct run run;
+    const char *complaint = "{\"received_at\": 1780282800000}"; /* 2026-06-01 10:00 */
+    s_run(&run, "inspection.complaint_received", complaint, NULL, s_at(2026, 6, 1, 11, 0));
+    cr_expect_str_eq(run.unit, "Thanh tra Sở");
+    cr_expect_str_eq(run.outcome, "to_accept");
+    s_expect_due(&run, "accept", "2026-06-11 24:00 +07:00", false);
+    s_expect_due(&run, "decide", "2026-07-01 24:00 +07:00", true);
+    s_done(&run);
+    s_run(&run, "inspection.complaint_received",
+          "{\"received_at\": 1780282800000, \"complex\": true, \"remote\": true, "
+          "\"known_at\": 1769914800000}",
+          NULL, s_at(2026, 6, 1, 11, 0));
+    /* 60 days from 1 June: 31 July. Known 1 Feb: 90 days ended 4 May. */
+    s_expect_due(&run, "decide_remote_complex", "2026-07-31 24:00 +07:00", true);
+    s_expect_due(&run, "time_limit", "2026-05-04 24:00 +07:00", false);
+    cr_expect_str_eq(run.outcome, "out_of_time");
+    s_done(&run);
+
+    s_run(&run, "inspection.denunciation_received",
+          "{\"accepted_at\": 1780282800000, \"extensions\": 1}", NULL, s_at(2026, 6, 1, 11, 0));
+    cr_expect_str_eq(run.outcome, "accepted");
+    s_expect_due(&run, "notify", "2026-06-08 24:00 +07:00", false);
+    s_expect_due(&run, "resolve", "2026-07-31 24:00 +07:00", true);
+    s_done(&run);
+    s_run(&run, "inspection.denunciation_received", "{\"received_at\": 1780282800000}", NULL,
+          s_at(2026, 6, 1, 11, 0));
+    cr_expect_str_eq(run.outcome, "to_accept");
+    cr_expect(s_has_finding(&run, "counted_from_receipt"));
+    s_expect_due(&run, "resolve", "2026-07-01 24:00 +07:00", true);
+    s_done(&run);
+}
+
+/* A working-day rule in a year without a calendar file says so. */
+Test(areas, calendar_missing_is_flagged)
+{
+    struct run run;
+    s_run(&run, "publishing.noncommercial_permit", NULL, NULL, s_at(2027, 3, 1, 10, 0));
+    cr_expect(run.calendar_missing);
+    s_done(&run);
+    s_run(&run, "publishing.noncommercial_permit", NULL, NULL, s_at(2026, 3, 2, 10, 0));
+    cr_expect_not(run.calendar_missing);
+    s_done(&run);
+}
