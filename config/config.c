@@ -145,6 +145,7 @@ static const struct key_def s_keys[] = {
     {SEC_BROKER, "worker_program", K_PATH, BROKER(worker_program), 0, 0},
     {SEC_BROKER, "catalogue", K_TEXT, BROKER(catalogue), 0, 0},
     {SEC_BROKER, "calendar_dir", K_TEXT, BROKER(calendar_dir), 0, 0},
+    {SEC_BROKER, "asset_registry", K_TEXT, BROKER(asset_registry), 0, 0},
     {SEC_DELIVERY, "heartbeat_ms", K_UINT, DELIVERY(heartbeat_ms), 10, 600000},
     {SEC_DELIVERY, "liveness", K_UINT, DELIVERY(liveness), 1, 100},
     {SEC_DELIVERY, "max_attempts", K_UINT, DELIVERY(max_attempts), 1, 1000},
@@ -154,6 +155,7 @@ static const struct key_def s_keys[] = {
     {SEC_SECURITY, "server_secret_key", K_PATH, SECURITY(server_secret_key), 0, 0},
     {SEC_SECURITY, "sources_dir", K_PATH, SECURITY(sources_dir), 0, 0},
     {SEC_AREA, "unit", K_TEXT, AREA(unit), 0, 0},
+    {SEC_AREA, "triage_unit", K_TEXT, AREA(triage_unit), 0, 0},
     {SEC_AREA, "types", K_GLOBS, AREA(types), 0, 0},
     {SEC_AREA, "workers", K_UINT, AREA(workers), 0, 64},
     {SEC_AREA, "spawn", K_BOOL, AREA(spawn), 0, 0},
@@ -702,6 +704,7 @@ s_area_init(struct area_conf *a, const char *name)
     memset(a, 0, sizeof *a);
     a->name = s_xstrdup(name);
     a->unit = s_xstrdup("");
+    a->triage_unit = s_xstrdup("");
     a->workers = 1;
     a->spawn = true;
     a->credit = 32;
@@ -899,6 +902,7 @@ s_config_new(const char *path)
     cfg->broker.worker_program = s_xstrdup("");
     cfg->broker.catalogue = s_xstrdup("");
     cfg->broker.calendar_dir = s_xstrdup("");
+    cfg->broker.asset_registry = s_xstrdup("");
     cfg->delivery.heartbeat_ms = 2500;
     cfg->delivery.liveness = 3;
     cfg->delivery.max_attempts = 5;
@@ -945,6 +949,10 @@ s_load_text(const char *text, size_t len, const char *name, struct mandated_conf
     }
     if (!p.failed) {
         rc = calendar_load(p.cfg->broker.calendar_dir, &p.cfg->calendar, err);
+        p.failed = rc < 0;
+    }
+    if (!p.failed) {
+        rc = asset_registry_load(p.cfg->broker.asset_registry, &p.cfg->assets, err);
         p.failed = rc < 0;
     }
 
@@ -1027,6 +1035,8 @@ config_destroy(struct mandated_config **cfg_p)
     free(cfg->broker.worker_program);
     free(cfg->broker.catalogue);
     free(cfg->broker.calendar_dir);
+    free(cfg->broker.asset_registry);
+    asset_registry_destroy(&cfg->assets);
     catalogue_destroy(&cfg->catalogue);
     calendar_destroy(&cfg->calendar);
     free(cfg->security.server_secret_key);
@@ -1034,6 +1044,7 @@ config_destroy(struct mandated_config **cfg_p)
     for (size_t i = 0; i < cfg->nareas; i++) {
         free(cfg->areas[i].name);
         free(cfg->areas[i].unit);
+        free(cfg->areas[i].triage_unit);
         s_free_list(cfg->areas[i].types, cfg->areas[i].ntypes);
     }
     free(cfg->areas);
@@ -1169,6 +1180,9 @@ config_describe(const struct mandated_config *cfg, FILE *out)
             cfg->broker.catalogue[0] ? cfg->broker.catalogue : "(embedded)");
     fprintf(out, "  %-22s %s\n", "calendar_dir",
             cfg->broker.calendar_dir[0] ? cfg->broker.calendar_dir : "(none: shipped years only)");
+    fprintf(out, "  %-22s %s (%zu assets)\n", "asset_registry",
+            cfg->broker.asset_registry[0] ? cfg->broker.asset_registry : "(embedded example)",
+            cfg->assets ? cfg->assets->nassets : 0);
     fprintf(out, "  %-22s %g/s%s\n", "rejected_log_rate", cfg->broker.rejected_log_rate,
             cfg->broker.rejected_log_rate > 0 ? "" : " (rejections counted, never written)");
 
@@ -1233,8 +1247,7 @@ config_describe(const struct mandated_config *cfg, FILE *out)
         for (int y = 1900; y <= 9999; y++)
             if (calendar_has_year(cfg->calendar, y))
                 fprintf(out, " %d", y);
-        fputs(" (other years: weekends and fixed holidays only, flagged calendar_missing)\n",
-              out);
+        fputs(" (other years: weekends and fixed holidays only, flagged calendar_missing)\n", out);
     }
 
     fprintf(out, "\n%zu source%s%s\n", cfg->nsources, cfg->nsources == 1 ? "" : "s",

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "config/asset_registry.h"
 #include "config/calendar.h"
 #include "config/catalogue.h"
 #include "config/ini_file.h"
@@ -22,6 +23,7 @@ enum durability { DURABILITY_FULL, DURABILITY_RELAXED };
 struct area_conf {
     char *name;   /* MDP service name, e.g. "press" */
     char *unit;   /* handling unit */
+    char *triage_unit; /* who triages its alerts (the SOC lane); empty: unit */
     char **types; /* globs (fnmatch), e.g. "press.*": routes over the catalogue's */
     size_t ntypes;
     unsigned workers; /* processes to spawn */
@@ -55,6 +57,7 @@ struct mandated_config {
         char *worker_program;       /* spawned workers; empty: mandate-worker beside mandated */
         char *catalogue;            /* the type catalogue's file; empty: the embedded one */
         char *calendar_dir;         /* YYYY.ini calendars over the embedded years; empty: none */
+        char *asset_registry;       /* the SOC's asset registry; empty: the embedded example */
     } broker;
 
     struct {
@@ -73,6 +76,7 @@ struct mandated_config {
 
     struct catalogue *catalogue; /* loaded from broker.catalogue */
     struct calendar *calendar;   /* the embedded years and broker.calendar_dir's */
+    struct asset_registry *assets; /* from broker.asset_registry */
     struct area_conf *areas;
     size_t nareas;
     struct source_conf *sources;

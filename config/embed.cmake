@@ -19,6 +19,10 @@ string(APPEND text "static const char s_catalogue[] = {${bytes}};\n")
 string(APPEND text "const struct embedded_file embedded_catalogue = {\"(embedded catalogue)\", s_catalogue};\n")
 
 string(REPLACE "|" ";" CALENDARS "${CALENDARS}")
+embed_bytes(${ASSETS} bytes)
+string(APPEND text "static const char s_assets[] = {${bytes}};\n")
+string(APPEND text "const struct embedded_file embedded_assets = {\"(embedded asset registry)\", s_assets};\n")
+
 set(table "")
 set(i 0)
 foreach(cal ${CALENDARS})

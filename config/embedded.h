@@ -1,7 +1,8 @@
 /*
  * embedded: the shipped data files, compiled into every binary so that the
  * daemon and its workers run out of the box without any file: the default
- * config, the type catalogue and the working-day calendars.
+ * config, the type catalogue, the working-day calendars and an example
+ * asset registry.
  */
 #ifndef MANDATE_EMBEDDED_H
 #define MANDATE_EMBEDDED_H
@@ -13,6 +14,7 @@ struct embedded_file {
 
 extern const struct embedded_file embedded_config;    /* config/mandated.conf */
 extern const struct embedded_file embedded_catalogue; /* config/catalogue.ini */
+extern const struct embedded_file embedded_assets;    /* config/assets.ini, an example */
 /* config/calendar/YYYY.ini in year order, ended by a NULL name. */
 extern const struct embedded_file embedded_calendars[];
 

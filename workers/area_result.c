@@ -31,6 +31,7 @@ area_result_init(struct area_result *r, const struct handler_request *req)
     r->type = req->env ? config_type(req->cfg, req->env->type) : NULL;
     r->unit = req->area_conf && req->area_conf->unit[0] ? req->area_conf->unit : "(none)";
     r->outcome = "recorded";
+    r->subject = req->env && req->env->has_subject ? req->env->subject : NULL;
     msgpack_sbuffer_init(&r->extra);
     msgpack_packer_init(&r->extra_pk, &r->extra, pack_sbuffer_write);
 }
@@ -45,6 +46,14 @@ void
 area_result_outcome(struct area_result *r, const char *outcome)
 {
     r->outcome = outcome;
+}
+
+void
+area_result_triage(struct area_result *r)
+{
+    const struct area_conf *a = r->req->area_conf;
+    if (a && a->triage_unit[0])
+        r->unit = a->triage_unit;
 }
 
 void
@@ -167,12 +176,17 @@ area_format_time(int64_t unix_ms, char *buf, size_t size)
 }
 
 static void
-s_pack_deadline(msgpack_packer *pk, const struct area_deadline *dl)
+s_pack_deadline(msgpack_packer *pk, const struct area_deadline *dl, const char *subject)
 {
     const struct catalogue_deadline *d = dl->rule;
     char text[48];
     bool open = d->form == DEADLINE_OPEN;
-    msgpack_pack_map(pk, 7);
+    msgpack_pack_map(pk, 8);
+    pack_cstr(pk, "subject");
+    if (subject)
+        pack_cstr(pk, subject);
+    else
+        msgpack_pack_nil(pk);
     pack_cstr(pk, "name");
     pack_cstr(pk, d->name);
     pack_cstr(pk, "due");
@@ -233,7 +247,7 @@ area_result_finish(struct area_result *r, struct handler_outcome *out)
     pack_cstr(pk, "deadlines");
     msgpack_pack_array(pk, (uint32_t)r->ndeadlines);
     for (size_t i = 0; i < r->ndeadlines; i++)
-        s_pack_deadline(pk, &r->deadlines[i]);
+        s_pack_deadline(pk, &r->deadlines[i], r->subject);
     pack_cstr(pk, "calendar_missing");
     if (r->calendar_missing)
         msgpack_pack_true(pk);

@@ -5,7 +5,7 @@
  *   {"area", "unit", "type", "version", "outcome",
  *    "findings":  [{"code", "detail", "basis"}],
  *    "deadlines": [{"name", "due" (unix ms), "due_text", "rule", "basis",
- *                   "track", "closed_by": [types]}],
+ *                   "track", "closed_by": [types], "subject"}],
  *    "calendar_missing" (bool), "handled_at" (unix ms), ...extras}
  *
  * A handler starts one with area_result_init(), reads data with the
@@ -42,6 +42,7 @@ struct area_result {
     const struct catalogue_type *type; /* NULL for a type outside the catalogue */
     const char *unit;
     const char *outcome;
+    const char *subject; /* the case tracked deadlines belong to: the event's subject */
     struct area_finding findings[AREA_RESULT_MAX_FINDINGS];
     size_t nfindings;
     struct area_deadline deadlines[AREA_RESULT_MAX_DEADLINES];
@@ -57,6 +58,8 @@ void area_result_init(struct area_result *r, const struct handler_request *req);
 void area_result_destroy(struct area_result *r);
 
 void area_result_outcome(struct area_result *r, const char *outcome);
+/* The area's triage unit (if it has one) handles this event. */
+void area_result_triage(struct area_result *r);
 /* A finding: a rule applied and what it found; basis NULL = the type's. */
 void area_result_finding(struct area_result *r, const char *code, const char *basis,
                          const char *fmt, ...) __attribute__((format(printf, 4, 5)));

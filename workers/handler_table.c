@@ -18,7 +18,7 @@ const struct handler_entry handler_table[] = {
     {"rf", area_rf},
     {"it_industry", handler_generic}, /* no event type of its own yet */
     {"digital", area_digital},
-    {"cyber", handler_generic},
+    {"cyber", area_cyber},
     {"inspection", area_inspection},
     {NULL, NULL},
 };

@@ -94,5 +94,7 @@ int area_rf(const struct handler_request *req, struct handler_outcome *out);
 int area_digital(const struct handler_request *req, struct handler_outcome *out);
 int area_cyber(const struct handler_request *req, struct handler_outcome *out);
 int area_inspection(const struct handler_request *req, struct handler_outcome *out);
+/* Closes what the cyber handler opened (its incident store); safe twice. */
+void area_cyber_close(void);
 
 #endif

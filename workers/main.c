@@ -147,6 +147,7 @@ main(int argc, char **argv)
     }
     rc = worker_run(w);
     worker_destroy(&w);
+    area_cyber_close();
     config_destroy(&cfg);
     if (rc == -EINVAL)
         return EX_CONFIG; /* the endpoint: a config error */

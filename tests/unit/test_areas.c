@@ -6,29 +6,39 @@
  */
 #include <criterion/criterion.h>
 #include <jansson.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "config/config.h"
 #include "config/embedded.h"
 #include "proto/pack.h"
+#include "tests/support/daemon_harness.h"
 #include "tests/support/sample_data.h"
 #include "tools/json_msgpack.h"
 #include "workers/handlers.h"
 
 static struct mandated_config *s_cfg;
+static char s_state[256];
 
+/* The shipped config with its state directory (the cyber worker's incident
+ * store) in a fresh temporary directory. */
 static void
 s_setup(void)
 {
     struct config_error err;
     cr_assert_eq(config_load_string(embedded_config.text, embedded_config.name, &s_cfg, &err), 0,
                  "%s", err.message);
+    cr_assert_eq(harness_mkdtemp(s_state, sizeof s_state, "areas"), 0);
+    free(s_cfg->broker.state_dir);
+    s_cfg->broker.state_dir = strdup(s_state);
 }
 
 static void
 s_teardown(void)
 {
+    area_cyber_close();
     config_destroy(&s_cfg);
+    harness_rm_rf(s_state);
 }
 
 /* y-m-d hh:mm in Vietnam's time as unix ms. */
@@ -183,7 +193,9 @@ Test(areas, every_type_gets_area_and_unit)
         s_run(&run, s->type, NULL, NULL, s_at(2026, 6, 1, 10, 0));
         const struct area_conf *a = config_area_for_type(s_cfg, s->type);
         cr_expect_str_eq(run.area, a->name, "%s", s->type);
-        cr_expect_str_eq(run.unit, a->unit, "%s", s->type);
+        /* The SOC lane's alerts go to the area's triage unit. */
+        const char *unit = strcmp(s->type, "cyber.soc_alert") == 0 ? a->triage_unit : a->unit;
+        cr_expect_str_eq(run.unit, unit, "%s", s->type);
         cr_expect_str_neq(run.outcome, "", "%s", s->type);
         cr_expect(json_string_value(json_object_get(run.result, "basis"))[0], "%s", s->type);
         s_done(&run);

@@ -1,0 +1,307 @@
+/*
+ * incident_store: three databases, values packed by hand in a fixed
+ * little-endian layout (they never leave this machine's store):
+ *   assets     asset name -> incident id (its current incident)
+ *   incidents  incident id -> first u64, last u64, alerts u32, priority u8,
+ *              impacts u8, flags u8 (confirmed, escalated)
+ *   alerts     seq (u64 BE) -> the decision for that alert
+ */
+#include <errno.h>
+#include <lmdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "workers/incident_store.h"
+
+#define MAP_BYTES       (1ull << 30)
+#define FLAG_CONFIRMED  1u
+#define FLAG_ESCALATED  2u
+#define D_OPENED        1u
+#define D_ROSE          2u
+#define D_MILESTONE     4u
+#define D_CONFIRMED_NOW 8u
+#define D_ESCALATE_NOW  16u
+#define INCIDENT_BYTES  23
+#define DECISION_BYTES  (INCIDENT_ID_MAX + 27)
+
+struct incident_store {
+    MDB_env *env;
+    MDB_dbi assets, incidents, alerts;
+};
+
+struct incident {
+    uint64_t first, last;
+    uint32_t alerts;
+    uint8_t priority, impacts, flags;
+};
+
+static void
+s_put64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t
+s_get64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static void
+s_put32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint32_t
+s_get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static int
+s_errno(int rc)
+{
+    return rc == MDB_MAP_FULL ? -ENOSPC : rc > 0 && rc < 200 ? -rc : -EIO;
+}
+
+/* mkdir -p: a worker may start before the broker made its state directory. */
+static int
+s_mkdirs(const char *dir)
+{
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path)
+        return -ENAMETOOLONG;
+    for (char *p = path + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(path, 0750) < 0 && errno != EEXIST)
+            return -errno;
+        *p = '/';
+    }
+    return mkdir(path, 0750) < 0 && errno != EEXIST ? -errno : 0;
+}
+
+int
+incident_store_open(const char *dir, struct incident_store **ret)
+{
+    int mk = s_mkdirs(dir);
+    if (mk < 0)
+        return mk;
+    struct incident_store *s = calloc(1, sizeof *s);
+    if (!s)
+        return -ENOMEM;
+    MDB_txn *txn = NULL;
+    int dead, rc = mdb_env_create(&s->env);
+    if (rc == 0)
+        rc = mdb_env_set_maxdbs(s->env, 3);
+    if (rc == 0)
+        rc = mdb_env_set_mapsize(s->env, MAP_BYTES);
+    if (rc == 0)
+        rc = mdb_env_open(s->env, dir, MDB_NOSYNC, 0640);
+    if (rc == 0)
+        rc = mdb_reader_check(s->env, &dead);
+    if (rc == 0)
+        rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    if (rc == 0)
+        rc = mdb_dbi_open(txn, "assets", MDB_CREATE, &s->assets);
+    if (rc == 0)
+        rc = mdb_dbi_open(txn, "incidents", MDB_CREATE, &s->incidents);
+    if (rc == 0)
+        rc = mdb_dbi_open(txn, "alerts", MDB_CREATE, &s->alerts);
+    if (rc == 0) {
+        rc = mdb_txn_commit(txn);
+        txn = NULL;
+    }
+    if (rc) {
+        if (txn)
+            mdb_txn_abort(txn);
+        if (s->env)
+            mdb_env_close(s->env);
+        free(s);
+        return s_errno(rc);
+    }
+    *ret = s;
+    return 0;
+}
+
+void
+incident_store_destroy(struct incident_store **store_p)
+{
+    if (!store_p || !*store_p)
+        return;
+    mdb_env_close((*store_p)->env);
+    free(*store_p);
+    *store_p = NULL;
+}
+
+static void
+s_pack_decision(const struct incident_decision *d, uint8_t *v)
+{
+    memset(v, 0, DECISION_BYTES);
+    memcpy(v, d->incident_id, strlen(d->incident_id));
+    uint8_t *p = v + INCIDENT_ID_MAX;
+    p[0] = (uint8_t)((d->opened ? D_OPENED : 0) | (d->rose ? D_ROSE : 0) |
+                     (d->milestone ? D_MILESTONE : 0) | (d->confirmed_now ? D_CONFIRMED_NOW : 0) |
+                     (d->escalate_now ? D_ESCALATE_NOW : 0));
+    p[1] = (uint8_t)d->priority;
+    p[2] = (uint8_t)d->impacts;
+    s_put32(p + 3, d->alerts);
+    s_put64(p + 7, d->first_seen);
+    s_put64(p + 15, d->last_seen);
+}
+
+static void
+s_unpack_decision(const uint8_t *v, struct incident_decision *d)
+{
+    memset(d, 0, sizeof *d);
+    memcpy(d->incident_id, v, INCIDENT_ID_MAX - 1);
+    const uint8_t *p = v + INCIDENT_ID_MAX;
+    d->opened = p[0] & D_OPENED;
+    d->rose = p[0] & D_ROSE;
+    d->milestone = p[0] & D_MILESTONE;
+    d->confirmed_now = p[0] & D_CONFIRMED_NOW;
+    d->escalate_now = p[0] & D_ESCALATE_NOW;
+    d->priority = p[1];
+    d->impacts = p[2];
+    d->alerts = s_get32(p + 3);
+    d->first_seen = s_get64(p + 7);
+    d->last_seen = s_get64(p + 15);
+}
+
+static bool
+s_milestone(uint32_t n)
+{
+    for (uint32_t m = 10; m && m <= n; m *= 10)
+        if (m == n)
+            return true;
+    return false;
+}
+
+static int
+s_decide(struct incident_store *s, MDB_txn *txn, const struct alert_facts *a,
+         const struct incident_params *p, struct incident_decision *d)
+{
+    MDB_val key = {.mv_size = strlen(a->asset), .mv_data = (void *)a->asset}, val;
+    struct incident inc = {0};
+    bool joined = false;
+    int rc = mdb_get(txn, s->assets, &key, &val);
+    if (rc == 0 && val.mv_size < INCIDENT_ID_MAX) {
+        memcpy(d->incident_id, val.mv_data, val.mv_size);
+        d->incident_id[val.mv_size] = '\0';
+        MDB_val ik = {.mv_size = val.mv_size, .mv_data = d->incident_id}, iv;
+        rc = mdb_get(txn, s->incidents, &ik, &iv);
+        if (rc == 0 && iv.mv_size == INCIDENT_BYTES) {
+            const uint8_t *b = iv.mv_data;
+            inc =
+                (struct incident){s_get64(b), s_get64(b + 8), s_get32(b + 16), b[20], b[21], b[22]};
+            joined =
+                a->time_ms + p->window_ms >= inc.first && a->time_ms <= inc.last + p->window_ms;
+        } else if (rc != MDB_NOTFOUND && rc) {
+            return s_errno(rc);
+        }
+    } else if (rc && rc != MDB_NOTFOUND) {
+        return s_errno(rc);
+    }
+
+    if (!joined) {
+        static const char hex[] = "0123456789abcdef";
+        memcpy(d->incident_id, "INC-", 4);
+        for (int i = 0; i < 8; i++) {
+            d->incident_id[4 + 2 * i] = hex[a->event_id[i] >> 4];
+            d->incident_id[5 + 2 * i] = hex[a->event_id[i] & 15];
+        }
+        d->incident_id[20] = '\0';
+        inc = (struct incident){a->time_ms,           a->time_ms,          1,
+                                (uint8_t)a->priority, (uint8_t)a->impacts, 0};
+        d->opened = true;
+    } else {
+        inc.alerts++;
+        if (a->time_ms < inc.first)
+            inc.first = a->time_ms;
+        if (a->time_ms > inc.last)
+            inc.last = a->time_ms;
+        if (a->priority < inc.priority) {
+            inc.priority = (uint8_t)a->priority;
+            d->rose = true;
+        }
+        inc.impacts |= (uint8_t)a->impacts;
+        d->milestone = s_milestone(inc.alerts);
+    }
+    if (!(inc.flags & FLAG_CONFIRMED) && inc.priority <= p->confirm_priority) {
+        inc.flags |= FLAG_CONFIRMED;
+        d->confirmed_now = true;
+    }
+    if (!(inc.flags & FLAG_ESCALATED) && (inc.flags & FLAG_CONFIRMED) && inc.impacts &&
+        p->serious_system) {
+        inc.flags |= FLAG_ESCALATED;
+        d->escalate_now = true;
+    }
+    d->priority = inc.priority;
+    d->alerts = inc.alerts;
+    d->first_seen = inc.first;
+    d->last_seen = inc.last;
+    d->impacts = inc.impacts;
+
+    uint8_t ib[INCIDENT_BYTES];
+    s_put64(ib, inc.first);
+    s_put64(ib + 8, inc.last);
+    s_put32(ib + 16, inc.alerts);
+    ib[20] = inc.priority;
+    ib[21] = inc.impacts;
+    ib[22] = inc.flags;
+    MDB_val ik = {.mv_size = strlen(d->incident_id), .mv_data = d->incident_id};
+    MDB_val iv = {.mv_size = sizeof ib, .mv_data = ib};
+    rc = mdb_put(txn, s->incidents, &ik, &iv, 0);
+    if (rc == 0 && d->opened)
+        rc = mdb_put(txn, s->assets, &key, &ik, 0);
+    return rc ? s_errno(rc) : 0;
+}
+
+int
+incident_store_correlate(struct incident_store *s, const struct alert_facts *a,
+                         const struct incident_params *p, struct incident_decision *ret)
+{
+    MDB_txn *txn;
+    uint8_t seq_be[8], dv[DECISION_BYTES];
+    for (int i = 0; i < 8; i++)
+        seq_be[i] = (uint8_t)(a->seq >> (56 - 8 * i));
+    MDB_val key = {.mv_size = 8, .mv_data = seq_be}, val;
+    struct incident_decision d = {0};
+
+    int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    if (rc)
+        return s_errno(rc);
+    rc = mdb_get(txn, s->alerts, &key, &val);
+    if (rc == 0 && val.mv_size == DECISION_BYTES) {
+        s_unpack_decision(val.mv_data, &d);
+        d.replay = true;
+        mdb_txn_abort(txn);
+        *ret = d;
+        return 0;
+    }
+    int err = rc == MDB_NOTFOUND || rc == 0 ? s_decide(s, txn, a, p, &d) : s_errno(rc);
+    if (err == 0) {
+        s_pack_decision(&d, dv);
+        val = (MDB_val){.mv_size = sizeof dv, .mv_data = dv};
+        rc = mdb_put(txn, s->alerts, &key, &val, 0);
+        err = rc ? s_errno(rc) : 0;
+    }
+    if (err) {
+        mdb_txn_abort(txn);
+        return err;
+    }
+    rc = mdb_txn_commit(txn);
+    if (rc)
+        return s_errno(rc);
+    *ret = d;
+    return 0;
+}
