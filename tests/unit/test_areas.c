@@ -55,16 +55,32 @@ struct run {
     char note[MDP_NOTE_MAX + 1];
     bool calendar_missing;
     json_t *result; /* the whole result, as JSON for easy reading */
+    size_t nemit;
+    char emitted[8][ENVELOPE_TYPE_MAX + 1]; /* the types of the events it emitted */
+    char emitted_id[8][33];
 };
+
+static uint64_t s_next_seq = 100;
 
 /*
  * Runs type's sample data, with the keys of overrides (a JSON object, may
  * be NULL) set over it and without_key removed, received at time_ms,
  * through the handler of the area the shipped config routes it to.
  */
+static void s_run_seq(struct run *run, const char *type, const char *overrides,
+                      const char *without_key, int64_t time_ms, uint64_t seq);
+
 static void
 s_run(struct run *run, const char *type, const char *overrides, const char *without_key,
       int64_t time_ms)
+{
+    s_run_seq(run, type, overrides, without_key, time_ms, s_next_seq++);
+}
+
+/* The same as the event of that seq (its id derives from it): a redelivery. */
+static void
+s_run_seq(struct run *run, const char *type, const char *overrides, const char *without_key,
+          int64_t time_ms, uint64_t seq)
 {
     json_error_t jerr;
     json_t *data = json_loads(sample_data_json(type), 0, &jerr);
@@ -86,7 +102,8 @@ s_run(struct run *run, const char *type, const char *overrides, const char *with
     msgpack_packer_init(&pk, &packed, pack_sbuffer_write);
     cr_assert_eq(json_msgpack_pack(&pk, data, 16, err, sizeof err), 0, "%s", err);
     json_decref(data);
-    uint8_t id[16] = {1, 2, 3};
+    uint8_t id[16] = {0};
+    memcpy(id, &seq, sizeof seq);
     struct envelope_fields f = {.id = id,
                                 .type = type,
                                 .source = "test",
@@ -110,10 +127,25 @@ s_run(struct run *run, const char *type, const char *overrides, const char *with
     struct handler_outcome out;
     handler_outcome_init(&out);
     const struct handler_request req = {
-        .seq = 1, .attempt = 1, .area = area->name, .env = &env, .cfg = s_cfg, .area_conf = area};
+        .seq = seq, .attempt = 1, .area = area->name, .env = &env, .cfg = s_cfg, .area_conf = area};
     cr_assert_eq(fn(&req, &out), 0);
     cr_assert_eq(out.status, MDP_STATUS_DONE, "%s: %s", type, out.note);
     snprintf(run->note, sizeof run->note, "%s", out.note);
+    run->nemit = out.nemit < 8 ? out.nemit : 8;
+    for (size_t i = 0; i < run->nemit; i++) {
+        struct envelope e;
+        cr_assert_eq(envelope_decode(out.emit[i].data, out.emit[i].size, &envelope_default_limits,
+                                     &e, &eerr),
+                     0, "emitted: %s", eerr.reason);
+        const struct catalogue_type *et = config_type(s_cfg, e.type);
+        cr_assert_not_null(et, "emitted %s", e.type);
+        cr_assert_eq(catalogue_check_data(et, e.data, reason, sizeof reason), 0, "emitted: %s",
+                     reason);
+        snprintf(run->emitted[i], sizeof run->emitted[i], "%s", e.type);
+        for (int b = 0; b < 16; b++)
+            snprintf(run->emitted_id[i] + 2 * b, 3, "%02x", e.id[b]);
+        envelope_release(&e);
+    }
 
     msgpack_unpacked up;
     msgpack_unpacked_init(&up);
@@ -473,5 +505,167 @@ Test(areas, calendar_missing_is_flagged)
     s_done(&run);
     s_run(&run, "publishing.noncommercial_permit", NULL, NULL, s_at(2026, 3, 2, 10, 0));
     cr_expect_not(run.calendar_missing);
+    s_done(&run);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The SOC lane. */
+
+static bool
+s_emitted(const struct run *run, const char *type)
+{
+    for (size_t i = 0; i < run->nemit; i++)
+        if (strcmp(run->emitted[i], type) == 0)
+            return true;
+    return false;
+}
+
+static const char *
+s_str(const struct run *run, const char *key)
+{
+    const char *v = json_string_value(json_object_get(run->result, key));
+    return v ? v : "";
+}
+
+/* An alert: wazuh level, asset, alert time (unix ms), impacts (a JSON array or NULL). */
+static void
+s_alert(struct run *run, const char *asset, int level, int64_t time_ms, const char *impact)
+{
+    char data[256];
+    snprintf(data, sizeof data, "{\"asset\": \"%s\", \"severity_raw\": %d, \"time\": %lld%s%s}",
+             asset, level, (long long)time_ms, impact ? ", \"impact\": " : "",
+             impact ? impact : "");
+    s_run(run, "cyber.soc_alert", data, NULL, time_ms + 1000);
+}
+
+Test(areas, soc_alerts_correlate_per_asset_within_the_window)
+{
+    struct run run;
+    int64_t t0 = s_at(2026, 6, 1, 10, 0), minute = 60000;
+    char first[32];
+
+    s_alert(&run, "a1", 5, t0, NULL);
+    cr_expect_str_eq(run.outcome, "incident_opened");
+    cr_expect_str_eq(run.unit, "Trung tâm Thông tin và Truyền thông");
+    cr_expect_str_eq(s_str(&run, "priority"), "P4");
+    cr_expect(s_emitted(&run, "cyber.incident_opened"));
+    cr_expect_eq(run.nemit, 1);
+    snprintf(first, sizeof first, "%s", s_str(&run, "incident_id"));
+    cr_expect_eq(strncmp(first, "INC-", 4), 0);
+    cr_expect_null(s_deadline(&run, "notify"), "a P4 is not confirmed");
+    s_done(&run);
+
+    /* 10 minutes later, within the 15-minute window: the same incident. */
+    s_alert(&run, "a1", 5, t0 + 10 * minute, NULL);
+    cr_expect_str_eq(run.outcome, "incident_joined");
+    cr_expect_str_eq(s_str(&run, "incident_id"), first);
+    cr_expect_eq(run.nemit, 0);
+    s_done(&run);
+    /* Another asset meanwhile: its own incident. */
+    s_alert(&run, "a2", 5, t0 + 11 * minute, NULL);
+    cr_expect_str_eq(run.outcome, "incident_opened");
+    cr_expect_str_neq(s_str(&run, "incident_id"), first);
+    s_done(&run);
+    /* A P2 joins a1's incident, raises it and confirms it: the 5-day clock
+     * runs from the incident's first alert, tracked under its id. */
+    s_alert(&run, "a1", 10, t0 + 20 * minute, NULL);
+    cr_expect_str_eq(s_str(&run, "incident_id"), first);
+    cr_expect_str_eq(s_str(&run, "incident_priority"), "P2");
+    cr_expect(s_emitted(&run, "cyber.incident_updated"));
+    s_expect_due(&run, "notify", "2026-06-08 24:00 +07:00", true); /* Sat 6 June: Monday */
+    cr_expect_str_eq(json_string_value(json_object_get(s_deadline(&run, "notify"), "subject")),
+                     first);
+    cr_expect(s_has_finding(&run, "incident_confirmed"));
+    s_done(&run);
+    /* An hour after its last alert: a new incident on a1. */
+    s_alert(&run, "a1", 5, t0 + 80 * minute, NULL);
+    cr_expect_str_eq(run.outcome, "incident_opened");
+    cr_expect_str_neq(s_str(&run, "incident_id"), first);
+    s_done(&run);
+}
+
+/* QĐ 05/2017: level 4-5 or critical, an impact, an owner who cannot cope. */
+Test(areas, soc_serious_incident_needs_level_impact_and_owner)
+{
+    struct run run;
+    int64_t t0 = s_at(2026, 6, 2, 10, 0);
+    const char *outage = "[\"service_interruption\"]";
+
+    /* A P1 on a level-4 system whose owner cannot cope: escalated. */
+    s_alert(&run, "cong-dich-vu-cong", 13, t0, outage);
+    cr_expect(s_emitted(&run, "cyber.serious_incident_escalation"), "%s", run.note);
+    cr_expect(s_has_finding(&run, "serious_incident"));
+    s_done(&run);
+    /* Once per incident. */
+    s_alert(&run, "cong-dich-vu-cong", 13, t0 + 60000, outage);
+    cr_expect_not(s_emitted(&run, "cyber.serious_incident_escalation"));
+    s_done(&run);
+    /* The same on a level-2 system: none. */
+    s_alert(&run, "web-01", 13, t0, outage);
+    cr_expect_not(s_emitted(&run, "cyber.serious_incident_escalation"));
+    cr_expect(s_deadline(&run, "notify"), "still confirmed: the clock runs");
+    s_done(&run);
+    /* Level 4 and critical, but its owner copes: none. */
+    s_alert(&run, "lgsp", 13, t0, outage);
+    cr_expect_not(s_emitted(&run, "cyber.serious_incident_escalation"));
+    s_done(&run);
+    /* Level 4, owner cannot cope, P1, but no impact: severity alone never escalates. */
+    s_alert(&run, "camera-giao-thong", 13, t0, NULL);
+    cr_expect_not(s_emitted(&run, "cyber.serious_incident_escalation"));
+    s_done(&run);
+    /* An asset the registry does not know: said so. */
+    s_alert(&run, "unknown-host", 13, t0, outage);
+    cr_expect_not(s_emitted(&run, "cyber.serious_incident_escalation"));
+    cr_expect(s_has_finding(&run, "asset_unregistered"));
+    s_done(&run);
+}
+
+/* A redelivered alert gets the same decision and the same event ids. */
+Test(areas, soc_redelivery_replays_the_decision)
+{
+    struct run a, b;
+    int64_t t0 = s_at(2026, 6, 3, 10, 0);
+    char data[200];
+    snprintf(data, sizeof data,
+             "{\"asset\": \"cong-dich-vu-cong\", \"severity_raw\": 13, \"time\": %lld, "
+             "\"impact\": [\"data_leak\"]}",
+             (long long)t0);
+    s_run_seq(&a, "cyber.soc_alert", data, NULL, t0, 777);
+    s_run_seq(&b, "cyber.soc_alert", data, NULL, t0, 777);
+    cr_expect_str_eq(s_str(&a, "incident_id"), s_str(&b, "incident_id"));
+    cr_expect_eq(a.nemit, 2, "opened and escalated");
+    cr_expect_eq(b.nemit, a.nemit);
+    for (size_t i = 0; i < a.nemit; i++)
+        cr_expect_str_eq(a.emitted_id[i], b.emitted_id[i]);
+    cr_expect(s_has_finding(&b, "redelivered"));
+    s_expect_due(&b, "notify", "2026-06-08 24:00 +07:00", true);
+    s_done(&a);
+    s_done(&b);
+}
+
+Test(areas, cyber_notification_and_final_report)
+{
+    struct run run;
+    /* Discovered 2026-05-27 17:00 +07:00; received 5 June: late. */
+    s_run(&run, "cyber.incident_notification", "{\"discovered_at\": 1779876000000}", NULL,
+          s_at(2026, 6, 5, 10, 0));
+    cr_expect_str_eq(run.outcome, "late_notification");
+    s_expect_due(&run, "notify", "2026-06-01 24:00 +07:00", false);
+    json_t *c = s_deadline(&run, "case");
+    cr_assert_not_null(c);
+    cr_expect(json_is_null(json_object_get(c, "due")), "open until its final report");
+    cr_expect(json_is_true(json_object_get(c, "track")));
+    s_done(&run);
+    /* Level 4, in the registry with an owner who cannot cope, an impact: escalated. */
+    s_run(&run, "cyber.incident_notification",
+          "{\"system\": \"cong-dich-vu-cong\", \"system_level\": 4, \"discovered_at\": "
+          "1780282800000}",
+          NULL, s_at(2026, 6, 1, 12, 0));
+    cr_expect_str_eq(run.outcome, "notified");
+    cr_expect(s_emitted(&run, "cyber.serious_incident_escalation"));
+    s_done(&run);
+    s_run(&run, "cyber.incident_final_report", "{\"completed_at\": 1780282800000}", NULL,
+          s_at(2026, 6, 10, 12, 0));
+    cr_expect_str_eq(run.outcome, "late_report");
     s_done(&run);
 }
