@@ -1,10 +1,16 @@
 /*
  * incident_store: three databases, values packed by hand in a fixed
  * little-endian layout (they never leave this machine's store):
- *   assets     asset name -> incident id (its current incident)
+ *   timeline   asset name, NUL, first alert time (u64 BE) -> incident id:
+ *              an asset's incidents in time order
  *   incidents  incident id -> first u64, last u64, alerts u32, priority u8,
- *              impacts u8, flags u8 (confirmed, escalated)
+ *              impacts u8, flags u8 (confirmed, escalated), asset
  *   alerts     seq (u64 BE) -> the decision for that alert
+ *
+ * Alerts reach the workers out of order (two workers, deep pipelines): an
+ * alert of one burst can be decided after the first alert of the next. So
+ * an alert joins the incident whose window covers its time, found in the
+ * asset's timeline, not merely the asset's latest incident.
  */
 #include <errno.h>
 #include <lmdb.h>
@@ -15,20 +21,23 @@
 
 #include "workers/incident_store.h"
 
-#define MAP_BYTES       (1ull << 30)
-#define FLAG_CONFIRMED  1u
-#define FLAG_ESCALATED  2u
-#define D_OPENED        1u
-#define D_ROSE          2u
-#define D_MILESTONE     4u
-#define D_CONFIRMED_NOW 8u
-#define D_ESCALATE_NOW  16u
-#define INCIDENT_BYTES  23
-#define DECISION_BYTES  (INCIDENT_ID_MAX + 27)
+#define MAP_BYTES        (1ull << 30)
+#define FLAG_CONFIRMED   1u
+#define FLAG_ESCALATED   2u
+#define D_OPENED         1u
+#define D_ROSE           2u
+#define D_MILESTONE      4u
+#define D_CONFIRMED_NOW  8u
+#define D_ESCALATE_NOW   16u
+#define INCIDENT_BYTES   23
+#define ASSET_MAX        256
+#define TIMELINE_KEY_MAX (ASSET_MAX + 9)
+#define LOOK_BACK        4 /* incidents tried before the one found */
+#define DECISION_BYTES   (INCIDENT_ID_MAX + 27)
 
 struct incident_store {
     MDB_env *env;
-    MDB_dbi assets, incidents, alerts;
+    MDB_dbi timeline, incidents, alerts;
 };
 
 struct incident {
@@ -112,7 +121,7 @@ incident_store_open(const char *dir, struct incident_store **ret)
     if (rc == 0)
         rc = mdb_txn_begin(s->env, NULL, 0, &txn);
     if (rc == 0)
-        rc = mdb_dbi_open(txn, "assets", MDB_CREATE, &s->assets);
+        rc = mdb_dbi_open(txn, "timeline", MDB_CREATE, &s->timeline);
     if (rc == 0)
         rc = mdb_dbi_open(txn, "incidents", MDB_CREATE, &s->incidents);
     if (rc == 0)
@@ -186,32 +195,92 @@ s_milestone(uint32_t n)
     return false;
 }
 
+/* "asset NUL time-BE": the asset's incidents sort by their first alert. */
+static size_t
+s_timeline_key(uint8_t *key, const char *asset, uint64_t t)
+{
+    size_t n = strlen(asset);
+    memcpy(key, asset, n);
+    key[n] = 0;
+    for (int i = 0; i < 8; i++)
+        key[n + 1 + i] = (uint8_t)(t >> (56 - 8 * i));
+    return n + 9;
+}
+
+static int
+s_get_incident(struct incident_store *s, MDB_txn *txn, const char *id, struct incident *inc)
+{
+    MDB_val ik = {.mv_size = strlen(id), .mv_data = (void *)id}, iv;
+    int rc = mdb_get(txn, s->incidents, &ik, &iv);
+    if (rc)
+        return rc;
+    if (iv.mv_size != INCIDENT_BYTES)
+        return MDB_CORRUPTED;
+    const uint8_t *b = iv.mv_data;
+    *inc = (struct incident){s_get64(b), s_get64(b + 8), s_get32(b + 16), b[20], b[21], b[22]};
+    return 0;
+}
+
+/*
+ * The incident of asset whose window covers t, into d->incident_id and
+ * *inc: the latest incident that began no later than t + window, or one of
+ * the few before it (a long incident may cover t though a later one began).
+ */
+static int
+s_find(struct incident_store *s, MDB_txn *txn, const struct alert_facts *a, uint64_t window,
+       struct incident_decision *d, struct incident *inc, bool *found)
+{
+    uint8_t key[TIMELINE_KEY_MAX];
+    size_t alen = strlen(a->asset);
+    size_t klen = s_timeline_key(key, a->asset, a->time_ms + window);
+    MDB_val k = {.mv_size = klen, .mv_data = key};
+    MDB_val v;
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, s->timeline, &cur);
+    if (rc)
+        return rc;
+    *found = false;
+    /* The first key at or past (asset, t + window); unless it is exactly
+     * there (an incident beginning at t + window covers t), back one. */
+    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    bool exact = rc == 0 && k.mv_size == klen && memcmp(k.mv_data, key, klen) == 0;
+    if (!exact)
+        rc = mdb_cursor_get(cur, &k, &v, rc == MDB_NOTFOUND ? MDB_LAST : MDB_PREV);
+    for (int tries = 0; rc == 0 && tries <= LOOK_BACK; tries++) {
+        if (k.mv_size != alen + 9 || memcmp(k.mv_data, a->asset, alen) != 0 ||
+            ((uint8_t *)k.mv_data)[alen] != 0)
+            break; /* another asset's: none of this one's is earlier */
+        if (v.mv_size >= INCIDENT_ID_MAX)
+            break;
+        memcpy(d->incident_id, v.mv_data, v.mv_size);
+        d->incident_id[v.mv_size] = '\0';
+        rc = s_get_incident(s, txn, d->incident_id, inc);
+        if (rc)
+            break;
+        if (a->time_ms + window >= inc->first && a->time_ms <= inc->last + window) {
+            *found = true;
+            break;
+        }
+        rc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 static int
 s_decide(struct incident_store *s, MDB_txn *txn, const struct alert_facts *a,
          const struct incident_params *p, struct incident_decision *d)
 {
-    MDB_val key = {.mv_size = strlen(a->asset), .mv_data = (void *)a->asset}, val;
     struct incident inc = {0};
     bool joined = false;
-    int rc = mdb_get(txn, s->assets, &key, &val);
-    if (rc == 0 && val.mv_size < INCIDENT_ID_MAX) {
-        memcpy(d->incident_id, val.mv_data, val.mv_size);
-        d->incident_id[val.mv_size] = '\0';
-        MDB_val ik = {.mv_size = val.mv_size, .mv_data = d->incident_id}, iv;
-        rc = mdb_get(txn, s->incidents, &ik, &iv);
-        if (rc == 0 && iv.mv_size == INCIDENT_BYTES) {
-            const uint8_t *b = iv.mv_data;
-            inc =
-                (struct incident){s_get64(b), s_get64(b + 8), s_get32(b + 16), b[20], b[21], b[22]};
-            joined =
-                a->time_ms + p->window_ms >= inc.first && a->time_ms <= inc.last + p->window_ms;
-        } else if (rc != MDB_NOTFOUND && rc) {
-            return s_errno(rc);
-        }
-    } else if (rc && rc != MDB_NOTFOUND) {
+    uint8_t tkey[TIMELINE_KEY_MAX];
+    if (strlen(a->asset) > ASSET_MAX)
+        return -ENAMETOOLONG;
+    int rc = s_find(s, txn, a, p->window_ms, d, &inc, &joined);
+    if (rc)
         return s_errno(rc);
-    }
 
+    uint64_t old_first = inc.first;
     if (!joined) {
         static const char hex[] = "0123456789abcdef";
         memcpy(d->incident_id, "INC-", 4);
@@ -261,8 +330,15 @@ s_decide(struct incident_store *s, MDB_txn *txn, const struct alert_facts *a,
     MDB_val ik = {.mv_size = strlen(d->incident_id), .mv_data = d->incident_id};
     MDB_val iv = {.mv_size = sizeof ib, .mv_data = ib};
     rc = mdb_put(txn, s->incidents, &ik, &iv, 0);
-    if (rc == 0 && d->opened)
-        rc = mdb_put(txn, s->assets, &key, &ik, 0);
+    /* The timeline is keyed by the first alert: move the key if it moved. */
+    if (rc == 0 && joined && inc.first != old_first) {
+        MDB_val tk = {.mv_size = s_timeline_key(tkey, a->asset, old_first), .mv_data = tkey};
+        rc = mdb_del(txn, s->timeline, &tk, NULL);
+    }
+    if (rc == 0 && (!joined || inc.first != old_first)) {
+        MDB_val tk = {.mv_size = s_timeline_key(tkey, a->asset, inc.first), .mv_data = tkey};
+        rc = mdb_put(txn, s->timeline, &tk, &ik, 0);
+    }
     return rc ? s_errno(rc) : 0;
 }
 

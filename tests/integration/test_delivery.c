@@ -140,12 +140,7 @@ s_join_python(struct harness *h, const char *area, const char *const *extra)
 static bool
 s_wait_no_pending(struct harness *h, int timeout_ms)
 {
-    for (int waited = 0; waited <= timeout_ms; waited += 50) {
-        if (log_inspect_count(harness_state_dir(h), "pending") == 0)
-            return true;
-        usleep(50000);
-    }
-    return false;
+    return log_inspect_wait_empty(harness_state_dir(h), "pending", timeout_ms);
 }
 
 /* A string field of a record equals want. */

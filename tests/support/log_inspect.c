@@ -122,7 +122,7 @@ log_inspect_flip_byte(const char *state_dir, uint64_t seq, size_t offset)
 }
 
 struct kind_count {
-    const char *kind, *area;
+    const char *kind, *key, *value;
     long n;
 };
 
@@ -139,7 +139,7 @@ s_count_kind(uint64_t seq, const struct audit_record *rec, const void *bytes, si
 {
     struct kind_count *c = arg;
     if (rec && strcmp(rec->kind, c->kind) == 0 &&
-        (!c->area || s_str_field_is(rec, "area", c->area)))
+        (!c->value || s_str_field_is(rec, c->key, c->value)))
         c->n++;
     return true;
 }
@@ -147,8 +147,27 @@ s_count_kind(uint64_t seq, const struct audit_record *rec, const void *bytes, si
 long
 log_inspect_count_kind(const char *state_dir, const char *kind, const char *area)
 {
-    struct kind_count c = {kind, area, 0};
+    return log_inspect_count_field(state_dir, kind, "area", area);
+}
+
+long
+log_inspect_count_field(const char *state_dir, const char *kind, const char *key,
+                        const char *value)
+{
+    struct kind_count c = {kind, key, value, 0};
     return log_inspect_each(state_dir, s_count_kind, &c) < 0 ? -1 : c.n;
+}
+
+bool
+log_inspect_wait_empty(const char *state_dir, const char *db, int timeout_ms)
+{
+    for (int waited = 0;; waited += 50) {
+        if (log_inspect_count(state_dir, db) == 0)
+            return true;
+        if (waited >= timeout_ms)
+            return false;
+        usleep(50000);
+    }
 }
 
 bool

@@ -21,6 +21,11 @@ long log_inspect_each(const char *state_dir,
 long log_inspect_count(const char *state_dir, const char *db);
 /* Records of a kind (and of an area, unless area is NULL); -1 if the log cannot be read. */
 long log_inspect_count_kind(const char *state_dir, const char *kind, const char *area);
+/* Records of a kind whose string field key is value (value NULL: any). */
+long log_inspect_count_field(const char *state_dir, const char *kind, const char *key,
+                             const char *value);
+/* Polls until the named db is empty (e.g. "pending": every delivery done); false on timeout. */
+bool log_inspect_wait_empty(const char *state_dir, const char *db, int timeout_ms);
 /* Polls until there are at least n such records; false on timeout. */
 bool log_inspect_wait_kind(const char *state_dir, const char *kind, const char *area, long n,
                            int timeout_ms);

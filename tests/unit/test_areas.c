@@ -584,6 +584,22 @@ Test(areas, soc_alerts_correlate_per_asset_within_the_window)
     s_done(&run);
 }
 
+/* Two workers decide alerts out of order: an alert joins the incident whose
+ * window covers it, even after the asset's next incident has begun. */
+Test(areas, soc_late_alert_joins_the_incident_that_covers_it)
+{
+    struct run run;
+    int64_t t0 = s_at(2026, 6, 1, 10, 0), s = 1000;
+    unsigned opened = 0;
+    const int64_t times[] = {0, 7200, 480, 7230, 10, 7190 + 900};
+    for (size_t i = 0; i < sizeof times / sizeof *times; i++) {
+        s_alert(&run, "ooo", 5, t0 + times[i] * s, NULL);
+        opened += s_emitted(&run, "cyber.incident_opened");
+        s_done(&run);
+    }
+    cr_expect_eq(opened, 2, "%u incidents for two bursts", opened);
+}
+
 /* QĐ 05/2017: level 4-5 or critical, an impact, an owner who cannot cope. */
 Test(areas, soc_serious_incident_needs_level_impact_and_owner)
 {
