@@ -582,7 +582,10 @@ s_check(struct parse *p, const char *file, struct config_error *err, bool *faile
             for (size_t c = 0; c < d->nclosed_by && !*failed; c++) {
                 bool found = false;
                 for (size_t j = 0; j < cat->ntypes; j++)
-                    found |= strcmp(cat->types[j].name, d->closed_by[c]) == 0;
+                    if (strcmp(cat->types[j].name, d->closed_by[c]) == 0) {
+                        found = true;
+                        cat->types[j].closes |= d->track;
+                    }
                 if (!found) {
                     config_error_set(err, file, line, key,
                                      "closed_by names '%s', which the catalogue does not have",

@@ -72,6 +72,7 @@ struct catalogue_type {
     unsigned version; /* 1 for the bare name */
     char *area;       /* NULL: the area of the event its corr names */
     bool internal;    /* emitted by workers and the broker only */
+    bool closes;      /* some tracked deadline names it in closed_by */
     char *title;
     char *basis;
     struct catalogue_field *fields;

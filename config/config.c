@@ -151,6 +151,8 @@ static const struct key_def s_keys[] = {
     {SEC_DELIVERY, "max_attempts", K_UINT, DELIVERY(max_attempts), 1, 1000},
     {SEC_DELIVERY, "retry_backoff_ms", K_UINT, DELIVERY(retry_backoff_ms), 0, 3600000},
     {SEC_DELIVERY, "drain_timeout_ms", K_UINT, DELIVERY(drain_timeout_ms), 0, 600000},
+    {SEC_DELIVERY, "deadline_scan_ms", K_UINT, DELIVERY(deadline_scan_ms), 10, 3600000},
+    {SEC_DELIVERY, "deadline_warn_ms", K_UINT, DELIVERY(deadline_warn_ms), 0, 4000000000u},
     {SEC_SECURITY, "curve", K_BOOL, SECURITY(curve), 0, 0},
     {SEC_SECURITY, "server_secret_key", K_PATH, SECURITY(server_secret_key), 0, 0},
     {SEC_SECURITY, "sources_dir", K_PATH, SECURITY(sources_dir), 0, 0},
@@ -908,6 +910,8 @@ s_config_new(const char *path)
     cfg->delivery.max_attempts = 5;
     cfg->delivery.retry_backoff_ms = 1000;
     cfg->delivery.drain_timeout_ms = 5000;
+    cfg->delivery.deadline_scan_ms = 1000;
+    cfg->delivery.deadline_warn_ms = 86400000;
     cfg->security.curve = false;
     cfg->security.server_secret_key = s_xstrdup("keys/server.key_secret");
     cfg->security.sources_dir = s_xstrdup("keys/sources");
@@ -1191,6 +1195,10 @@ config_describe(const struct mandated_config *cfg, FILE *out)
     fprintf(out, "  %-22s %u\n", "liveness", cfg->delivery.liveness);
     fprintf(out, "  %-22s %u\n", "max_attempts", cfg->delivery.max_attempts);
     fprintf(out, "  %-22s %u\n", "retry_backoff_ms", cfg->delivery.retry_backoff_ms);
+    fprintf(out, "  %-22s %u\n", "drain_timeout_ms", cfg->delivery.drain_timeout_ms);
+    fprintf(out, "  %-22s %u\n", "deadline_scan_ms", cfg->delivery.deadline_scan_ms);
+    fprintf(out, "  %-22s %u%s\n", "deadline_warn_ms", cfg->delivery.deadline_warn_ms,
+            cfg->delivery.deadline_warn_ms ? "" : " (no warnings)");
 
     fprintf(out, "\n[security]\n");
     fprintf(out, "  %-22s %s\n", "curve", cfg->security.curve ? "on" : "off");

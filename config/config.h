@@ -66,6 +66,8 @@ struct mandated_config {
         unsigned max_attempts;
         unsigned retry_backoff_ms;
         unsigned drain_timeout_ms; /* SIGTERM waits this long for in-flight replies */
+        unsigned deadline_scan_ms; /* how often tracked deadlines are looked at */
+        unsigned deadline_warn_ms; /* deadline.warning this long before due; 0: none */
     } delivery;
 
     struct {

@@ -19,7 +19,7 @@
 
 struct audit_log {
     MDB_env *env;
-    MDB_dbi db_log, db_ids, db_pending, db_meta;
+    MDB_dbi db_log, db_ids, db_pending, db_meta, db_deadlines;
     MDB_txn *txn;  /* the open batch, or NULL */
     MDB_txn *snap; /* the loop thread's read snapshot (reset between uses), or NULL */
     bool snap_open;
@@ -193,7 +193,8 @@ audit_log_open(const char *state_dir, const struct audit_log_options *opts,
     if ((rc = mdb_dbi_open(txn, "log", MDB_CREATE, &log->db_log)) ||
         (rc = mdb_dbi_open(txn, "ids", MDB_CREATE, &log->db_ids)) ||
         (rc = mdb_dbi_open(txn, "pending", MDB_CREATE, &log->db_pending)) ||
-        (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &log->db_meta)))
+        (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &log->db_meta)) ||
+        (rc = mdb_dbi_open(txn, "deadlines", MDB_CREATE, &log->db_deadlines)))
         goto out_txn_abort;
     uint8_t ver[8];
     s_be64(AUDIT_FORMAT_VERSION, ver);
@@ -392,6 +393,62 @@ audit_log_del_pending(struct audit_log *log, uint64_t seq)
     if (rc == MDB_NOTFOUND)
         return -ENOENT;
     return rc ? s_mdb_errno(log, rc) : 0;
+}
+
+int
+audit_log_deadline_put(struct audit_log *log, const void *key, size_t klen, const void *val,
+                       size_t vlen)
+{
+    MDB_val k = {.mv_size = klen, .mv_data = (void *)key};
+    MDB_val v = {.mv_size = vlen, .mv_data = (void *)val};
+    int rc = mdb_put(log->txn, log->db_deadlines, &k, &v, 0);
+    return rc ? s_mdb_errno(log, rc) : 0;
+}
+
+int
+audit_log_deadline_get(struct audit_log *log, const void *key, size_t klen, const void **ret_val,
+                       size_t *ret_len)
+{
+    MDB_val k = {.mv_size = klen, .mv_data = (void *)key}, v;
+    int rc = mdb_get(log->txn, log->db_deadlines, &k, &v);
+    if (rc == MDB_NOTFOUND)
+        return -ENOENT;
+    if (rc)
+        return s_mdb_errno(log, rc);
+    *ret_val = v.mv_data;
+    *ret_len = v.mv_size;
+    return 0;
+}
+
+int
+audit_log_deadline_del(struct audit_log *log, const void *key, size_t klen)
+{
+    MDB_val k = {.mv_size = klen, .mv_data = (void *)key};
+    int rc = mdb_del(log->txn, log->db_deadlines, &k, NULL);
+    if (rc == MDB_NOTFOUND)
+        return -ENOENT;
+    return rc ? s_mdb_errno(log, rc) : 0;
+}
+
+int
+audit_log_deadline_foreach(struct audit_log *log, bool snapshot,
+                           int (*fn)(void *arg, const void *key, size_t klen, const void *val,
+                                     size_t vlen),
+                           void *arg)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    int rc = mdb_cursor_open(snapshot ? log->snap : log->txn, log->db_deadlines, &cur);
+    if (rc)
+        return s_mdb_errno(log, rc);
+    int out = 0;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && out == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+        out = fn(arg, k.mv_data, k.mv_size, v.mv_data, v.mv_size);
+    mdb_cursor_close(cur);
+    if (rc && rc != MDB_NOTFOUND)
+        return s_mdb_errno(log, rc);
+    return out < 0 ? out : 0;
 }
 
 int

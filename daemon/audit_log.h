@@ -83,6 +83,26 @@ int audit_log_update_pending(struct audit_log *log, uint64_t seq, const char *ar
 /* -ENOENT if there was no entry. */
 int audit_log_del_pending(struct audit_log *log, uint64_t seq);
 /* Commits; with durable set, returns only once the data is on disk. */
+/*
+ * The tracked deadlines (daemon/deadline_tracker.h owns their keys and
+ * values), in the batch's transaction. get and del return -ENOENT for a
+ * missing key.
+ */
+int audit_log_deadline_put(struct audit_log *log, const void *key, size_t klen, const void *val,
+                           size_t vlen);
+int audit_log_deadline_get(struct audit_log *log, const void *key, size_t klen,
+                           const void **ret_val, size_t *ret_len);
+int audit_log_deadline_del(struct audit_log *log, const void *key, size_t klen);
+/*
+ * Calls fn for every entry in key order: in the batch's transaction, or in
+ * the open snapshot (audit_log_snapshot_begin). fn returns 0 to go on, 1 to
+ * stop, or a negative -errno, returned. fn must not write.
+ */
+int audit_log_deadline_foreach(struct audit_log *log, bool snapshot,
+                               int (*fn)(void *arg, const void *key, size_t klen, const void *val,
+                                         size_t vlen),
+                               void *arg);
+
 int audit_log_commit(struct audit_log *log);
 void audit_log_abort(struct audit_log *log);
 

@@ -17,6 +17,7 @@
 
 #include <zmq.h>
 
+#include "daemon/deadline_tracker.h"
 #include "daemon/delivery.h"
 #include "daemon/delivery_journal.h"
 #include "daemon/log.h"
@@ -77,7 +78,8 @@ struct delivery {
     struct area_state *areas; /* parallel to cfg->areas */
     struct worker *workers;
 
-    struct delivery_journal *journal; /* records waiting for ingress's next transaction */
+    struct delivery_journal *journal;   /* records waiting for ingress's next transaction */
+    struct deadline_tracker *deadlines; /* writes through the journal too */
 
     msgpack_sbuffer body; /* loop thread: request bodies, re-packed envelopes */
     msgpack_sbuffer data;
@@ -639,7 +641,7 @@ s_add_emit(struct delivery *d, const struct worker *w, const msgpack_object *obj
         .data = d->data.data,
         .data_len = d->data.size,
     };
-    delivery_journal_add_emit(d->journal, &f, area);
+    delivery_journal_add_emit(d->journal, &f, area, config_type(d->cfg, env.type));
     envelope_release(&env);
     return true;
 }
@@ -1016,6 +1018,9 @@ delivery_start(struct delivery *d, struct ingress *in)
     };
     d->ingress = in;
     ingress_set_rider(in, &rider);
+    d->deadlines = deadline_tracker_new(d->base, d->cfg, d->log, d->journal, in);
+    if (!d->deadlines)
+        return -ENOMEM;
 
     struct recover_ctx rc = {.d = d, .now_wall = realtime_ns() / 1000000u};
     int r = audit_log_pending_foreach(d->log, s_recover_one, &rc);
@@ -1112,6 +1117,7 @@ delivery_destroy(struct delivery **d_p)
             event_free(d->areas[i].retry_ev);
     }
     free(d->areas);
+    deadline_tracker_destroy(&d->deadlines);
     delivery_journal_destroy(&d->journal);
     msgpack_sbuffer_destroy(&d->body);
     msgpack_sbuffer_destroy(&d->data);

@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "daemon/deadline_tracker.h"
 #include "daemon/delivery_journal.h"
+#include "proto/msgpack_scan.h"
 #include "daemon/log.h"
 #include "proto/pack.h"
 
@@ -116,9 +118,17 @@ delivery_journal_end(struct delivery_journal *j, struct journal_op *op, unsigned
     op->nfields = nfields;
 }
 
+size_t
+delivery_journal_append_raw(struct delivery_journal *j, const void *bytes, size_t len)
+{
+    size_t off = j->queued->buf.size;
+    pack_sbuffer_write(&j->queued->buf, bytes, len);
+    return off;
+}
+
 void
 delivery_journal_add_emit(struct delivery_journal *j, const struct envelope_fields *f,
-                          const struct area_conf *area)
+                          const struct area_conf *area, const struct catalogue_type *ctype)
 {
     struct side *s = j->queued;
     struct journal_emit *e = s_new_emit(s);
@@ -129,6 +139,7 @@ delivery_journal_add_emit(struct delivery_journal *j, const struct envelope_fiel
     memcpy(e->id, f->id, sizeof e->id);
     snprintf(e->type, sizeof e->type, "%s", f->type);
     e->area = area;
+    e->ctype = ctype;
 }
 
 size_t
@@ -168,12 +179,41 @@ delivery_journal_take(struct delivery_journal *j)
     j->generation++;
 }
 
+/* A follow-up of a closing type closes the deadlines of its case: its corr
+ * and subject, read from its envelope. */
+static int
+s_close_deadlines(struct audit_log *log, const struct catalogue_type *ctype, const char *env,
+                  size_t len)
+{
+    size_t off, flen;
+    const uint8_t *corr = NULL;
+    const char *subject = NULL;
+    size_t subject_len = 0;
+    if (msgpack_scan_map_field(env, len, "corr", &off, &flen) == 0 && flen == 18 &&
+        (uint8_t)env[off] == 0xc4 && env[off + 1] == 16)
+        corr = (const uint8_t *)env + off + 2;
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    if (msgpack_scan_map_field(env, len, "subject", &off, &flen) == 0 &&
+        msgpack_unpack_next(&u, env + off, flen, NULL) == MSGPACK_UNPACK_SUCCESS &&
+        u.data.type == MSGPACK_OBJECT_STR) {
+        subject = u.data.via.str.ptr;
+        subject_len = u.data.via.str.size;
+    }
+    int rc = deadline_tracker_close(log, ctype, corr, subject, subject_len);
+    msgpack_unpacked_destroy(&u);
+    return rc;
+}
+
 /* Accepts op's follow-ups, each claiming its id first: a retried worker may emit one again. */
 static int
 s_write_emits(struct side *s, const struct journal_op *op, struct audit_log *log)
 {
     char source[ENVELOPE_SOURCE_MAX + 1];
-    snprintf(source, sizeof source, "area:%s", op->area);
+    if (op->emit_source)
+        snprintf(source, sizeof source, "%s", op->emit_source);
+    else
+        snprintf(source, sizeof source, "area:%s", op->area);
     for (size_t i = 0; i < op->nemit; i++) {
         struct journal_emit *e = &s->emits[op->emit_first + i];
         uint64_t seq;
@@ -196,6 +236,8 @@ s_write_emits(struct side *s, const struct journal_op *op, struct audit_log *log
             .event_len = e->len,
         };
         rc = audit_log_append_accepted(log, &a, &e->seq);
+        if (rc == 0 && e->ctype && e->ctype->closes)
+            rc = s_close_deadlines(log, e->ctype, s->buf.data + e->off, e->len);
         if (rc < 0)
             return rc;
     }
@@ -212,6 +254,14 @@ delivery_journal_write(struct delivery_journal *j, struct audit_log *log, bool *
         const void *fields = s->buf.data + op->off;
         size_t len = op->len;
         unsigned n = op->nfields;
+        const char *dkey = s->buf.data + op->deadline_key_off;
+        bool warning = op->deadline == JOURNAL_DEADLINE_WARNED;
+        if (op->deadline && !deadline_tracker_applies(log, dkey, op->deadline_key_len, warning)) {
+            /* Closed, or already reported by an earlier scan: nothing to say. */
+            for (size_t k = 0; k < op->nemit; k++)
+                s->emits[op->emit_first + k].dup = true;
+            continue;
+        }
         if (op->nemit) {
             rc = s_write_emits(s, op, log);
             if (rc < 0)
@@ -230,6 +280,11 @@ delivery_journal_write(struct delivery_journal *j, struct audit_log *log, bool *
             n++;
         }
         rc = audit_log_append(log, op->kind, fields, len, n, NULL);
+        if (rc == 0 && op->deadline)
+            rc = deadline_tracker_apply(log, dkey, op->deadline_key_len, warning);
+        if (rc == 0 && strcmp(op->kind, AUDIT_KIND_COMPLETED) == 0)
+            rc = deadline_tracker_track(log, op->event_seq, op->area, s->buf.data + op->off,
+                                        op->len, op->nfields);
         if (rc == 0 && op->pending == PENDING_UPDATE) {
             rc = audit_log_update_pending(log, op->event_seq, op->area, op->attempt, op->due_ms);
         } else if (rc == 0 && op->pending == PENDING_DELETE) {
@@ -259,6 +314,8 @@ s_side_append(struct side *dst, const struct side *src)
         *op = src->ops[i];
         op->off += base;
         op->emit_first += ebase;
+        if (op->deadline)
+            op->deadline_key_off += base;
     }
 }
 

@@ -20,6 +20,10 @@
 /* What a record does to its event's pending entry, in the same transaction. */
 enum pending_action { PENDING_KEEP, PENDING_UPDATE, PENDING_DELETE };
 
+/* A `deadline` record's table entry (daemon/deadline_tracker.h): the record
+ * is written only if the entry still applies, then marked or removed. */
+enum journal_deadline { JOURNAL_DEADLINE_NONE, JOURNAL_DEADLINE_WARNED, JOURNAL_DEADLINE_BREACHED };
+
 /* One record waiting for a transaction; the caller fills the pending fields. */
 struct journal_op {
     const char *kind;
@@ -31,6 +35,9 @@ struct journal_op {
     unsigned attempt;
     uint64_t due_ms;
     size_t emit_first, nemit; /* follow-ups accepted in the same transaction */
+    const char *emit_source;  /* their source; NULL: "area:AREA" */
+    enum journal_deadline deadline;
+    size_t deadline_key_off, deadline_key_len;
 };
 
 /* A follow-up event a worker emitted, accepted before the op that carries it. */
@@ -39,6 +46,7 @@ struct journal_emit {
     uint8_t id[ENVELOPE_ID_LEN];
     char type[ENVELOPE_TYPE_MAX + 1];
     const struct area_conf *area;
+    const struct catalogue_type *ctype; /* NULL: outside the catalogue */
     uint64_t seq; /* after the write: its accepted seq (or the original's, if dup) */
     bool dup;
 };
@@ -54,7 +62,9 @@ struct journal_op *delivery_journal_begin(struct delivery_journal *j, const char
 void delivery_journal_end(struct delivery_journal *j, struct journal_op *op, unsigned nfields);
 /* Encodes f as a follow-up for the area; the next op with nemit > 0 carries it. */
 void delivery_journal_add_emit(struct delivery_journal *j, const struct envelope_fields *f,
-                               const struct area_conf *area);
+                               const struct area_conf *area, const struct catalogue_type *ctype);
+/* Appends bytes an op refers to outside its record; returns their offset. */
+size_t delivery_journal_append_raw(struct delivery_journal *j, const void *bytes, size_t len);
 size_t delivery_journal_emits(const struct delivery_journal *j);
 
 /*

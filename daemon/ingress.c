@@ -18,6 +18,7 @@
 #include <zmq.h>
 
 #include "daemon/batch_writer.h"
+#include "daemon/deadline_tracker.h"
 #include "daemon/ingress.h"
 #include "daemon/clock.h"
 #include "daemon/log.h"
@@ -377,7 +378,13 @@ s_append_accepted(struct ingress *in, struct item *it)
         .event = zmq_msg_data(&it->body),
         .event_len = zmq_msg_size(&it->body),
     };
-    return audit_log_append_accepted(in->log, &a, &it->seq);
+    int rc = audit_log_append_accepted(in->log, &a, &it->seq);
+    const struct catalogue_type *type = config_type(in->cfg, it->env.type);
+    if (rc == 0 && type && type->closes)
+        rc = deadline_tracker_close(in->log, type, it->env.has_corr ? it->env.corr : NULL,
+                                    it->env.has_subject ? it->env.subject : NULL,
+                                    it->env.has_subject ? strlen(it->env.subject) : 0);
+    return rc;
 }
 
 static int

@@ -166,7 +166,7 @@ Test(delivery_journal, follow_ups_are_accepted_once_with_their_cause)
     /* Twice, as a retried worker would: the second time the id is already in. */
     for (int round = 0; round < 2; round++) {
         size_t first = delivery_journal_emits(j);
-        delivery_journal_add_emit(j, &f, &area);
+        delivery_journal_add_emit(j, &f, &area, NULL);
         struct journal_op *op = s_queue(j, "completed", 1);
         op->event_seq = 42;
         op->area = "press";

@@ -1,0 +1,537 @@
+/*
+ * deadline_tracker: see deadline_tracker.h.
+ *
+ * Table layout: key = due (u64 BE, unix ms; UINT64_MAX for an open case),
+ * event seq (u64 BE), deadline name; value = msgpack map {"seq", "area",
+ * "name", "due" (int or nil), "rule", "basis", "subject" (str or nil),
+ * "closed_by": [types], "warned": bool}. Keys sort by due time, so a scan
+ * reads only what is due or nearly due and stops.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon/clock.h"
+#include "daemon/deadline_tracker.h"
+#include "daemon/ingress.h"
+#include "daemon/log.h"
+#include "proto/audit_record.h"
+#include "proto/msgpack_scan.h"
+#include "proto/pack.h"
+
+#define MAX_TRACKED  8   /* per result */
+#define MAX_PER_SCAN 256 /* records queued by one scan; the next goes on */
+#define NAME_MAX_LEN 64
+
+struct tracked {
+    uint64_t seq;
+    char area[65];
+    char name[NAME_MAX_LEN + 1];
+    bool open;
+    uint64_t due;
+    const msgpack_object *rule, *basis, *subject, *closed_by;
+    bool warned;
+};
+
+/* ------------------------------------------------------------------------ */
+/* Keys and values. */
+
+static void
+s_be64(uint64_t v, uint8_t *p)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (56 - 8 * i));
+}
+
+static uint64_t
+s_from_be64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static size_t
+s_key(uint8_t *key, uint64_t due, uint64_t seq, const char *name)
+{
+    size_t n = strlen(name);
+    s_be64(due, key);
+    s_be64(seq, key + 8);
+    memcpy(key + 16, name, n);
+    return 16 + n;
+}
+
+static const msgpack_object *
+s_get(const msgpack_object *map, const char *key)
+{
+    if (!map || map->type != MSGPACK_OBJECT_MAP)
+        return NULL;
+    for (uint32_t i = 0; i < map->via.map.size; i++)
+        if (pack_str_is(&map->via.map.ptr[i].key, key))
+            return &map->via.map.ptr[i].val;
+    return NULL;
+}
+
+static bool
+s_copy_str(const msgpack_object *o, char *buf, size_t size)
+{
+    if (!o || o->type != MSGPACK_OBJECT_STR || o->via.str.size == 0 || o->via.str.size >= size)
+        return false;
+    memcpy(buf, o->via.str.ptr, o->via.str.size);
+    buf[o->via.str.size] = '\0';
+    return true;
+}
+
+static void
+s_pack_str_obj(msgpack_packer *pk, const msgpack_object *o)
+{
+    if (o && o->type == MSGPACK_OBJECT_STR)
+        msgpack_pack_object(pk, *o);
+    else
+        msgpack_pack_nil(pk);
+}
+
+static void
+s_pack_value(msgpack_sbuffer *sb, const struct tracked *t)
+{
+    msgpack_packer pk;
+    msgpack_packer_init(&pk, sb, pack_sbuffer_write);
+    msgpack_pack_map(&pk, 9);
+    pack_cstr(&pk, "seq");
+    msgpack_pack_uint64(&pk, t->seq);
+    pack_cstr(&pk, "area");
+    pack_cstr(&pk, t->area);
+    pack_cstr(&pk, "name");
+    pack_cstr(&pk, t->name);
+    pack_cstr(&pk, "due");
+    if (t->open)
+        msgpack_pack_nil(&pk);
+    else
+        msgpack_pack_uint64(&pk, t->due);
+    pack_cstr(&pk, "rule");
+    s_pack_str_obj(&pk, t->rule);
+    pack_cstr(&pk, "basis");
+    s_pack_str_obj(&pk, t->basis);
+    pack_cstr(&pk, "subject");
+    s_pack_str_obj(&pk, t->subject);
+    pack_cstr(&pk, "closed_by");
+    if (t->closed_by && t->closed_by->type == MSGPACK_OBJECT_ARRAY)
+        msgpack_pack_object(&pk, *t->closed_by);
+    else
+        msgpack_pack_array(&pk, 0);
+    pack_cstr(&pk, "warned");
+    if (t->warned)
+        msgpack_pack_true(&pk);
+    else
+        msgpack_pack_false(&pk);
+}
+
+/* Reads a stored value (or a result's deadline entry) into *t. */
+static bool
+s_read(const msgpack_object *m, struct tracked *t)
+{
+    memset(t, 0, sizeof *t);
+    const msgpack_object *due = s_get(m, "due"), *seq = s_get(m, "seq");
+    if (!s_copy_str(s_get(m, "name"), t->name, sizeof t->name))
+        return false;
+    s_copy_str(s_get(m, "area"), t->area, sizeof t->area);
+    if (seq && seq->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+        t->seq = seq->via.u64;
+    if (due && due->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+        t->due = due->via.u64;
+    else if (due && due->type == MSGPACK_OBJECT_NIL)
+        t->open = true;
+    else
+        return false;
+    if (t->open)
+        t->due = UINT64_MAX;
+    t->rule = s_get(m, "rule");
+    t->basis = s_get(m, "basis");
+    t->subject = s_get(m, "subject");
+    t->closed_by = s_get(m, "closed_by");
+    const msgpack_object *w = s_get(m, "warned");
+    t->warned = w && w->type == MSGPACK_OBJECT_BOOLEAN && w->via.boolean;
+    return true;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Writer thread. */
+
+int
+deadline_tracker_track(struct audit_log *log, uint64_t event_seq, const char *area,
+                       const void *fields, size_t len, unsigned nfields)
+{
+    msgpack_zone zone;
+    msgpack_zone_init(&zone, 2048);
+    const msgpack_object *result = NULL;
+    msgpack_object key, val;
+    size_t off = 0;
+    for (unsigned i = 0; i < nfields && !result; i++) {
+        /* EXTRA_BYTES: one object read, more follow (the next field). */
+        int rk = msgpack_unpack(fields, len, &off, &zone, &key);
+        int rv = rk > 0 ? msgpack_unpack(fields, len, &off, &zone, &val) : rk;
+        if (rk <= 0 || rv <= 0)
+            break;
+        if (pack_str_is(&key, "result"))
+            result = &val;
+    }
+    const msgpack_object *list = s_get(result, "deadlines");
+    int rc = 0;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    for (uint32_t i = 0; list && list->type == MSGPACK_OBJECT_ARRAY && i < list->via.array.size &&
+                         i < MAX_TRACKED && rc == 0;
+         i++) {
+        const msgpack_object *e = &list->via.array.ptr[i];
+        const msgpack_object *track = s_get(e, "track");
+        struct tracked t;
+        if (!track || track->type != MSGPACK_OBJECT_BOOLEAN || !track->via.boolean ||
+            !s_read(e, &t))
+            continue;
+        t.seq = event_seq;
+        snprintf(t.area, sizeof t.area, "%s", area);
+        t.warned = false;
+        uint8_t k[DEADLINE_KEY_MAX];
+        size_t klen = s_key(k, t.due, t.seq, t.name);
+        msgpack_sbuffer_clear(&sb);
+        s_pack_value(&sb, &t);
+        rc = audit_log_deadline_put(log, k, klen, sb.data, sb.size);
+    }
+    msgpack_sbuffer_destroy(&sb);
+    msgpack_zone_destroy(&zone);
+    return rc;
+}
+
+struct closing {
+    const char *type;
+    uint64_t case_seq; /* 0: no corr to match */
+    const char *subject;
+    size_t subject_len;
+    msgpack_sbuffer keys; /* lengths (size_t) and keys to delete */
+};
+
+static bool
+s_names(const msgpack_object *list, const char *type)
+{
+    for (uint32_t i = 0; list && list->type == MSGPACK_OBJECT_ARRAY && i < list->via.array.size;
+         i++)
+        if (pack_str_is(&list->via.array.ptr[i], type))
+            return true;
+    return false;
+}
+
+static int
+s_match(void *arg, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    struct closing *c = arg;
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    struct tracked t;
+    if (msgpack_unpack_next(&u, val, vlen, NULL) == MSGPACK_UNPACK_SUCCESS && s_read(&u.data, &t) &&
+        s_names(t.closed_by, c->type)) {
+        bool by_corr = c->case_seq && t.seq == c->case_seq;
+        bool by_subject = c->subject && t.subject && t.subject->type == MSGPACK_OBJECT_STR &&
+                          t.subject->via.str.size == c->subject_len &&
+                          memcmp(t.subject->via.str.ptr, c->subject, c->subject_len) == 0;
+        if (by_corr || by_subject) {
+            pack_sbuffer_write(&c->keys, (const char *)&klen, sizeof klen);
+            pack_sbuffer_write(&c->keys, key, klen);
+        }
+    }
+    msgpack_unpacked_destroy(&u);
+    return 0;
+}
+
+int
+deadline_tracker_close(struct audit_log *log, const struct catalogue_type *type,
+                       const uint8_t *corr, const char *subject, size_t subject_len)
+{
+    if (!type || !type->closes)
+        return 0;
+    struct closing c = {.type = type->name, .subject = subject, .subject_len = subject_len};
+    if (corr && audit_log_find_id(log, corr, &c.case_seq) < 0)
+        c.case_seq = 0;
+    if (!c.case_seq && !subject)
+        return 0;
+    msgpack_sbuffer_init(&c.keys);
+    int rc = audit_log_deadline_foreach(log, false, s_match, &c);
+    for (size_t off = 0; rc == 0 && off < c.keys.size;) {
+        size_t klen;
+        memcpy(&klen, c.keys.data + off, sizeof klen);
+        off += sizeof klen;
+        rc = audit_log_deadline_del(log, c.keys.data + off, klen);
+        if (rc == -ENOENT)
+            rc = 0;
+        off += klen;
+    }
+    msgpack_sbuffer_destroy(&c.keys);
+    return rc;
+}
+
+bool
+deadline_tracker_applies(struct audit_log *log, const void *key, size_t klen, bool warning)
+{
+    const void *val;
+    size_t vlen;
+    if (audit_log_deadline_get(log, key, klen, &val, &vlen) < 0)
+        return false;
+    if (!warning)
+        return true;
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    struct tracked t;
+    bool applies = msgpack_unpack_next(&u, val, vlen, NULL) == MSGPACK_UNPACK_SUCCESS &&
+                   s_read(&u.data, &t) && !t.warned;
+    msgpack_unpacked_destroy(&u);
+    return applies;
+}
+
+int
+deadline_tracker_apply(struct audit_log *log, const void *key, size_t klen, bool warning)
+{
+    if (!warning)
+        return audit_log_deadline_del(log, key, klen);
+    const void *val;
+    size_t vlen;
+    int rc = audit_log_deadline_get(log, key, klen, &val, &vlen);
+    if (rc < 0)
+        return rc;
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    struct tracked t;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    if (msgpack_unpack_next(&u, val, vlen, NULL) == MSGPACK_UNPACK_SUCCESS && s_read(&u.data, &t)) {
+        t.warned = true;
+        s_pack_value(&sb, &t);
+        rc = audit_log_deadline_put(log, key, klen, sb.data, sb.size);
+    }
+    msgpack_sbuffer_destroy(&sb);
+    msgpack_unpacked_destroy(&u);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The loop side. */
+
+struct deadline_tracker {
+    struct event_base *base;
+    const struct mandated_config *cfg;
+    struct audit_log *log;
+    struct delivery_journal *journal;
+    struct ingress *in;
+    struct event *timer;
+    msgpack_sbuffer data;
+    uint64_t now_ms;
+    unsigned queued; /* by this scan */
+    struct deadline_tracker_stats stats;
+};
+
+static uint64_t
+s_unix_ms(void)
+{
+    return realtime_ns() / 1000000u;
+}
+
+/* The tracked event's type, read from its accepted record in the snapshot. */
+static void
+s_event_type(struct deadline_tracker *t, uint64_t seq, char *buf, size_t size)
+{
+    const void *rec;
+    size_t len, off, flen;
+    snprintf(buf, size, "unknown");
+    if (audit_log_snapshot_get(t->log, seq, &rec, &len) < 0 ||
+        msgpack_scan_map_field(rec, len, "type", &off, &flen) < 0)
+        return;
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    if (msgpack_unpack_next(&u, (const char *)rec + off, flen, NULL) == MSGPACK_UNPACK_SUCCESS)
+        s_copy_str(&u.data, buf, size);
+    msgpack_unpacked_destroy(&u);
+}
+
+/* The tracked event's id, for the deadline event's corr. */
+static bool
+s_event_id(struct deadline_tracker *t, uint64_t seq, uint8_t id[16])
+{
+    const void *rec;
+    size_t len, off, flen;
+    if (audit_log_snapshot_get(t->log, seq, &rec, &len) < 0 ||
+        msgpack_scan_map_field(rec, len, "id", &off, &flen) < 0)
+        return false;
+    const uint8_t *p = (const uint8_t *)rec + off;
+    /* bin 8 with 16 bytes: 0xc4 0x10 */
+    if (flen != 18 || p[0] != 0xc4 || p[1] != 16)
+        return false;
+    memcpy(id, p + 2, 16);
+    return true;
+}
+
+static void
+s_queue(struct deadline_tracker *t, const void *key, size_t klen, const struct tracked *d,
+        bool warning)
+{
+    const struct area_conf *area = config_area(t->cfg, d->area);
+    if (!area) {
+        log_warn("deadline: %s of event %" PRIu64 " belongs to area '%s', no longer configured",
+                 d->name, d->seq, d->area);
+        return;
+    }
+    const char *type = warning ? "deadline.warning" : "deadline.breached";
+    char event_type[ENVELOPE_TYPE_MAX + 1], text[160];
+    uint8_t id[16], corr[16];
+    bool has_corr = s_event_id(t, d->seq, corr);
+    s_event_type(t, d->seq, event_type, sizeof event_type);
+    snprintf(text, sizeof text, "mandate:%s:%" PRIu64 ":%s", type, d->seq, d->name);
+    crypto_generichash(id, sizeof id, (const unsigned char *)text, strlen(text), NULL, 0);
+
+    msgpack_packer pk;
+    msgpack_sbuffer_clear(&t->data);
+    msgpack_packer_init(&pk, &t->data, pack_sbuffer_write);
+    msgpack_pack_map(&pk, 6);
+    pack_cstr(&pk, "event_seq");
+    msgpack_pack_uint64(&pk, d->seq);
+    pack_cstr(&pk, "event_type");
+    pack_cstr(&pk, event_type);
+    pack_cstr(&pk, "deadline");
+    pack_cstr(&pk, d->name);
+    pack_cstr(&pk, "due");
+    msgpack_pack_uint64(&pk, d->due);
+    pack_cstr(&pk, "rule");
+    s_pack_str_obj(&pk, d->rule);
+    pack_cstr(&pk, "basis");
+    s_pack_str_obj(&pk, d->basis);
+    char subject[ENVELOPE_SUBJECT_MAX + 1] = "";
+    bool has_subject = s_copy_str(d->subject, subject, sizeof subject);
+    struct envelope_fields f = {.id = id,
+                                .type = type,
+                                .source = "broker",
+                                .time_ms = t->now_ms,
+                                .corr = has_corr ? corr : NULL,
+                                .subject = has_subject ? subject : NULL,
+                                .data = t->data.data,
+                                .data_len = t->data.size};
+    size_t emit_first = delivery_journal_emits(t->journal);
+    delivery_journal_add_emit(t->journal, &f, area, config_type(t->cfg, type));
+
+    struct journal_op *op = delivery_journal_begin(t->journal, "deadline", &pk);
+    op->emit_first = emit_first;
+    op->nemit = 1;
+    op->event_seq = d->seq;
+    op->area = area->name;
+    op->emit_source = "broker";
+    op->deadline = warning ? JOURNAL_DEADLINE_WARNED : JOURNAL_DEADLINE_BREACHED;
+    audit_pack_key(&pk, "event_seq");
+    msgpack_pack_uint64(&pk, d->seq);
+    audit_pack_key(&pk, "area");
+    audit_pack_str(&pk, area->name);
+    audit_pack_key(&pk, "deadline");
+    audit_pack_str(&pk, d->name);
+    audit_pack_key(&pk, "due");
+    msgpack_pack_uint64(&pk, d->due);
+    audit_pack_key(&pk, "state");
+    audit_pack_str(&pk, warning ? "warning" : "breached");
+    delivery_journal_end(t->journal, op, 5);
+    /* The table key rides in the journal too, outside the record. */
+    op->deadline_key_off = delivery_journal_append_raw(t->journal, key, klen);
+    op->deadline_key_len = klen;
+    t->queued++;
+    if (warning)
+        t->stats.warned++;
+    else
+        t->stats.breached++;
+}
+
+static int
+s_visit(void *arg, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    struct deadline_tracker *t = arg;
+    if (klen < 16 || klen > DEADLINE_KEY_MAX)
+        return 0;
+    uint64_t due = s_from_be64(key);
+    uint64_t warn = t->cfg->delivery.deadline_warn_ms;
+    if (due == UINT64_MAX || due > t->now_ms + warn)
+        return 1; /* in due order: nothing later is due either */
+    if (t->queued >= MAX_PER_SCAN)
+        return 1;
+    msgpack_unpacked u;
+    msgpack_unpacked_init(&u);
+    struct tracked d;
+    if (msgpack_unpack_next(&u, val, vlen, NULL) == MSGPACK_UNPACK_SUCCESS && s_read(&u.data, &d)) {
+        if (due <= t->now_ms)
+            s_queue(t, key, klen, &d, false);
+        else if (warn && !d.warned)
+            s_queue(t, key, klen, &d, true);
+    }
+    msgpack_unpacked_destroy(&u);
+    return 0;
+}
+
+void
+deadline_tracker_scan(struct deadline_tracker *t)
+{
+    t->now_ms = s_unix_ms();
+    t->queued = 0;
+    t->stats.scans++;
+    if (audit_log_snapshot_begin(t->log) < 0)
+        return;
+    int rc = audit_log_deadline_foreach(t->log, true, s_visit, t);
+    audit_log_snapshot_end(t->log);
+    if (rc < 0)
+        log_warn("deadline: scan failed: %s", strerror(-rc));
+    if (t->queued)
+        ingress_kick(t->in);
+}
+
+static void
+s_on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    deadline_tracker_scan(arg);
+}
+
+struct deadline_tracker *
+deadline_tracker_new(struct event_base *base, const struct mandated_config *cfg,
+                     struct audit_log *log, struct delivery_journal *journal, struct ingress *in)
+{
+    struct deadline_tracker *t = xcalloc(1, sizeof *t);
+    t->base = base;
+    t->cfg = cfg;
+    t->log = log;
+    t->journal = journal;
+    t->in = in;
+    msgpack_sbuffer_init(&t->data);
+    t->timer = event_new(base, -1, EV_PERSIST, s_on_timer, t);
+    unsigned ms = cfg->delivery.deadline_scan_ms;
+    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+    if (!t->timer || event_add(t->timer, &tv) < 0) {
+        log_err("deadline: cannot start the scan timer");
+        deadline_tracker_destroy(&t);
+        return NULL;
+    }
+    return t;
+}
+
+const struct deadline_tracker_stats *
+deadline_tracker_stats(const struct deadline_tracker *t)
+{
+    return &t->stats;
+}
+
+void
+deadline_tracker_destroy(struct deadline_tracker **t_p)
+{
+    struct deadline_tracker *t = *t_p;
+    if (!t)
+        return;
+    if (t->timer)
+        event_free(t->timer);
+    msgpack_sbuffer_destroy(&t->data);
+    free(t);
+    *t_p = NULL;
+}
