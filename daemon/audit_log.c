@@ -405,12 +405,13 @@ audit_log_deadline_put(struct audit_log *log, const void *key, size_t klen, cons
     return rc ? s_mdb_errno(log, rc) : 0;
 }
 
-int
-audit_log_deadline_get(struct audit_log *log, const void *key, size_t klen, const void **ret_val,
-                       size_t *ret_len)
+/* One value by key, -ENOENT if missing; the bytes live as long as txn. */
+static int
+s_get(struct audit_log *log, MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen,
+      const void **ret_val, size_t *ret_len)
 {
     MDB_val k = {.mv_size = klen, .mv_data = (void *)key}, v;
-    int rc = mdb_get(log->txn, log->db_deadlines, &k, &v);
+    int rc = mdb_get(txn, dbi, &k, &v);
     if (rc == MDB_NOTFOUND)
         return -ENOENT;
     if (rc)
@@ -418,6 +419,13 @@ audit_log_deadline_get(struct audit_log *log, const void *key, size_t klen, cons
     *ret_val = v.mv_data;
     *ret_len = v.mv_size;
     return 0;
+}
+
+int
+audit_log_deadline_get(struct audit_log *log, const void *key, size_t klen, const void **ret_val,
+                       size_t *ret_len)
+{
+    return s_get(log, log->txn, log->db_deadlines, key, klen, ret_val, ret_len);
 }
 
 int
@@ -584,15 +592,7 @@ audit_log_snapshot_get(struct audit_log *log, uint64_t seq, const void **ret_byt
 {
     uint8_t k[8];
     s_be64(seq, k);
-    MDB_val key = {.mv_size = 8, .mv_data = k}, val;
-    int rc = mdb_get(log->snap, log->db_log, &key, &val);
-    if (rc == MDB_NOTFOUND)
-        return -ENOENT;
-    if (rc)
-        return s_mdb_errno(log, rc);
-    *ret_bytes = val.mv_data;
-    *ret_len = val.mv_size;
-    return 0;
+    return s_get(log, log->snap, log->db_log, k, sizeof k, ret_bytes, ret_len);
 }
 
 int
