@@ -418,7 +418,7 @@ s_queue(struct deadline_tracker *t, const void *key, size_t klen, const struct t
     size_t emit_first = delivery_journal_emits(t->journal);
     delivery_journal_add_emit(t->journal, &f, area, config_type(t->cfg, type));
 
-    struct journal_op *op = delivery_journal_begin(t->journal, "deadline", &pk);
+    struct journal_op *op = delivery_journal_begin(t->journal, AUDIT_KIND_DEADLINE, &pk);
     op->emit_first = emit_first;
     op->nemit = 1;
     op->event_seq = d->seq;

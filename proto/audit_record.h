@@ -40,6 +40,10 @@
 /* Worker pool membership: worker, area, then credit (joined) or reason, inflight (lost). */
 #define AUDIT_KIND_WORKER_JOINED "worker_joined"
 #define AUDIT_KIND_WORKER_LOST   "worker_lost"
+/* A tracked deadline near or past its due time (daemon/deadline_tracker.h):
+ * event_seq, area, deadline, due (unix ms), state "warning" | "breached";
+ * emitted: the deadline.* event it brought in. */
+#define AUDIT_KIND_DEADLINE "deadline"
 
 /* hash = BLAKE2b-256(bytes). */
 void audit_chain_hash(const void *bytes, size_t len, uint8_t ret_hash[AUDIT_HASH_LEN]);

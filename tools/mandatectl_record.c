@@ -57,6 +57,12 @@ static const struct layout {
       {.field = "credit", .label = "credit="}}},
     {AUDIT_KIND_WORKER_LOST,
      {{.field = "worker", .width = 12}, {.field = "area", .width = 12}, {.field = "reason"}}},
+    {AUDIT_KIND_DEADLINE,
+     {{.field = "event_seq", .label = "event=", .width = 12},
+      {.field = "area", .width = 12},
+      {.field = "state", .width = 10},
+      {.field = "deadline", .width = 16},
+      {.field = "due", .label = "due=", .time_ms = true}}},
 };
 
 /* ---- accessors ---- */

@@ -155,6 +155,11 @@ Test(deadlines, warning_then_breach_across_a_kill9, .timeout = 120)
     cr_assert_eq(harness_ctl(h, NULL, &out, "show", seq, NULL), 0);
     cr_expect(strstr(out, "deadline.breached"), "show lists the breach:\n%s", out);
     free(out);
+    /* tail's columns for the deadline records. */
+    cr_assert_eq(harness_ctl(h, NULL, &out, "tail", "--kind", "deadline", NULL), 0);
+    cr_expect(strstr(out, "warning") && strstr(out, "breached") && strstr(out, "removal"), "%s",
+              out);
+    free(out);
     cr_assert_eq(harness_ctl(h, NULL, NULL, "verify", NULL), 0);
     msgpack_sbuffer_destroy(&data);
     harness_destroy(&h);
