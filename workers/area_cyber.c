@@ -178,7 +178,7 @@ s_soc_alert(struct area_result *r, struct handler_outcome *out)
         return rc; /* the runtime answers retry: the alert comes back */
 
     area_result_outcome(r, d.opened ? "incident_opened" : "incident_joined");
-    r->subject = NULL;
+    area_result_subject(r, NULL);
     pack_cstr(area_result_extra(r, "priority"), s_p(p));
     pack_cstr(area_result_extra(r, "incident_id"), d.incident_id);
     pack_cstr(area_result_extra(r, "incident_priority"), s_p(d.priority));
@@ -229,7 +229,7 @@ s_soc_alert(struct area_result *r, struct handler_outcome *out)
     }
     msgpack_sbuffer_destroy(&data);
     if (d.confirmed_now) {
-        r->subject = d.incident_id;
+        area_result_subject(r, d.incident_id);
         area_result_deadline(r, "notify", (int64_t)d.first_seen, NULL);
         area_result_finding(r, "incident_confirmed", catalogue_basis(r->type, "notify"),
                             "%s reached %s: the 5-day notification clock runs from its first "
@@ -315,7 +315,7 @@ s_incident_event(struct area_result *r, struct handler_outcome *out)
     area_data_str(r->req, "incident_id", incident, sizeof incident);
     area_result_triage(r);
     bool opened = strcmp(r->type->base, "cyber.incident_opened") == 0;
-    area_result_outcome(r, opened ? "incident_opened" : "incident_updated");
+    area_result_outcome(r, opened ? "incident_triaged" : "update_triaged");
     pack_cstr(area_result_extra(r, "incident_id"), incident);
     return 0;
 }

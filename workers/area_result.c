@@ -49,6 +49,17 @@ area_result_outcome(struct area_result *r, const char *outcome)
 }
 
 void
+area_result_subject(struct area_result *r, const char *subject)
+{
+    if (!subject) {
+        r->subject = NULL;
+        return;
+    }
+    snprintf(r->subject_buf, sizeof r->subject_buf, "%s", subject);
+    r->subject = r->subject_buf;
+}
+
+void
 area_result_triage(struct area_result *r)
 {
     const struct area_conf *a = r->req->area_conf;

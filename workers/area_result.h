@@ -43,6 +43,7 @@ struct area_result {
     const char *unit;
     const char *outcome;
     const char *subject; /* the case tracked deadlines belong to: the event's subject */
+    char subject_buf[ENVELOPE_SUBJECT_MAX + 1];
     struct area_finding findings[AREA_RESULT_MAX_FINDINGS];
     size_t nfindings;
     struct area_deadline deadlines[AREA_RESULT_MAX_DEADLINES];
@@ -58,6 +59,8 @@ void area_result_init(struct area_result *r, const struct handler_request *req);
 void area_result_destroy(struct area_result *r);
 
 void area_result_outcome(struct area_result *r, const char *outcome);
+/* The case this result's tracked deadlines belong to (copied; NULL: none). */
+void area_result_subject(struct area_result *r, const char *subject);
 /* The area's triage unit (if it has one) handles this event. */
 void area_result_triage(struct area_result *r);
 /* A finding: a rule applied and what it found; basis NULL = the type's. */
