@@ -28,11 +28,13 @@
 #include "proto/audit_record.h"
 #include "tests/support/daemon_harness.h"
 #include "tests/support/log_inspect.h"
+#include "tests/support/sample_data.h"
 #include "tests/support/worker_process.h"
 #include <zmq.h>
 
 #include "proto/envelope.h"
 #include "proto/mdp.h"
+#include "proto/pack.h"
 #include "proto/text.h"
 #include "tools/mandate_client.h"
 
@@ -41,7 +43,6 @@
 #define DEFAULT_CREDIT "128"
 #define AREA           "press"
 #define EVENT_BYTES    300 /* as in bench/ingest */
-#define PAD_BYTES      196 /* what makes an event EVENT_BYTES long */
 #define EVENT_TYPE     "press.conference_notice"
 #define MAX_WORKERS    4
 #define MAX_RUNS       20
@@ -77,30 +78,68 @@ struct publisher {
     size_t t_at;            /* offset of data.t's 8 bytes within an event */
 };
 
+/* A valid notice's data with "pad" (pad_len bytes) and, last, "t": 0 as a
+ * full 8-byte uint (0xcf), so that its bytes can be rewritten in place. */
+static void
+s_notice_data(msgpack_sbuffer *sb, size_t pad_len)
+{
+    static const uint8_t zeros[256];
+    msgpack_packer pk;
+    msgpack_sbuffer_clear(sb);
+    msgpack_packer_init(&pk, sb, pack_sbuffer_write);
+    msgpack_pack_map(&pk, SAMPLE_NOTICE_FIELDS + 2);
+    sample_notice_fields(&pk);
+    msgpack_pack_str_with_body(&pk, "pad", 3);
+    msgpack_pack_bin_with_body(&pk, zeros, pad_len < sizeof zeros ? pad_len : sizeof zeros);
+    msgpack_pack_str_with_body(&pk, "t", 1);
+    pack_sbuffer_write(sb, "\xcf\0\0\0\0\0\0\0\0", 9);
+}
+
 /*
  * Encodes p->n events with UUIDv7 ids (what publishers really send) and
- * data = {"pad": 196 bytes, "t": 0}: 300 bytes an event, as in bench/ingest.
+ * valid notice data padded to EVENT_BYTES an event, as in bench/ingest,
+ * with "t" (the publish time) last.
  */
 static void
 s_prepare(struct publisher *p)
 {
-    uint8_t data[7 + PAD_BYTES + 11] = {0x82, 0xa3, 'p', 'a', 'd', 0xc4, PAD_BYTES};
-    memcpy(data + 7 + PAD_BYTES, "\xa1t\xcf", 3); /* t's 8 bytes follow, zero for now */
+    msgpack_sbuffer data, probe;
+    msgpack_sbuffer_init(&data);
+    msgpack_sbuffer_init(&probe);
+    uint8_t id[16] = {0};
+    size_t pad = 0;
+    /* The padding that makes an envelope EVENT_BYTES long (or the nearest under). */
+    for (size_t try = 0; try < 256; try++) {
+        s_notice_data(&data, try);
+        struct envelope_fields f = {.id = id,
+                                    .type = EVENT_TYPE,
+                                    .source = "bench",
+                                    .time_ms = s_now_ns() / 1000000u,
+                                    .data = data.data,
+                                    .data_len = data.size};
+        msgpack_sbuffer_clear(&probe);
+        envelope_encode(&f, &probe);
+        if (probe.size > EVENT_BYTES)
+            break;
+        pad = try;
+    }
+    s_notice_data(&data, pad);
+    msgpack_sbuffer_destroy(&probe);
     msgpack_sbuffer_init(&p->events);
     p->off = calloc(p->n + 1, sizeof *p->off);
     for (unsigned i = 0; i < p->n; i++) {
-        uint8_t id[16];
         mandate_new_id(id);
         struct envelope_fields f = {.id = id,
                                     .type = EVENT_TYPE,
                                     .source = "bench",
                                     .time_ms = s_now_ns() / 1000000u,
-                                    .data = data,
-                                    .data_len = sizeof data};
+                                    .data = data.data,
+                                    .data_len = data.size};
         p->off[i] = p->events.size;
         envelope_encode(&f, &p->events);
     }
     p->off[p->n] = p->events.size;
+    msgpack_sbuffer_destroy(&data);
     if (p->n && p->off[1] - p->off[0] != EVENT_BYTES)
         fprintf(stderr, "e2e: events are %zu bytes, not %d\n", p->off[1] - p->off[0], EVENT_BYTES);
     /* data is the envelope's last field: t's bytes end the event. */
@@ -277,9 +316,10 @@ s_scan_one(uint64_t seq, const struct audit_record *rec, const void *b, size_t l
             const msgpack_object_kv *kv = &ev->via.map.ptr[i];
             if (kv->key.type != MSGPACK_OBJECT_STR || kv->key.via.str.size != 4 ||
                 memcmp(kv->key.via.str.ptr, "data", 4) != 0 || kv->val.type != MSGPACK_OBJECT_MAP ||
-                kv->val.via.map.size != 2)
+                kv->val.via.map.size == 0)
                 continue;
-            s->t_by_seq[seq] = kv->val.via.map.ptr[1].val.via.u64; /* "t" comes last */
+            /* "t" comes last */
+            s->t_by_seq[seq] = kv->val.via.map.ptr[kv->val.via.map.size - 1].val.via.u64;
             if (!s->first_pub || s->t_by_seq[seq] < s->first_pub)
                 s->first_pub = s->t_by_seq[seq];
         }

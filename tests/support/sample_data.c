@@ -133,7 +133,7 @@ sample_data_pack(const char *type, const char *without_key, int64_t n, msgpack_s
 }
 
 void
-sample_notice_pack(msgpack_packer *pk, uint32_t n, size_t pad_len)
+sample_notice_fields(msgpack_packer *pk)
 {
     /* Short ASCII values: the benchmarks' whole envelope is 300 bytes. */
     static const char *const kv[][2] = {
@@ -141,20 +141,25 @@ sample_notice_pack(msgpack_packer *pk, uint32_t n, size_t pad_len)
         {"purpose", "lich le hoi"}, {"content", "le hoi"},          {"venue", "Nha hat"},
         {"invitees", "bao chi"},
     };
-    static char pad[1024];
-    size_t nkv = sizeof kv / sizeof *kv;
-
-    if (!pad[0])
-        memset(pad, 'x', sizeof pad);
-    if (pad_len > sizeof pad)
-        pad_len = sizeof pad;
-    msgpack_pack_map(pk, (uint32_t)(nkv + 2 + (pad_len ? 1 : 0)));
-    for (size_t i = 0; i < nkv; i++) {
+    for (size_t i = 0; i < sizeof kv / sizeof *kv; i++) {
         pack_cstr(pk, kv[i][0]);
         pack_cstr(pk, kv[i][1]);
     }
     pack_cstr(pk, "start_time");
     msgpack_pack_uint64(pk, 1780300000000ull);
+}
+
+void
+sample_notice_pack(msgpack_packer *pk, uint32_t n, size_t pad_len)
+{
+    static char pad[1024];
+
+    if (!pad[0])
+        memset(pad, 'x', sizeof pad);
+    if (pad_len > sizeof pad)
+        pad_len = sizeof pad;
+    msgpack_pack_map(pk, (uint32_t)(SAMPLE_NOTICE_FIELDS + 1 + (pad_len ? 1 : 0)));
+    sample_notice_fields(pk);
     pack_cstr(pk, "n");
     msgpack_pack_fix_uint32(pk, n); /* fixed width: every event has the same size */
     if (pad_len) {

@@ -27,6 +27,11 @@ const char *sample_data_json(const char *type);
  */
 int sample_data_pack(const char *type, const char *without_key, int64_t n, msgpack_sbuffer *out);
 
+/* The SAMPLE_NOTICE_FIELDS key/value pairs of a valid press.conference_notice
+ * (short ASCII values), without a map header: callers add keys of their own. */
+#define SAMPLE_NOTICE_FIELDS 8
+void sample_notice_fields(msgpack_packer *pk);
+
 /*
  * A valid press.conference_notice data map with two more keys: "n" (a
  * fixed-width uint32, so every event has the same size) and, if pad_len,
