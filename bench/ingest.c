@@ -233,13 +233,9 @@ s_pad_len(void)
     msgpack_sbuffer_init(&data);
     msgpack_sbuffer_init(&out);
     s_event_id(id, 0, 0, 0);
-    size_t bare = s_encode_event(&data, &out, id, 0, 0);
-    /* Past 31 bytes the pad string's header grows from 1 to 2 bytes. */
-    if (bare + 1 + 32 <= EVENT_BYTES) {
-        size_t try = EVENT_BYTES - bare - 1;
+    for (size_t try = 1; try < EVENT_BYTES && !pad_len; try++)
         if (s_encode_event(&data, &out, id, 0, try) == EVENT_BYTES)
             pad_len = try;
-    }
     msgpack_sbuffer_destroy(&data);
     msgpack_sbuffer_destroy(&out);
     return pad_len;
