@@ -15,6 +15,7 @@
 
 #include "config/config.h"
 #include "config/embedded.h"
+#include "tests/support/daemon_harness.h"
 
 #define NAME "test.conf"
 
@@ -130,7 +131,8 @@ Test(config_default, file_matches_embedded)
     struct mandated_config *file = NULL, *embedded = NULL;
     struct config_error err;
     cr_assert_eq(config_load_file(path, &file, &err), 0, "%s: %s", path, err.message);
-    cr_assert_eq(config_load_string(embedded_config.text, embedded_config.name, &embedded, &err), 0);
+    cr_assert_eq(config_load_string(embedded_config.text, embedded_config.name, &embedded, &err),
+                 0);
     cr_expect_eq(file->nareas, embedded->nareas);
     for (size_t i = 0; i < file->nareas && i < embedded->nareas; i++) {
         cr_expect_str_eq(file->areas[i].name, embedded->areas[i].name);
@@ -812,4 +814,75 @@ Test(config_files, split_hostport)
     cr_expect_eq(config_split_hostport(":80", host, sizeof host, &port), -EINVAL);
     cr_expect_eq(config_split_hostport("[::1]80", host, sizeof host, &port), -EINVAL);
     cr_expect_eq(config_split_hostport("localhost:80", host, 4, &port), -ENAMETOOLONG);
+}
+
+/* The data files the config names: the catalogue, the calendars and the
+ * asset registry, at their defaults (compiled in) and from files. */
+Test(config_values, domain_files_and_deadline_keys)
+{
+    struct mandated_config *cfg = s_loads("[area a]\n");
+    cr_expect_str_eq(cfg->broker.catalogue, "");
+    cr_expect_str_eq(cfg->broker.calendar_dir, "");
+    cr_expect_str_eq(cfg->broker.asset_registry, "");
+    cr_expect_str_eq(cfg->areas[0].triage_unit, "");
+    cr_expect_eq(cfg->delivery.deadline_scan_ms, 1000);
+    cr_expect_eq(cfg->delivery.deadline_warn_ms, 86400000);
+    cr_assert_not_null(cfg->catalogue);
+    cr_expect_geq(cfg->catalogue->ntypes, 24);
+    cr_expect(calendar_has_year(cfg->calendar, 2025));
+    cr_expect_not(calendar_has_year(cfg->calendar, 2030));
+    cr_expect_not_null(asset_registry_find(cfg->assets, "lgsp"));
+    config_destroy(&cfg);
+
+    char dir[256], text[2048], path[600];
+    cr_assert_eq(harness_mkdtemp(dir, sizeof dir, "config-files"), 0);
+    snprintf(path, sizeof path, "%s/2030.ini", dir);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs("[year 2030]\ndecision = a test\n[rest]\n2030-01-02 = x\n", f);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/cat.ini", dir);
+    f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs("[type a.x]\narea = a\nfield.n = uint max=3\n", f);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/assets.ini", dir);
+    f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs("[asset h]\ntitle = t\nsystem_level = 5\ncritical = yes\nowner = o\nowner_copes = no\n",
+          f);
+    fclose(f);
+    snprintf(text, sizeof text,
+             "[broker]\ncatalogue = %s/cat.ini\ncalendar_dir = %s\nasset_registry = %s/assets.ini\n"
+             "[delivery]\ndeadline_scan_ms = 10\ndeadline_warn_ms = 0\n"
+             "[area a]\ntriage_unit = SOC\n",
+             dir, dir, dir);
+    cfg = s_loads(text);
+    cr_expect_eq(cfg->catalogue->ntypes, 1);
+    cr_expect_str_eq(config_area_for_type(cfg, "a.x")->name, "a");
+    cr_expect_null(config_area_for_type(cfg, "press.conference_notice"), "only this catalogue");
+    cr_expect(calendar_has_year(cfg->calendar, 2030));
+    cr_expect(calendar_has_year(cfg->calendar, 2025), "the shipped years stay");
+    cr_expect_eq(cfg->assets->nassets, 1);
+    cr_expect_str_eq(cfg->areas[0].triage_unit, "SOC");
+    cr_expect_eq(cfg->delivery.deadline_scan_ms, 10);
+    cr_expect_eq(cfg->delivery.deadline_warn_ms, 0);
+    config_destroy(&cfg);
+
+    s_fails("[delivery]\ndeadline_scan_ms = 9\n" AREA, 2, "delivery.deadline_scan_ms");
+    s_fails("[delivery]\ndeadline_scan_ms = 3600001\n" AREA, 2, "delivery.deadline_scan_ms");
+    s_fails("[delivery]\ndeadline_warn_ms = 4000000001\n" AREA, 2, "delivery.deadline_warn_ms");
+
+    /* An error in a file the config names is reported with that file's line. */
+    f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs("[asset h]\nsystem_level = 9\n", f);
+    fclose(f);
+    struct config_error err;
+    cr_expect_eq(config_load_string(text, NAME, &cfg, &err), -EINVAL);
+    cr_expect_null(cfg);
+    cr_expect_str_eq(err.file, path);
+    cr_expect_eq(err.line, 2);
+    cr_expect_str_eq(err.key, "asset.h.system_level");
+    harness_rm_rf(dir);
 }
