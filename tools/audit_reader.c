@@ -18,8 +18,8 @@
 
 struct audit_reader {
     MDB_env *env;
-    MDB_dbi log, ids, pending, meta;
-    bool has_ids, has_pending, has_meta;
+    MDB_dbi log, ids, pending, meta, deadlines;
+    bool has_ids, has_pending, has_meta, has_deadlines;
     int mdb_rc; /* the last LMDB error, for audit_reader_strerror() */
     char path[PATH_MAX];
     char msg[PATH_MAX + 128];
@@ -115,6 +115,7 @@ audit_reader_open(const char *state_dir, struct audit_reader **ret_reader)
     }
     r->has_ids = mdb_dbi_open(txn, "ids", 0, &r->ids) == 0;
     r->has_pending = mdb_dbi_open(txn, "pending", 0, &r->pending) == 0;
+    r->has_deadlines = mdb_dbi_open(txn, "deadlines", 0, &r->deadlines) == 0;
     r->has_meta = mdb_dbi_open(txn, "meta", 0, &r->meta) == 0;
     /* Committing, even read-only, is what keeps the handles for later transactions. */
     rc = mdb_txn_commit(txn);
@@ -394,6 +395,10 @@ audit_reader_counts(struct audit_reader *r, struct audit_counts *ret_counts)
         if (r->has_pending && mdb_stat(txn, r->pending, &st) == 0) {
             c.has_pending = true;
             c.pending = st.ms_entries;
+        }
+        if (r->has_deadlines && mdb_stat(txn, r->deadlines, &st) == 0) {
+            c.has_deadlines = true;
+            c.deadlines = st.ms_entries;
         }
     }
     mdb_txn_abort(txn);

@@ -74,7 +74,8 @@ struct audit_counts {
     uint64_t log;              /* records */
     uint64_t ids;              /* distinct event ids */
     uint64_t pending;          /* deliveries not finished */
-    bool has_ids, has_pending; /* whether those databases exist */
+    uint64_t deadlines;        /* tracked deadlines still open */
+    bool has_ids, has_pending, has_deadlines; /* whether those databases exist */
     uint64_t map_size;         /* bytes mapped, as the writer last set it */
     uint64_t last_page_bytes;  /* bytes of the file in use */
 };

@@ -112,6 +112,8 @@ ctl_stats(struct ctl *ctl, int argc, char **argv)
         printf("event ids:   %" PRIu64 "\n", counts.ids);
     if (counts.has_pending)
         printf("pending:     %" PRIu64 "\n", counts.pending);
+    if (counts.has_deadlines)
+        printf("deadlines:   %" PRIu64 " tracked, not yet closed or breached\n", counts.deadlines);
     if (meta.has_head) {
         json_msgpack_hex(meta.chain_head, AUDIT_HASH_LEN, hex);
         printf("chain head:  %s (seq %" PRIu64 ")\n", hex, meta.chain_seq);

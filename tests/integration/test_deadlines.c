@@ -183,6 +183,10 @@ Test(deadlines, final_report_closes_the_case_by_subject, .timeout = 60)
     s_publish(h, n, "cyber.incident_notification", &data, NULL, "INC-T1");
     cr_assert(log_inspect_wait_kind(sd, "completed", "cyber", 1, 10000));
     cr_expect_eq(log_inspect_count(sd, "deadlines"), 1, "the case is open");
+    char *out = NULL;
+    cr_assert_eq(harness_ctl(h, NULL, &out, "stats", NULL), 0);
+    cr_expect(strstr(out, "deadlines:   1 tracked"), "stats counts it:\n%s", out);
+    free(out);
     /* A final report of another incident closes nothing. */
     msgpack_sbuffer_clear(&data);
     cr_assert_eq(sample_data_pack("cyber.incident_final_report", NULL, -1, &data), 0);
