@@ -21,10 +21,10 @@
 enum durability { DURABILITY_FULL, DURABILITY_RELAXED };
 
 struct area_conf {
-    char *name;   /* MDP service name, e.g. "press" */
-    char *unit;   /* handling unit */
+    char *name;        /* MDP service name, e.g. "press" */
+    char *unit;        /* handling unit */
     char *triage_unit; /* who triages its alerts (the SOC lane); empty: unit */
-    char **types; /* globs (fnmatch), e.g. "press.*": routes over the catalogue's */
+    char **types;      /* globs (fnmatch), e.g. "press.*": routes over the catalogue's */
     size_t ntypes;
     unsigned workers; /* processes to spawn */
     bool spawn;
@@ -76,8 +76,8 @@ struct mandated_config {
         char *sources_dir;
     } security;
 
-    struct catalogue *catalogue; /* loaded from broker.catalogue */
-    struct calendar *calendar;   /* the embedded years and broker.calendar_dir's */
+    struct catalogue *catalogue;   /* loaded from broker.catalogue */
+    struct calendar *calendar;     /* the embedded years and broker.calendar_dir's */
     struct asset_registry *assets; /* from broker.asset_registry */
     struct area_conf *areas;
     size_t nareas;

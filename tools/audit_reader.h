@@ -71,13 +71,13 @@ int audit_reader_meta(struct audit_reader *r, struct audit_meta *ret_meta);
 int audit_reader_lookup_id(struct audit_reader *r, const uint8_t id[16], uint64_t *ret_seq);
 
 struct audit_counts {
-    uint64_t log;              /* records */
-    uint64_t ids;              /* distinct event ids */
-    uint64_t pending;          /* deliveries not finished */
-    uint64_t deadlines;        /* tracked deadlines still open */
+    uint64_t log;                             /* records */
+    uint64_t ids;                             /* distinct event ids */
+    uint64_t pending;                         /* deliveries not finished */
+    uint64_t deadlines;                       /* tracked deadlines still open */
     bool has_ids, has_pending, has_deadlines; /* whether those databases exist */
-    uint64_t map_size;         /* bytes mapped, as the writer last set it */
-    uint64_t last_page_bytes;  /* bytes of the file in use */
+    uint64_t map_size;                        /* bytes mapped, as the writer last set it */
+    uint64_t last_page_bytes;                 /* bytes of the file in use */
 };
 
 int audit_reader_counts(struct audit_reader *r, struct audit_counts *ret_counts);

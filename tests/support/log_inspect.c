@@ -151,8 +151,7 @@ log_inspect_count_kind(const char *state_dir, const char *kind, const char *area
 }
 
 long
-log_inspect_count_field(const char *state_dir, const char *kind, const char *key,
-                        const char *value)
+log_inspect_count_field(const char *state_dir, const char *kind, const char *key, const char *value)
 {
     struct kind_count c = {kind, key, value, 0};
     return log_inspect_each(state_dir, s_count_kind, &c) < 0 ? -1 : c.n;

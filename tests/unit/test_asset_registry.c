@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "tests/support/refused_file.h"
 #include "config/asset_registry.h"
 
 Test(asset_registry, shipped_example)
@@ -32,14 +33,7 @@ Test(asset_registry, shipped_example)
 
 #define FULL "title = t\nsystem_level = 3\ncritical = no\nowner = o\nowner_copes = yes\n"
 
-struct bad_file {
-    const char *text;
-    unsigned line;
-    const char *key;
-    const char *message;
-};
-
-static const struct bad_file s_bad[] = {
+static const struct refused_file s_bad[] = {
     {"title = t\n", 1, "title", "outside any section"},
     {"[system a]\n", 1, "[system a]", "unknown section"},
     {"[asset]\n", 1, "[asset]", "unknown section"},
@@ -59,18 +53,11 @@ static const struct bad_file s_bad[] = {
 Test(asset_registry, broken_files_name_line_and_key)
 {
     for (size_t i = 0; i < sizeof s_bad / sizeof *s_bad; i++) {
-        const struct bad_file *b = &s_bad[i];
+        const struct refused_file *b = &s_bad[i];
         struct asset_registry *reg = NULL;
         struct config_error err;
-        char buf[600];
         int rc = asset_registry_load_string(b->text, "assets.ini", &reg, &err);
-        config_error_format(&err, buf, sizeof buf);
-        cr_expect_eq(rc, -EINVAL, "accepted: %s", b->text);
-        cr_expect_null(reg);
-        cr_expect_str_eq(err.file, "assets.ini", "%s", buf);
-        cr_expect_eq(err.line, b->line, "%s -> %s", b->text, buf);
-        cr_expect_str_eq(err.key, b->key, "%s -> %s", b->text, buf);
-        cr_expect(strstr(err.message, b->message), "%s -> %s", b->text, buf);
+        refused_file_expect(b, "assets.ini", rc, &err, reg);
     }
 }
 

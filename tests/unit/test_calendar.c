@@ -13,6 +13,7 @@
 
 #include "config/calendar.h"
 #include "tests/support/daemon_harness.h"
+#include "tests/support/refused_file.h"
 
 static struct calendar *
 s_shipped(void)
@@ -158,14 +159,7 @@ Test(calendar, shipped_years_name_their_decisions)
 /* ------------------------------------------------------------------------ */
 /* Files. */
 
-struct bad_file {
-    const char *text;
-    unsigned line;
-    const char *key;
-    const char *message;
-};
-
-static const struct bad_file s_bad[] = {
+static const struct refused_file s_bad[] = {
     {"", 0, "", "no [year YYYY] section"},
     {"[year 2027]\n", 0, "decision", "missing"},
     {"[year 2027]\ndecision =\n", 2, "decision", "empty"},
@@ -189,18 +183,11 @@ static const struct bad_file s_bad[] = {
 Test(calendar, broken_files_name_line_and_key)
 {
     for (size_t i = 0; i < sizeof s_bad / sizeof *s_bad; i++) {
-        const struct bad_file *b = &s_bad[i];
+        const struct refused_file *b = &s_bad[i];
         struct calendar *cal = NULL;
         struct config_error err;
-        char buf[600];
         int rc = calendar_load_string(b->text, "2027.ini", &cal, &err);
-        config_error_format(&err, buf, sizeof buf);
-        cr_expect_eq(rc, -EINVAL, "accepted: %s", b->text);
-        cr_expect_null(cal);
-        cr_expect_str_eq(err.file, "2027.ini", "%s", buf);
-        cr_expect_eq(err.line, b->line, "%s -> %s", b->text, buf);
-        cr_expect_str_eq(err.key, b->key, "%s -> %s", b->text, buf);
-        cr_expect(strstr(err.message, b->message), "%s -> %s", b->text, buf);
+        refused_file_expect(b, "2027.ini", rc, &err, cal);
     }
 }
 

@@ -13,6 +13,7 @@
 #include "config/config.h"
 #include "config/embedded.h"
 #include "proto/pack.h"
+#include "tests/support/refused_file.h"
 #include "tests/support/sample_data.h"
 #include "tools/json_msgpack.h"
 
@@ -203,14 +204,7 @@ Test(catalogue, config_names_a_missing_catalogue_file)
 /* ------------------------------------------------------------------------ */
 /* Broken catalogue files: each refused with its line and key. */
 
-struct bad_file {
-    const char *text;
-    unsigned line;
-    const char *key;
-    const char *message; /* a fragment */
-};
-
-static const struct bad_file s_bad_files[] = {
+static const struct refused_file s_bad_files[] = {
     {"area = x\n", 1, "area", "outside any section"},
     {"[kind a.b]\n", 1, "[kind a.b]", "unknown section"},
     {"[type Press.X]\n", 1, "[type Press.X]", "bad type name"},
@@ -261,18 +255,11 @@ static const struct bad_file s_bad_files[] = {
 Test(catalogue, broken_files_name_line_and_key)
 {
     for (size_t i = 0; i < sizeof s_bad_files / sizeof *s_bad_files; i++) {
-        const struct bad_file *b = &s_bad_files[i];
+        const struct refused_file *b = &s_bad_files[i];
         struct catalogue *cat = NULL;
         struct config_error err;
-        char buf[600];
         int rc = catalogue_load_string(b->text, "cat.ini", &cat, &err);
-        config_error_format(&err, buf, sizeof buf);
-        cr_expect_eq(rc, -EINVAL, "accepted: %s", b->text);
-        cr_expect_null(cat);
-        cr_expect_str_eq(err.file, "cat.ini", "%s", buf);
-        cr_expect_eq(err.line, b->line, "%s -> %s", b->text, buf);
-        cr_expect_str_eq(err.key, b->key, "%s -> %s", b->text, buf);
-        cr_expect(strstr(err.message, b->message), "%s -> %s", b->text, buf);
+        refused_file_expect(b, "cat.ini", rc, &err, cat);
         catalogue_destroy(&cat);
     }
 }

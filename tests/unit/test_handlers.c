@@ -18,8 +18,8 @@ s_default_config(void)
     struct mandated_config *cfg = NULL;
     struct config_error err;
 
-    cr_assert_eq(config_load_string(embedded_config.text, embedded_config.name, &cfg, &err), 0, "%s",
-                 err.message);
+    cr_assert_eq(config_load_string(embedded_config.text, embedded_config.name, &cfg, &err), 0,
+                 "%s", err.message);
     return cfg;
 }
 
