@@ -157,8 +157,8 @@ s_peer_address(zmq_msg_t *msg, char *out, size_t size)
 /*
  * The area of the event env's corr names, for the catalogue types that go
  * where their case is (case.decision): read from its accepted record. An
- * event still in the batch being written is not found yet; the publisher's
- * retry finds it.
+ * event still in the batch being written is not found yet: a publisher
+ * sends a decision after its case's ACK, as it would on paper.
  */
 static const struct area_conf *
 s_area_of_corr(struct ingress *in, const struct envelope *env)
