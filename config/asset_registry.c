@@ -199,7 +199,8 @@ s_load_text(const char *text, size_t len, const char *name, struct asset_registr
         asset_registry_destroy(&reg);
         return rc;
     }
-    qsort(reg->assets, reg->nassets, sizeof *reg->assets, s_cmp);
+    if (reg->nassets) /* qsort's base may not be NULL, even for no element */
+        qsort(reg->assets, reg->nassets, sizeof *reg->assets, s_cmp);
     *ret = reg;
     return 0;
 }
@@ -233,7 +234,7 @@ asset_registry_load(const char *path, struct asset_registry **ret, struct config
 const struct asset *
 asset_registry_find(const struct asset_registry *reg, const char *name)
 {
-    if (!reg)
+    if (!reg || !reg->nassets)
         return NULL;
     struct asset key = {.name = (char *)name};
     return bsearch(&key, reg->assets, reg->nassets, sizeof key, s_cmp);

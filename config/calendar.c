@@ -341,7 +341,8 @@ calendar_load(const char *dir, struct calendar **ret, struct config_error *err)
         calendar_destroy(&cal);
         return rc;
     }
-    qsort(cal->years, cal->nyears, sizeof *cal->years, s_year_cmp);
+    if (cal->nyears) /* qsort's base may not be NULL, even for no element */
+        qsort(cal->years, cal->nyears, sizeof *cal->years, s_year_cmp);
     *ret = cal;
     return 0;
 }

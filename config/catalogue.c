@@ -673,7 +673,8 @@ s_load_text(const char *text, size_t len, const char *name, struct catalogue **r
         catalogue_destroy(&cat);
         return -EINVAL;
     }
-    qsort(cat->types, cat->ntypes, sizeof *cat->types, s_type_cmp);
+    if (cat->ntypes) /* qsort's base may not be NULL, even for no element */
+        qsort(cat->types, cat->ntypes, sizeof *cat->types, s_type_cmp);
     *ret = cat;
     return 0;
 }
