@@ -19,7 +19,7 @@
 
 struct audit_log {
     MDB_env *env;
-    MDB_dbi db_log, db_ids, db_pending, db_meta, db_deadlines;
+    MDB_dbi db_log, db_ids, db_pending, db_meta, db_deadlines, db_closures;
     MDB_txn *txn;  /* the open batch, or NULL */
     MDB_txn *snap; /* the loop thread's read snapshot (reset between uses), or NULL */
     bool snap_open;
@@ -194,7 +194,8 @@ audit_log_open(const char *state_dir, const struct audit_log_options *opts,
         (rc = mdb_dbi_open(txn, "ids", MDB_CREATE, &log->db_ids)) ||
         (rc = mdb_dbi_open(txn, "pending", MDB_CREATE, &log->db_pending)) ||
         (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &log->db_meta)) ||
-        (rc = mdb_dbi_open(txn, "deadlines", MDB_CREATE, &log->db_deadlines)))
+        (rc = mdb_dbi_open(txn, "deadlines", MDB_CREATE, &log->db_deadlines)) ||
+        (rc = mdb_dbi_open(txn, "closures", MDB_CREATE, &log->db_closures)))
         goto out_txn_abort;
     uint8_t ver[8];
     s_be64(AUDIT_FORMAT_VERSION, ver);
@@ -436,6 +437,22 @@ audit_log_deadline_del(struct audit_log *log, const void *key, size_t klen)
     if (rc == MDB_NOTFOUND)
         return -ENOENT;
     return rc ? s_mdb_errno(log, rc) : 0;
+}
+
+int
+audit_log_closure_put(struct audit_log *log, const void *key, size_t klen)
+{
+    MDB_val k = {.mv_size = klen, .mv_data = (void *)key}, v = {.mv_size = 0, .mv_data = ""};
+    int rc = mdb_put(log->txn, log->db_closures, &k, &v, 0);
+    return rc ? s_mdb_errno(log, rc) : 0;
+}
+
+bool
+audit_log_closure_exists(struct audit_log *log, const void *key, size_t klen)
+{
+    const void *val;
+    size_t vlen;
+    return s_get(log, log->txn, log->db_closures, key, klen, &val, &vlen) == 0;
 }
 
 int

@@ -94,6 +94,12 @@ int audit_log_deadline_get(struct audit_log *log, const void *key, size_t klen,
                            const void **ret_val, size_t *ret_len);
 int audit_log_deadline_del(struct audit_log *log, const void *key, size_t klen);
 /*
+ * The closures seen (daemon/deadline_tracker.h owns their keys): a case
+ * closed before its deadlines were tracked stays closed. In the batch.
+ */
+int audit_log_closure_put(struct audit_log *log, const void *key, size_t klen);
+bool audit_log_closure_exists(struct audit_log *log, const void *key, size_t klen);
+/*
  * Calls fn for every entry in key order: in the batch's transaction, or in
  * the open snapshot (audit_log_snapshot_begin). fn returns 0 to go on, 1 to
  * stop, or a negative -errno, returned. fn must not write.

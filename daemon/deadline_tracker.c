@@ -22,9 +22,10 @@
 #include "proto/msgpack_scan.h"
 #include "proto/pack.h"
 
-#define MAX_TRACKED  8   /* per result */
-#define MAX_PER_SCAN 256 /* records queued by one scan; the next goes on */
-#define NAME_MAX_LEN 64
+#define MAX_TRACKED     8   /* per result */
+#define MAX_PER_SCAN    256 /* records queued by one scan; the next goes on */
+#define NAME_MAX_LEN    64
+#define CLOSURE_KEY_MAX (2 + ENVELOPE_SUBJECT_MAX + ENVELOPE_TYPE_MAX)
 
 struct tracked {
     uint64_t seq;
@@ -158,6 +159,57 @@ s_read(const msgpack_object *m, struct tracked *t)
     return true;
 }
 
+/* A closure's key: 's', the case's seq (BE), the closing type; or 'j', the
+ * subject, NUL, the closing type. */
+static size_t
+s_closure_key(uint8_t *key, size_t size, uint64_t seq, const char *subject, size_t subject_len,
+              const char *type)
+{
+    size_t tlen = strlen(type), n;
+    if (subject) {
+        if (1 + subject_len + 1 + tlen > size)
+            return 0;
+        key[0] = 'j';
+        memcpy(key + 1, subject, subject_len);
+        key[1 + subject_len] = 0;
+        n = 2 + subject_len;
+    } else {
+        if (9 + tlen > size)
+            return 0;
+        key[0] = 's';
+        s_be64(seq, key + 1);
+        n = 9;
+    }
+    memcpy(key + n, type, tlen);
+    return n + tlen;
+}
+
+/* Whether an event of one of t's closed_by types already closed its case
+ * (accepted before the completion that tracks t). */
+static bool
+s_already_closed(struct audit_log *log, const struct tracked *t)
+{
+    uint8_t key[CLOSURE_KEY_MAX];
+    for (uint32_t i = 0; t->closed_by && t->closed_by->type == MSGPACK_OBJECT_ARRAY &&
+                         i < t->closed_by->via.array.size;
+         i++) {
+        const msgpack_object *c = &t->closed_by->via.array.ptr[i];
+        char type[ENVELOPE_TYPE_MAX + 1];
+        if (!s_copy_str(c, type, sizeof type))
+            continue;
+        size_t n = s_closure_key(key, sizeof key, t->seq, NULL, 0, type);
+        if (n && audit_log_closure_exists(log, key, n))
+            return true;
+        if (t->subject && t->subject->type == MSGPACK_OBJECT_STR) {
+            n = s_closure_key(key, sizeof key, 0, t->subject->via.str.ptr, t->subject->via.str.size,
+                              type);
+            if (n && audit_log_closure_exists(log, key, n))
+                return true;
+        }
+    }
+    return false;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Writer thread. */
 
@@ -195,6 +247,8 @@ deadline_tracker_track(struct audit_log *log, uint64_t event_seq, const char *ar
         t.seq = event_seq;
         snprintf(t.area, sizeof t.area, "%s", area);
         t.warned = false;
+        if (s_already_closed(log, &t))
+            continue;
         uint8_t k[DEADLINE_KEY_MAX];
         size_t klen = s_key(k, t.due, t.seq, t.name);
         msgpack_sbuffer_clear(&sb);
@@ -257,8 +311,20 @@ deadline_tracker_close(struct audit_log *log, const struct catalogue_type *type,
         c.case_seq = 0;
     if (!c.case_seq && !subject)
         return 0;
+    /* Remembered, for deadlines tracked after this (their completion may
+     * be written after the closing event is accepted). */
+    uint8_t ckey[CLOSURE_KEY_MAX];
+    size_t cn;
+    int rc = 0;
+    if (c.case_seq && (cn = s_closure_key(ckey, sizeof ckey, c.case_seq, NULL, 0, type->name)))
+        rc = audit_log_closure_put(log, ckey, cn);
+    if (rc == 0 && subject &&
+        (cn = s_closure_key(ckey, sizeof ckey, 0, subject, subject_len, type->name)))
+        rc = audit_log_closure_put(log, ckey, cn);
+    if (rc < 0)
+        return rc;
     msgpack_sbuffer_init(&c.keys);
-    int rc = audit_log_deadline_foreach(log, false, s_match, &c);
+    rc = audit_log_deadline_foreach(log, false, s_match, &c);
     for (size_t off = 0; rc == 0 && off < c.keys.size;) {
         size_t klen;
         memcpy(&klen, c.keys.data + off, sizeof klen);

@@ -6,7 +6,9 @@
  * restart exactly as the completion does. An accepted event of a type a
  * tracked deadline names in closed_by, whose corr is the tracked event's id
  * or whose subject is the deadline's subject, closes it in the transaction
- * that accepts it.
+ * that accepts it; the closure is remembered, so that a deadline its case's
+ * completion tracks only later (a decision sent right after its
+ * application's ACK) is not tracked at all.
  *
  * A timer on the loop scans the table in due order: a deadline within
  * [delivery] deadline_warn_ms of its due time gets a `deadline` record

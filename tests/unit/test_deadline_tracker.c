@@ -108,6 +108,8 @@ s_track(uint64_t event_seq, void (*fn)(msgpack_packer *pk))
     msgpack_sbuffer_destroy(&sb);
 }
 
+static const char *s_case_subject = "INC-1"; /* the open case's subject in s_result_mixed */
+
 static void
 s_result_mixed(msgpack_packer *pk)
 {
@@ -117,7 +119,7 @@ s_result_mixed(msgpack_packer *pk)
     pack_cstr(pk, "deadlines");
     msgpack_pack_array(pk, 6);
     s_pack_deadline(pk, "removal", 1000, true, "case.decision", NULL);
-    s_pack_deadline(pk, "case", 0, true, "cyber.incident_final_report", "INC-1");
+    s_pack_deadline(pk, "case", 0, true, "cyber.incident_final_report", s_case_subject);
     s_pack_deadline(pk, "untracked", 2000, false, "case.decision", NULL);
     /* Malformed: no name; a due that is a string; not a map at all. */
     msgpack_pack_map(pk, 2);
@@ -221,11 +223,16 @@ Test(deadline_tracker, closes_by_corr_or_subject_and_type_only)
     s_close("case.decision", id, NULL);
     cr_expect_eq(s_count(), 0, "removal closed by corr");
 
-    /* By subject alone. */
-    s_track(seq, s_result_mixed);
-    s_close("cyber.incident_final_report", NULL, "INC-2");
+    /* By subject alone: another event, another case. */
+    uint8_t third[16] = {8};
+    uint64_t third_seq;
+    s_accepted(third, &third_seq);
+    s_case_subject = "INC-9";
+    s_track(third_seq, s_result_mixed);
     cr_expect_eq(s_count(), 2);
-    s_close("cyber.incident_final_report", NULL, "INC-1");
+    s_close("cyber.incident_final_report", NULL, "INC-8");
+    cr_expect_eq(s_count(), 2);
+    s_close("cyber.incident_final_report", NULL, "INC-9");
     cr_expect_eq(s_count(), 1, "the case closed by subject");
 }
 
@@ -257,4 +264,24 @@ Test(deadline_tracker, warns_once_and_a_breach_removes)
     cr_expect_not(deadline_tracker_applies(s_log, key, klen, false), "breached: gone");
     cr_assert_eq(audit_log_commit(s_log), 0);
     cr_expect_eq(s_count(), 1);
+}
+
+/* A case decided before the completion that tracks its deadline is written
+ * (a decision sent right after its application's ACK): it stays closed. */
+Test(deadline_tracker, a_case_closed_before_tracking_stays_closed)
+{
+    uint8_t id[16] = {5, 5, 5};
+    uint64_t seq;
+    s_accepted(id, &seq);
+    s_close("case.decision", id, NULL);
+    s_close("cyber.incident_final_report", NULL, "INC-1");
+    s_track(seq, s_result_mixed);
+    cr_expect_eq(s_count(), 0, "both were closed before they were tracked");
+
+    /* Another event's deadlines are tracked as usual. */
+    uint8_t other[16] = {6};
+    uint64_t other_seq;
+    s_accepted(other, &other_seq);
+    s_track(other_seq, s_result_too_many);
+    cr_expect_eq(s_count(), 8);
 }
