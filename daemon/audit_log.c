@@ -313,19 +313,41 @@ audit_log_append(struct audit_log *log, const char *kind, const void *fields, si
     return 0;
 }
 
-int
-audit_log_find_id(struct audit_log *log, const uint8_t id[16], uint64_t *ret_seq)
+/* One value by key, -ENOENT if missing; the bytes live as long as txn. */
+static int
+s_get(struct audit_log *log, MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen,
+      const void **ret_val, size_t *ret_len)
 {
-    MDB_val key = {.mv_size = 16, .mv_data = (void *)id}, val;
-    int rc = mdb_get(log->txn, log->db_ids, &key, &val);
+    MDB_val k = {.mv_size = klen, .mv_data = (void *)key}, v;
+    int rc = mdb_get(txn, dbi, &k, &v);
     if (rc == MDB_NOTFOUND)
         return -ENOENT;
     if (rc)
         return s_mdb_errno(log, rc);
-    if (val.mv_size != 8)
-        return -EBADMSG;
-    *ret_seq = s_from_be64(val.mv_data);
+    *ret_val = v.mv_data;
+    *ret_len = v.mv_size;
     return 0;
+}
+
+/* An event id's seq in txn (the batch's or the snapshot). */
+static int
+s_find_id(struct audit_log *log, MDB_txn *txn, const uint8_t id[16], uint64_t *ret_seq)
+{
+    const void *val;
+    size_t len;
+    int rc = s_get(log, txn, log->db_ids, id, 16, &val, &len);
+    if (rc < 0)
+        return rc;
+    if (len != 8)
+        return -EBADMSG;
+    *ret_seq = s_from_be64(val);
+    return 0;
+}
+
+int
+audit_log_find_id(struct audit_log *log, const uint8_t id[16], uint64_t *ret_seq)
+{
+    return s_find_id(log, log->txn, id, ret_seq);
 }
 
 int
@@ -404,22 +426,6 @@ audit_log_deadline_put(struct audit_log *log, const void *key, size_t klen, cons
     MDB_val v = {.mv_size = vlen, .mv_data = (void *)val};
     int rc = mdb_put(log->txn, log->db_deadlines, &k, &v, 0);
     return rc ? s_mdb_errno(log, rc) : 0;
-}
-
-/* One value by key, -ENOENT if missing; the bytes live as long as txn. */
-static int
-s_get(struct audit_log *log, MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen,
-      const void **ret_val, size_t *ret_len)
-{
-    MDB_val k = {.mv_size = klen, .mv_data = (void *)key}, v;
-    int rc = mdb_get(txn, dbi, &k, &v);
-    if (rc == MDB_NOTFOUND)
-        return -ENOENT;
-    if (rc)
-        return s_mdb_errno(log, rc);
-    *ret_val = v.mv_data;
-    *ret_len = v.mv_size;
-    return 0;
 }
 
 int
@@ -615,16 +621,7 @@ audit_log_snapshot_get(struct audit_log *log, uint64_t seq, const void **ret_byt
 int
 audit_log_snapshot_find_id(struct audit_log *log, const uint8_t id[16], uint64_t *ret_seq)
 {
-    MDB_val key = {.mv_size = 16, .mv_data = (void *)id}, val;
-    int rc = mdb_get(log->snap, log->db_ids, &key, &val);
-    if (rc == MDB_NOTFOUND)
-        return -ENOENT;
-    if (rc)
-        return s_mdb_errno(log, rc);
-    if (val.mv_size != 8)
-        return -EBADMSG;
-    *ret_seq = s_from_be64(val.mv_data);
-    return 0;
+    return s_find_id(log, log->snap, id, ret_seq);
 }
 
 void
