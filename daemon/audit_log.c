@@ -13,6 +13,7 @@
 #include <msgpack.h>
 
 #include "daemon/audit_log.h"
+#include "proto/be64.h"
 #include "daemon/clock.h"
 #include "daemon/log.h"
 #include "proto/pack.h"
@@ -42,24 +43,6 @@ struct audit_log {
     msgpack_sbuffer pending_buf; /* reused pending-entry buffer */
     msgpack_sbuffer fields;      /* reused kind-specific fields of `accepted` */
 };
-
-static void
-s_be64(uint64_t v, uint8_t out[8])
-{
-    for (int i = 7; i >= 0; i--) {
-        out[i] = (uint8_t)v;
-        v >>= 8;
-    }
-}
-
-static uint64_t
-s_from_be64(const uint8_t in[8])
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | in[i];
-    return v;
-}
 
 /* LMDB codes to -errno: map full and disk full both mean "no room". */
 static int
@@ -119,7 +102,7 @@ s_recover(struct audit_log *log, char *errbuf, size_t errlen)
                 snprintf(errbuf, errlen, "audit log: last key is %zu bytes, not 8", key.mv_size);
                 rc = -EBADMSG;
             } else {
-                log->last_seq = s_from_be64(key.mv_data);
+                log->last_seq = be64_get(key.mv_data);
                 audit_chain_hash(val.mv_data, val.mv_size, log->head);
                 rc = 0;
             }
@@ -198,7 +181,7 @@ audit_log_open(const char *state_dir, const struct audit_log_options *opts,
         (rc = mdb_dbi_open(txn, "closures", MDB_CREATE, &log->db_closures)))
         goto out_txn_abort;
     uint8_t ver[8];
-    s_be64(AUDIT_FORMAT_VERSION, ver);
+    be64_put(ver, AUDIT_FORMAT_VERSION);
     MDB_val k = {.mv_size = 14, .mv_data = "format_version"}, v = {.mv_size = 8, .mv_data = ver};
     MDB_val old;
     rc = mdb_get(txn, log->db_meta, &k, &old);
@@ -300,7 +283,7 @@ audit_log_append(struct audit_log *log, const char *kind, const void *fields, si
     if (fields_len)
         pack_sbuffer_write(&log->rec, fields, fields_len);
 
-    s_be64(seq, keybuf);
+    be64_put(keybuf, seq);
     MDB_val key = {.mv_size = 8, .mv_data = keybuf};
     MDB_val val = {.mv_size = log->rec.size, .mv_data = log->rec.data};
     int rc = mdb_put(log->txn, log->db_log, &key, &val, MDB_APPEND);
@@ -340,7 +323,7 @@ s_find_id(struct audit_log *log, MDB_txn *txn, const uint8_t id[16], uint64_t *r
         return rc;
     if (len != 8)
         return -EBADMSG;
-    *ret_seq = s_from_be64(val);
+    *ret_seq = be64_get(val);
     return 0;
 }
 
@@ -354,14 +337,14 @@ int
 audit_log_claim_id(struct audit_log *log, const uint8_t id[16], uint64_t *ret_seq)
 {
     uint8_t v[8];
-    s_be64(log->batch_seq + 1, v);
+    be64_put(v, log->batch_seq + 1);
     MDB_val key = {.mv_size = 16, .mv_data = (void *)id}, val = {.mv_size = 8, .mv_data = v};
     /* On MDB_KEYEXIST LMDB hands back the stored value: the lookup comes free. */
     int rc = mdb_put(log->txn, log->db_ids, &key, &val, MDB_NOOVERWRITE);
     if (rc == MDB_KEYEXIST) {
         if (val.mv_size != 8)
             return -EBADMSG;
-        *ret_seq = s_from_be64(val.mv_data);
+        *ret_seq = be64_get(val.mv_data);
         return -EEXIST;
     }
     return rc ? s_mdb_errno(log, rc) : 0;
@@ -385,7 +368,7 @@ s_write_pending(struct audit_log *log, uint64_t seq, const char *area, unsigned 
     audit_pack_key(&pk, "due");
     msgpack_pack_uint64(&pk, due_ms);
 
-    s_be64(seq, k);
+    be64_put(k, seq);
     MDB_val key = {.mv_size = 8, .mv_data = k}, val = {.mv_size = sb->size, .mv_data = sb->data};
     int rc = mdb_put(log->txn, log->db_pending, &key, &val, flags);
     return rc ? s_mdb_errno(log, rc) : 0;
@@ -410,7 +393,7 @@ int
 audit_log_del_pending(struct audit_log *log, uint64_t seq)
 {
     uint8_t k[8];
-    s_be64(seq, k);
+    be64_put(k, seq);
     MDB_val key = {.mv_size = 8, .mv_data = k};
     int rc = mdb_del(log->txn, log->db_pending, &key, NULL);
     if (rc == MDB_NOTFOUND)
@@ -523,7 +506,7 @@ audit_log_commit(struct audit_log *log)
     int rc = 0;
 
     if (log->batch_seq != log->last_seq) {
-        s_be64(log->batch_seq, seqbuf);
+        be64_put(seqbuf, log->batch_seq);
         MDB_val hk = {.mv_size = 10, .mv_data = "chain_head"};
         MDB_val hv = {.mv_size = AUDIT_HASH_LEN, .mv_data = log->batch_head};
         MDB_val sk = {.mv_size = 9, .mv_data = "chain_seq"};
@@ -614,7 +597,7 @@ int
 audit_log_snapshot_get(struct audit_log *log, uint64_t seq, const void **ret_bytes, size_t *ret_len)
 {
     uint8_t k[8];
-    s_be64(seq, k);
+    be64_put(k, seq);
     return s_get(log, log->snap, log->db_log, k, sizeof k, ret_bytes, ret_len);
 }
 
@@ -693,7 +676,7 @@ audit_log_pending_foreach(struct audit_log *log,
         struct audit_pending p = {0};
         if (key.mv_size != 8)
             continue;
-        p.seq = s_from_be64(key.mv_data);
+        p.seq = be64_get(key.mv_data);
         if (!s_decode_pending(&val, &p))
             p.area[0] = '\0';
         ret = fn(arg, &p);

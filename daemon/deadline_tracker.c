@@ -19,6 +19,7 @@
 #include "daemon/ingress.h"
 #include "daemon/log.h"
 #include "proto/audit_record.h"
+#include "proto/be64.h"
 #include "proto/msgpack_scan.h"
 #include "proto/pack.h"
 
@@ -40,28 +41,12 @@ struct tracked {
 /* ------------------------------------------------------------------------ */
 /* Keys and values. */
 
-static void
-s_be64(uint64_t v, uint8_t *p)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (56 - 8 * i));
-}
-
-static uint64_t
-s_from_be64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | p[i];
-    return v;
-}
-
 static size_t
 s_key(uint8_t *key, uint64_t due, uint64_t seq, const char *name)
 {
     size_t n = strlen(name);
-    s_be64(due, key);
-    s_be64(seq, key + 8);
+    be64_put(key, due);
+    be64_put(key + 8, seq);
     memcpy(key + 16, name, n);
     return 16 + n;
 }
@@ -177,7 +162,7 @@ s_closure_key(uint8_t *key, size_t size, uint64_t seq, const char *subject, size
         if (9 + tlen > size)
             return 0;
         key[0] = 's';
-        s_be64(seq, key + 1);
+        be64_put(key + 1, seq);
         n = 9;
     }
     memcpy(key + n, type, tlen);
@@ -518,7 +503,7 @@ s_visit(void *arg, const void *key, size_t klen, const void *val, size_t vlen)
     struct deadline_tracker *t = arg;
     if (klen < 16 || klen > DEADLINE_KEY_MAX)
         return 0;
-    uint64_t due = s_from_be64(key);
+    uint64_t due = be64_get(key);
     uint64_t warn = t->cfg->delivery.deadline_warn_ms;
     if (due == UINT64_MAX || due > t->now_ms + warn)
         return 1; /* in due order: nothing later is due either */

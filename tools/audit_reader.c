@@ -2,6 +2,7 @@
  * audit_reader: read-only access to the LMDB audit log (see audit_reader.h).
  */
 #include "tools/audit_reader.h"
+#include "proto/be64.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -24,24 +25,6 @@ struct audit_reader {
     char path[PATH_MAX];
     char msg[PATH_MAX + 128];
 };
-
-static uint64_t
-s_be64(const void *p)
-{
-    const uint8_t *b = p;
-    uint64_t v = 0;
-
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | b[i];
-    return v;
-}
-
-static void
-s_put_be64(uint8_t out[8], uint64_t v)
-{
-    for (int i = 7; i >= 0; i--, v >>= 8)
-        out[i] = (uint8_t)v;
-}
 
 /* LMDB's rc to -errno at the boundary; LMDB's own codes become -EIO (kept for the message). */
 static int
@@ -190,7 +173,7 @@ s_scan(struct audit_reader *r, uint64_t next, uint64_t to, bool back, audit_read
             mdb_txn_abort(txn);
             return s_err(r, rc);
         }
-        s_put_be64(key, next);
+        be64_put(key, next);
         k.mv_size = sizeof(key);
         k.mv_data = key;
         rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
@@ -198,7 +181,7 @@ s_scan(struct audit_reader *r, uint64_t next, uint64_t to, bool back, audit_read
             /* SET_RANGE lands at or above next: step back below it, or start at the end. */
             if (rc == MDB_NOTFOUND)
                 rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
-            else if (rc == 0 && (k.mv_size != 8 || s_be64(k.mv_data) > next))
+            else if (rc == 0 && (k.mv_size != 8 || be64_get(k.mv_data) > next))
                 rc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
         }
         while (rc == 0) {
@@ -206,7 +189,7 @@ s_scan(struct audit_reader *r, uint64_t next, uint64_t to, bool back, audit_read
                 ret = -EBADMSG;
                 break;
             }
-            uint64_t seq = s_be64(k.mv_data);
+            uint64_t seq = be64_get(k.mv_data);
             if (!back && to != 0 && seq > to)
                 break;
             ret = fn(arg, seq, v.mv_data, v.mv_size);
@@ -274,7 +257,7 @@ audit_reader_last_seq(struct audit_reader *r, uint64_t *ret_seq)
         return s_err(r, rc);
     if (k.mv_size != 8)
         return -EBADMSG;
-    *ret_seq = s_be64(k.mv_data);
+    *ret_seq = be64_get(k.mv_data);
     return 0;
 }
 
@@ -290,7 +273,7 @@ audit_reader_get(struct audit_reader *r, uint64_t seq, void **ret_bytes, size_t 
     err = s_begin(r, &txn);
     if (err != 0)
         return err;
-    s_put_be64(key, seq);
+    be64_put(key, seq);
     k.mv_size = sizeof(key);
     k.mv_data = key;
     rc = mdb_get(txn, r->log, &k, &v);
@@ -334,14 +317,14 @@ audit_reader_meta(struct audit_reader *r, struct audit_meta *ret_meta)
         return err;
     if (s_meta_get(txn, r->meta, "format_version", &v) == 0 && v.mv_size == 8) {
         m.has_version = true;
-        m.format_version = s_be64(v.mv_data);
+        m.format_version = be64_get(v.mv_data);
     }
     /* Head and seq are written in one transaction: read them in one too. */
     if (s_meta_get(txn, r->meta, "chain_head", &v) == 0 && v.mv_size == AUDIT_HASH_LEN &&
         s_meta_get(txn, r->meta, "chain_seq", &v2) == 0 && v2.mv_size == 8) {
         m.has_head = true;
         memcpy(m.chain_head, v.mv_data, AUDIT_HASH_LEN);
-        m.chain_seq = s_be64(v2.mv_data);
+        m.chain_seq = be64_get(v2.mv_data);
     }
     mdb_txn_abort(txn);
     *ret_meta = m;
@@ -363,7 +346,7 @@ audit_reader_lookup_id(struct audit_reader *r, const uint8_t id[16], uint64_t *r
         return err;
     rc = mdb_get(txn, r->ids, &k, &v);
     if (rc == 0 && v.mv_size == 8)
-        seq = s_be64(v.mv_data);
+        seq = be64_get(v.mv_data);
     mdb_txn_abort(txn);
     if (rc != 0)
         return s_err(r, rc);
