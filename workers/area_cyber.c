@@ -38,6 +38,8 @@
 static const char *const s_impact_names[] = {"service_interruption", "data_leak", "integrity_loss",
                                              "loss_of_control", "spread"};
 #define NIMPACTS (sizeof s_impact_names / sizeof *s_impact_names)
+/* An asset or system name: the catalogue allows 256 characters, 4 bytes at most each. */
+#define ASSET_BYTES (4 * 256 + 1)
 
 static struct incident_store *s_store;
 static int s_store_rc;
@@ -142,7 +144,7 @@ static int
 s_soc_alert(struct area_result *r, struct handler_outcome *out)
 {
     const struct handler_request *req = r->req;
-    char format[16] = "", asset[257] = "", why[160];
+    char format[16] = "", asset[ASSET_BYTES] = "", why[160];
     uint64_t time_ms = 0;
     double window_s = 0;
     area_data_str(req, "format", format, sizeof format);
@@ -255,7 +257,7 @@ s_lateness(struct area_result *r, const char *name, const char *code)
 static int
 s_notification(struct area_result *r, struct handler_outcome *out)
 {
-    char system[257] = "";
+    char system[ASSET_BYTES] = "";
     uint64_t level = 0;
     area_data_str(r->req, "system", system, sizeof system);
     area_data_u64(r->req, "system_level", &level);
@@ -324,7 +326,7 @@ static int
 s_escalation(struct area_result *r, struct handler_outcome *out)
 {
     (void)out;
-    char incident[INCIDENT_ID_MAX + 8] = "", asset[257] = "";
+    char incident[INCIDENT_ID_MAX + 8] = "", asset[ASSET_BYTES] = "";
     area_data_str(r->req, "incident_id", incident, sizeof incident);
     area_data_str(r->req, "asset", asset, sizeof asset);
     const struct asset *a = asset_registry_find(r->req->cfg->assets, asset);

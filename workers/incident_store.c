@@ -1,9 +1,9 @@
 /*
  * incident_store: three databases, values packed by hand in a fixed
- * little-endian layout (they never leave this machine's store):
- *   timeline   asset name, NUL, first alert time (u64 BE) -> incident id:
- *              an asset's incidents in time order
- *   incidents  incident id -> first u64, last u64, alerts u32, priority u8,
+ * layout, integers big-endian (they never leave this machine's store):
+ *   timeline   BLAKE2b-128 of the asset's name, first alert time (u64 BE)
+ *              -> incident id: an asset's incidents in time order
+ *   incidents  incident id -> first u64, last u64, alerts u64, priority u8,
  *              impacts u8, flags u8 (confirmed, escalated), asset
  *   alerts     seq (u64 BE) -> the decision for that alert
  *
@@ -14,26 +14,28 @@
  */
 #include <errno.h>
 #include <lmdb.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "proto/be64.h"
 #include "workers/incident_store.h"
 
-#define MAP_BYTES        (1ull << 30)
-#define FLAG_CONFIRMED   1u
-#define FLAG_ESCALATED   2u
-#define D_OPENED         1u
-#define D_ROSE           2u
-#define D_MILESTONE      4u
-#define D_CONFIRMED_NOW  8u
-#define D_ESCALATE_NOW   16u
-#define INCIDENT_BYTES   23
-#define ASSET_MAX        256
-#define TIMELINE_KEY_MAX (ASSET_MAX + 9)
-#define LOOK_BACK        4 /* incidents tried before the one found */
-#define DECISION_BYTES   (INCIDENT_ID_MAX + 27)
+#define MAP_BYTES       (1ull << 30)
+#define FLAG_CONFIRMED  1u
+#define FLAG_ESCALATED  2u
+#define D_OPENED        1u
+#define D_ROSE          2u
+#define D_MILESTONE     4u
+#define D_CONFIRMED_NOW 8u
+#define D_ESCALATE_NOW  16u
+#define INCIDENT_BYTES  27
+#define ASSET_HASH      16 /* an asset's name in keys: any length, one key size */
+#define TIMELINE_KEY    (ASSET_HASH + 8)
+#define LOOK_BACK       4 /* incidents tried before the one found */
+#define DECISION_BYTES  (INCIDENT_ID_MAX + 27)
 
 struct incident_store {
     MDB_env *env;
@@ -45,35 +47,6 @@ struct incident {
     uint32_t alerts;
     uint8_t priority, impacts, flags;
 };
-
-static void
-s_put64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t
-s_get64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = v << 8 | p[i];
-    return v;
-}
-
-static void
-s_put32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t
-s_get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
 
 static int
 s_errno(int rc)
@@ -163,9 +136,9 @@ s_pack_decision(const struct incident_decision *d, uint8_t *v)
                      (d->escalate_now ? D_ESCALATE_NOW : 0));
     p[1] = (uint8_t)d->priority;
     p[2] = (uint8_t)d->impacts;
-    s_put32(p + 3, d->alerts);
-    s_put64(p + 7, d->first_seen);
-    s_put64(p + 15, d->last_seen);
+    be64_put(p + 3, d->alerts);
+    be64_put(p + 11, d->first_seen);
+    be64_put(p + 19, d->last_seen);
 }
 
 static void
@@ -181,9 +154,9 @@ s_unpack_decision(const uint8_t *v, struct incident_decision *d)
     d->escalate_now = p[0] & D_ESCALATE_NOW;
     d->priority = p[1];
     d->impacts = p[2];
-    d->alerts = s_get32(p + 3);
-    d->first_seen = s_get64(p + 7);
-    d->last_seen = s_get64(p + 15);
+    d->alerts = (uint32_t)be64_get(p + 3);
+    d->first_seen = be64_get(p + 11);
+    d->last_seen = be64_get(p + 19);
 }
 
 static bool
@@ -195,16 +168,13 @@ s_milestone(uint32_t n)
     return false;
 }
 
-/* "asset NUL time-BE": the asset's incidents sort by their first alert. */
-static size_t
-s_timeline_key(uint8_t *key, const char *asset, uint64_t t)
+/* The asset's hash, then the time (BE): an asset's incidents sort by their
+ * first alert, whatever the length of its name. */
+static void
+s_timeline_key(uint8_t key[TIMELINE_KEY], const char *asset, uint64_t t)
 {
-    size_t n = strlen(asset);
-    memcpy(key, asset, n);
-    key[n] = 0;
-    for (int i = 0; i < 8; i++)
-        key[n + 1 + i] = (uint8_t)(t >> (56 - 8 * i));
-    return n + 9;
+    crypto_generichash(key, ASSET_HASH, (const unsigned char *)asset, strlen(asset), NULL, 0);
+    be64_put(key + ASSET_HASH, t);
 }
 
 static int
@@ -217,7 +187,8 @@ s_get_incident(struct incident_store *s, MDB_txn *txn, const char *id, struct in
     if (iv.mv_size != INCIDENT_BYTES)
         return MDB_CORRUPTED;
     const uint8_t *b = iv.mv_data;
-    *inc = (struct incident){s_get64(b), s_get64(b + 8), s_get32(b + 16), b[20], b[21], b[22]};
+    *inc = (struct incident){be64_get(b), be64_get(b + 8), (uint32_t)be64_get(b + 16),
+                             b[24],       b[25],           b[26]};
     return 0;
 }
 
@@ -230,10 +201,9 @@ static int
 s_find(struct incident_store *s, MDB_txn *txn, const struct alert_facts *a, uint64_t window,
        struct incident_decision *d, struct incident *inc, bool *found)
 {
-    uint8_t key[TIMELINE_KEY_MAX];
-    size_t alen = strlen(a->asset);
-    size_t klen = s_timeline_key(key, a->asset, a->time_ms + window);
-    MDB_val k = {.mv_size = klen, .mv_data = key};
+    uint8_t key[TIMELINE_KEY];
+    s_timeline_key(key, a->asset, a->time_ms + window);
+    MDB_val k = {.mv_size = sizeof key, .mv_data = key};
     MDB_val v;
     MDB_cursor *cur;
     int rc = mdb_cursor_open(txn, s->timeline, &cur);
@@ -243,12 +213,11 @@ s_find(struct incident_store *s, MDB_txn *txn, const struct alert_facts *a, uint
     /* The first key at or past (asset, t + window); unless it is exactly
      * there (an incident beginning at t + window covers t), back one. */
     rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-    bool exact = rc == 0 && k.mv_size == klen && memcmp(k.mv_data, key, klen) == 0;
+    bool exact = rc == 0 && k.mv_size == sizeof key && memcmp(k.mv_data, key, sizeof key) == 0;
     if (!exact)
         rc = mdb_cursor_get(cur, &k, &v, rc == MDB_NOTFOUND ? MDB_LAST : MDB_PREV);
     for (int tries = 0; rc == 0 && tries <= LOOK_BACK; tries++) {
-        if (k.mv_size != alen + 9 || memcmp(k.mv_data, a->asset, alen) != 0 ||
-            ((uint8_t *)k.mv_data)[alen] != 0)
+        if (k.mv_size != sizeof key || memcmp(k.mv_data, key, ASSET_HASH) != 0)
             break; /* another asset's: none of this one's is earlier */
         if (v.mv_size >= INCIDENT_ID_MAX)
             break;
@@ -273,9 +242,7 @@ s_decide(struct incident_store *s, MDB_txn *txn, const struct alert_facts *a,
 {
     struct incident inc = {0};
     bool joined = false;
-    uint8_t tkey[TIMELINE_KEY_MAX];
-    if (strlen(a->asset) > ASSET_MAX)
-        return -ENAMETOOLONG;
+    uint8_t tkey[TIMELINE_KEY];
     int rc = s_find(s, txn, a, p->window_ms, d, &inc, &joined);
     if (rc)
         return s_errno(rc);
@@ -321,22 +288,24 @@ s_decide(struct incident_store *s, MDB_txn *txn, const struct alert_facts *a,
     d->impacts = inc.impacts;
 
     uint8_t ib[INCIDENT_BYTES];
-    s_put64(ib, inc.first);
-    s_put64(ib + 8, inc.last);
-    s_put32(ib + 16, inc.alerts);
-    ib[20] = inc.priority;
-    ib[21] = inc.impacts;
-    ib[22] = inc.flags;
+    be64_put(ib, inc.first);
+    be64_put(ib + 8, inc.last);
+    be64_put(ib + 16, inc.alerts);
+    ib[24] = inc.priority;
+    ib[25] = inc.impacts;
+    ib[26] = inc.flags;
     MDB_val ik = {.mv_size = strlen(d->incident_id), .mv_data = d->incident_id};
     MDB_val iv = {.mv_size = sizeof ib, .mv_data = ib};
     rc = mdb_put(txn, s->incidents, &ik, &iv, 0);
     /* The timeline is keyed by the first alert: move the key if it moved. */
     if (rc == 0 && joined && inc.first != old_first) {
-        MDB_val tk = {.mv_size = s_timeline_key(tkey, a->asset, old_first), .mv_data = tkey};
+        s_timeline_key(tkey, a->asset, old_first);
+        MDB_val tk = {.mv_size = sizeof tkey, .mv_data = tkey};
         rc = mdb_del(txn, s->timeline, &tk, NULL);
     }
     if (rc == 0 && (!joined || inc.first != old_first)) {
-        MDB_val tk = {.mv_size = s_timeline_key(tkey, a->asset, inc.first), .mv_data = tkey};
+        s_timeline_key(tkey, a->asset, inc.first);
+        MDB_val tk = {.mv_size = sizeof tkey, .mv_data = tkey};
         rc = mdb_put(txn, s->timeline, &tk, &ik, 0);
     }
     return rc ? s_errno(rc) : 0;
@@ -348,8 +317,7 @@ incident_store_correlate(struct incident_store *s, const struct alert_facts *a,
 {
     MDB_txn *txn;
     uint8_t seq_be[8], dv[DECISION_BYTES];
-    for (int i = 0; i < 8; i++)
-        seq_be[i] = (uint8_t)(a->seq >> (56 - 8 * i));
+    be64_put(seq_be, a->seq);
     MDB_val key = {.mv_size = 8, .mv_data = seq_be}, val;
     struct incident_decision d = {0};
 

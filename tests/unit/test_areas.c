@@ -531,7 +531,7 @@ s_str(const struct run *run, const char *key)
 static void
 s_alert(struct run *run, const char *asset, int level, int64_t time_ms, const char *impact)
 {
-    char data[256];
+    char data[1200];
     snprintf(data, sizeof data, "{\"asset\": \"%s\", \"severity_raw\": %d, \"time\": %lld%s%s}",
              asset, level, (long long)time_ms, impact ? ", \"impact\": " : "",
              impact ? impact : "");
@@ -598,6 +598,32 @@ Test(areas, soc_late_alert_joins_the_incident_that_covers_it)
         s_done(&run);
     }
     cr_expect_eq(opened, 2, "%u incidents for two bursts", opened);
+}
+
+/* An asset name as long as the catalogue allows (256 characters, here 768
+ * bytes of Vietnamese) correlates like any other. */
+Test(areas, soc_long_asset_name_correlates)
+{
+    struct run run;
+    char asset[800] = "";
+    for (int i = 0; i < 256; i++)
+        strcat(asset, "ệ");
+    int64_t t0 = s_at(2026, 6, 1, 10, 0);
+    s_alert(&run, asset, 5, t0, NULL);
+    cr_expect_str_eq(run.outcome, "incident_opened", "%s", run.note);
+    char first[32];
+    snprintf(first, sizeof first, "%s", s_str(&run, "incident_id"));
+    s_done(&run);
+    s_alert(&run, asset, 5, t0 + 60000, NULL);
+    cr_expect_str_eq(run.outcome, "incident_joined");
+    cr_expect_str_eq(s_str(&run, "incident_id"), first);
+    s_done(&run);
+    /* Differing only in its last character: another asset. */
+    asset[strlen(asset) - 3] = '\0';
+    strcat(asset, "ế");
+    s_alert(&run, asset, 5, t0 + 60000, NULL);
+    cr_expect_str_eq(run.outcome, "incident_opened");
+    s_done(&run);
 }
 
 /* QĐ 05/2017: level 4-5 or critical, an impact, an owner who cannot cope. */
