@@ -491,6 +491,7 @@ s_key(struct ini_file *f, void *user, const char *key, const char *value)
         struct catalogue_field *fd = &t->fields[t->nfields++];
         memset(fd, 0, sizeof *fd);
         fd->name = s_strdup(name);
+        fd->name_len = strlen(name);
         if (s_parse_field(fd, value, msg, sizeof msg) < 0)
             ini_file_fail(f, line, full, "%s", msg);
     } else if (strncmp(key, "deadline.", 9) == 0) {
@@ -938,7 +939,7 @@ catalogue_check_data(const struct catalogue_type *t, const msgpack_object *data,
                           text_msgpack_type(k), t->name);
         for (size_t f = 0; f < t->nfields; f++) {
             const struct catalogue_field *fd = &t->fields[f];
-            if (strlen(fd->name) != k->via.str.size ||
+            if (fd->name_len != k->via.str.size ||
                 memcmp(fd->name, k->via.str.ptr, k->via.str.size) != 0)
                 continue;
             if (seen & (1ull << f))

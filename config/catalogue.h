@@ -29,6 +29,7 @@ enum field_kind {
 
 struct catalogue_field {
     char *name;
+    size_t name_len; /* the data check compares it with every key */
     enum field_kind kind;
     bool array;
     bool required;

@@ -53,6 +53,7 @@ struct item {
     zmq_msg_t body; /* the raw envelope, stored verbatim in `accepted` */
     bool has_body;
     const struct area_conf *area;
+    const struct catalogue_type *type; /* NULL: a type only an area glob routes */
 
     uint64_t seq;
     bool dup;
@@ -201,7 +202,7 @@ s_check_envelope(struct ingress *in, struct item *it, uint64_t now)
                  env->source);
         return;
     }
-    const struct catalogue_type *type = config_type(cfg, env->type);
+    const struct catalogue_type *type = it->type = config_type(cfg, env->type);
     it->area = config_area_for_type(cfg, env->type);
     if (!it->area && type && type->area) {
         s_reject(it, MEP_UNKNOWN_TYPE,
@@ -269,6 +270,7 @@ s_read_one(struct ingress *in, uint64_t now)
     memset(it, 0, offsetof(struct item, env));
     it->has_env = it->has_body = false;
     it->area = NULL;
+    it->type = NULL;
     it->seq = 0;
     it->dup = false;
     it->identity_len = zmq_msg_size(&idmsg);
@@ -379,9 +381,8 @@ s_append_accepted(struct ingress *in, struct item *it)
         .event_len = zmq_msg_size(&it->body),
     };
     int rc = audit_log_append_accepted(in->log, &a, &it->seq);
-    const struct catalogue_type *type = config_type(in->cfg, it->env.type);
-    if (rc == 0 && type && type->closes)
-        rc = deadline_tracker_close(in->log, type, it->env.has_corr ? it->env.corr : NULL,
+    if (rc == 0 && it->type && it->type->closes)
+        rc = deadline_tracker_close(in->log, it->type, it->env.has_corr ? it->env.corr : NULL,
                                     it->env.has_subject ? it->env.subject : NULL,
                                     it->env.has_subject ? strlen(it->env.subject) : 0);
     return rc;
