@@ -198,6 +198,24 @@ s_already_closed(struct audit_log *log, const struct tracked *t)
 /* ------------------------------------------------------------------------ */
 /* Writer thread. */
 
+static bool
+s_tracked(const msgpack_object *entry)
+{
+    const msgpack_object *track = s_get(entry, "track");
+    return track && track->type == MSGPACK_OBJECT_BOOLEAN && track->via.boolean;
+}
+
+bool
+deadline_tracker_result_tracks(const msgpack_object *result)
+{
+    const msgpack_object *list = s_get(result, "deadlines");
+    for (uint32_t i = 0; list && list->type == MSGPACK_OBJECT_ARRAY && i < list->via.array.size;
+         i++)
+        if (s_tracked(&list->via.array.ptr[i]))
+            return true;
+    return false;
+}
+
 int
 deadline_tracker_track(struct audit_log *log, uint64_t event_seq, const char *area,
                        const void *fields, size_t len, unsigned nfields)
@@ -224,10 +242,8 @@ deadline_tracker_track(struct audit_log *log, uint64_t event_seq, const char *ar
                          i < MAX_TRACKED && rc == 0;
          i++) {
         const msgpack_object *e = &list->via.array.ptr[i];
-        const msgpack_object *track = s_get(e, "track");
         struct tracked t;
-        if (!track || track->type != MSGPACK_OBJECT_BOOLEAN || !track->via.boolean ||
-            !s_read(e, &t))
+        if (!s_tracked(e) || !s_read(e, &t))
             continue;
         t.seq = event_seq;
         snprintf(t.area, sizeof t.area, "%s", area);

@@ -37,6 +37,9 @@
 
 #define DEADLINE_KEY_MAX (16 + 64)
 
+/* Loop thread: whether a worker's result lists a deadline to track (so that
+ * the writer parses only the completions that need it). */
+bool deadline_tracker_result_tracks(const msgpack_object *result);
 /* Writer thread: keeps the tracked deadlines of a `completed` record's
  * fields (nfields key/value pairs). Malformed entries are skipped. */
 int deadline_tracker_track(struct audit_log *log, uint64_t event_seq, const char *area,

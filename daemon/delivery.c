@@ -706,6 +706,7 @@ s_on_reply(struct delivery *d, struct worker *w, const struct mdp_msg *m)
         struct journal_op *op = s_op_begin(d, AUDIT_KIND_COMPLETED, &pk);
         op->emit_first = emit_first;
         op->nemit = nemit;
+        op->track_deadlines = out.result && deadline_tracker_result_tracks(out.result);
         s_pack_event_fields(&pk, fl.seq, area, fl.attempt);
         audit_pack_key(&pk, "worker");
         audit_pack_str(&pk, w->name);

@@ -282,7 +282,7 @@ delivery_journal_write(struct delivery_journal *j, struct audit_log *log, bool *
         rc = audit_log_append(log, op->kind, fields, len, n, NULL);
         if (rc == 0 && op->deadline)
             rc = deadline_tracker_apply(log, dkey, op->deadline_key_len, warning);
-        if (rc == 0 && strcmp(op->kind, AUDIT_KIND_COMPLETED) == 0)
+        if (rc == 0 && op->track_deadlines)
             rc = deadline_tracker_track(log, op->event_seq, op->area, s->buf.data + op->off,
                                         op->len, op->nfields);
         if (rc == 0 && op->pending == PENDING_UPDATE) {

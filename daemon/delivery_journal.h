@@ -38,6 +38,7 @@ struct journal_op {
     const char *emit_source;  /* their source; NULL: "area:AREA" */
     enum journal_deadline deadline;
     size_t deadline_key_off, deadline_key_len;
+    bool track_deadlines; /* a completion whose result lists deadlines to track */
 };
 
 /* A follow-up event a worker emitted, accepted before the op that carries it. */

@@ -285,3 +285,39 @@ Test(deadline_tracker, a_case_closed_before_tracking_stays_closed)
     s_track(other_seq, s_result_too_many);
     cr_expect_eq(s_count(), 8);
 }
+
+/* What the loop thread decides before the writer parses anything. */
+static bool
+s_tracks(void (*fn)(msgpack_packer *pk))
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_unpacked u;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, pack_sbuffer_write);
+    fn(&pk);
+    msgpack_unpacked_init(&u);
+    cr_assert_eq(msgpack_unpack_next(&u, sb.data, sb.size, NULL), MSGPACK_UNPACK_SUCCESS);
+    bool tracks = deadline_tracker_result_tracks(&u.data);
+    msgpack_unpacked_destroy(&u);
+    msgpack_sbuffer_destroy(&sb);
+    return tracks;
+}
+
+static void
+s_result_untracked(msgpack_packer *pk)
+{
+    msgpack_pack_map(pk, 1);
+    pack_cstr(pk, "deadlines");
+    msgpack_pack_array(pk, 1);
+    s_pack_deadline(pk, "notice", 1000, false, "case.decision", NULL);
+}
+
+Test(deadline_tracker, says_which_results_track)
+{
+    cr_expect(s_tracks(s_result_mixed));
+    cr_expect(s_tracks(s_result_too_many));
+    cr_expect_not(s_tracks(s_result_untracked));
+    cr_expect_not(s_tracks(s_result_not_a_map));
+    cr_expect_not(s_tracks(s_result_deadlines_not_a_list));
+}
