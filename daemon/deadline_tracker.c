@@ -394,7 +394,8 @@ struct deadline_tracker {
     struct event *timer;
     msgpack_sbuffer data;
     uint64_t now_ms;
-    unsigned queued; /* by this scan */
+    unsigned queued;    /* by this scan */
+    bool told_unrouted; /* logged that a deadline's area is gone */
     struct deadline_tracker_stats stats;
 };
 
@@ -444,8 +445,13 @@ s_queue(struct deadline_tracker *t, const void *key, size_t klen, const struct t
 {
     const struct area_conf *area = config_area(t->cfg, d->area);
     if (!area) {
-        log_warn("deadline: %s of event %" PRIu64 " belongs to area '%s', no longer configured",
-                 d->name, d->seq, d->area);
+        /* It waits for a config that has its area again; said once, not
+         * every scan. */
+        if (!t->told_unrouted)
+            log_warn("deadline: %s of event %" PRIu64 " belongs to area '%s', no longer "
+                     "configured: such deadlines wait for it",
+                     d->name, d->seq, d->area);
+        t->told_unrouted = true;
         return;
     }
     const char *type = warning ? "deadline.warning" : "deadline.breached";
