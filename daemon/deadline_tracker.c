@@ -26,6 +26,8 @@
 #define MAX_TRACKED     8   /* per result */
 #define MAX_PER_SCAN    256 /* records queued by one scan; the next goes on */
 #define NAME_MAX_LEN    64
+#define TEXT_MAX        1024 /* a rule or basis: a line of the catalogue */
+#define MAX_CLOSED_BY   16
 #define CLOSURE_KEY_MAX (2 + ENVELOPE_SUBJECT_MAX + ENVELOPE_TYPE_MAX)
 
 struct tracked {
@@ -116,6 +118,14 @@ s_pack_value(msgpack_sbuffer *sb, const struct tracked *t)
         msgpack_pack_false(&pk);
 }
 
+/* A string a worker wrote, if it is one and fits what a deadline event can
+ * carry; NULL otherwise (the deadline then goes without it). */
+static const msgpack_object *
+s_text(const msgpack_object *o, size_t max)
+{
+    return o && o->type == MSGPACK_OBJECT_STR && o->via.str.size <= max ? o : NULL;
+}
+
 /* Reads a stored value (or a result's deadline entry) into *t. */
 static bool
 s_read(const msgpack_object *m, struct tracked *t)
@@ -135,10 +145,13 @@ s_read(const msgpack_object *m, struct tracked *t)
         return false;
     if (t->open)
         t->due = UINT64_MAX;
-    t->rule = s_get(m, "rule");
-    t->basis = s_get(m, "basis");
-    t->subject = s_get(m, "subject");
+    t->rule = s_text(s_get(m, "rule"), TEXT_MAX);
+    t->basis = s_text(s_get(m, "basis"), TEXT_MAX);
+    t->subject = s_text(s_get(m, "subject"), ENVELOPE_SUBJECT_MAX);
     t->closed_by = s_get(m, "closed_by");
+    if (t->closed_by && (t->closed_by->type != MSGPACK_OBJECT_ARRAY ||
+                         t->closed_by->via.array.size > MAX_CLOSED_BY))
+        return false;
     const msgpack_object *w = s_get(m, "warned");
     t->warned = w && w->type == MSGPACK_OBJECT_BOOLEAN && w->via.boolean;
     return true;
@@ -474,10 +487,17 @@ s_queue(struct deadline_tracker *t, const void *key, size_t klen, const struct t
     pack_cstr(&pk, d->name);
     pack_cstr(&pk, "due");
     msgpack_pack_uint64(&pk, d->due);
+    /* The catalogue wants rule and basis as strings: "" if the worker gave none. */
     pack_cstr(&pk, "rule");
-    s_pack_str_obj(&pk, d->rule);
+    if (d->rule)
+        msgpack_pack_object(&pk, *d->rule);
+    else
+        pack_cstr(&pk, "");
     pack_cstr(&pk, "basis");
-    s_pack_str_obj(&pk, d->basis);
+    if (d->basis)
+        msgpack_pack_object(&pk, *d->basis);
+    else
+        pack_cstr(&pk, "");
     char subject[ENVELOPE_SUBJECT_MAX + 1] = "";
     bool has_subject = s_copy_str(d->subject, subject, sizeof subject);
     struct envelope_fields f = {.id = id,

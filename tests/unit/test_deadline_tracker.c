@@ -321,3 +321,49 @@ Test(deadline_tracker, says_which_results_track)
     cr_expect_not(s_tracks(s_result_not_a_map));
     cr_expect_not(s_tracks(s_result_deadlines_not_a_list));
 }
+
+/* A worker's oversized or wrongly shaped strings and lists: the entry is
+ * refused, or kept without the part that does not fit. */
+static void
+s_result_oversized(msgpack_packer *pk)
+{
+    static char big[ENVELOPE_SUBJECT_MAX + 2];
+    memset(big, 's', sizeof big - 1);
+    msgpack_pack_map(pk, 1);
+    pack_cstr(pk, "deadlines");
+    msgpack_pack_array(pk, 3);
+    /* closed_by a string: refused. */
+    msgpack_pack_map(pk, 4);
+    pack_cstr(pk, "name");
+    pack_cstr(pk, "a");
+    pack_cstr(pk, "due");
+    msgpack_pack_uint64(pk, 10);
+    pack_cstr(pk, "track");
+    msgpack_pack_true(pk);
+    pack_cstr(pk, "closed_by");
+    pack_cstr(pk, "case.decision");
+    /* 17 closing types: refused. */
+    msgpack_pack_map(pk, 4);
+    pack_cstr(pk, "name");
+    pack_cstr(pk, "b");
+    pack_cstr(pk, "due");
+    msgpack_pack_uint64(pk, 11);
+    pack_cstr(pk, "track");
+    msgpack_pack_true(pk);
+    pack_cstr(pk, "closed_by");
+    msgpack_pack_array(pk, 17);
+    for (int i = 0; i < 17; i++)
+        pack_cstr(pk, "case.decision");
+    /* A subject longer than an envelope's: kept, without it. */
+    s_pack_deadline(pk, "c", 12, true, "cyber.incident_final_report", big);
+}
+
+Test(deadline_tracker, oversized_worker_strings_and_lists)
+{
+    s_track(7, s_result_oversized);
+    cr_expect_eq(s_count(), 1);
+    static char big[ENVELOPE_SUBJECT_MAX + 2];
+    memset(big, 's', sizeof big - 1);
+    s_close("cyber.incident_final_report", NULL, big);
+    cr_expect_eq(s_count(), 1, "its subject was not kept: nothing to match");
+}
