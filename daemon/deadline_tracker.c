@@ -418,38 +418,30 @@ s_unix_ms(void)
     return realtime_ns() / 1000000u;
 }
 
-/* The tracked event's type, read from its accepted record in the snapshot. */
-static void
-s_event_type(struct deadline_tracker *t, uint64_t seq, char *buf, size_t size)
+/* The tracked event's id (for the deadline event's corr; false if unreadable)
+ * and type, read once from its accepted record in the snapshot. */
+static bool
+s_tracked_event(struct deadline_tracker *t, uint64_t seq, uint8_t id[16], char *type, size_t size)
 {
     const void *rec;
     size_t len, off, flen;
-    snprintf(buf, size, "unknown");
-    if (audit_log_snapshot_get(t->log, seq, &rec, &len) < 0 ||
-        msgpack_scan_map_field(rec, len, "type", &off, &flen) < 0)
-        return;
+    bool has_id = false;
+    snprintf(type, size, "unknown");
+    if (audit_log_snapshot_get(t->log, seq, &rec, &len) < 0)
+        return false;
     msgpack_unpacked u;
     msgpack_unpacked_init(&u);
-    if (msgpack_unpack_next(&u, (const char *)rec + off, flen, NULL) == MSGPACK_UNPACK_SUCCESS)
-        s_copy_str(&u.data, buf, size);
+    if (msgpack_scan_map_field(rec, len, "type", &off, &flen) == 0 &&
+        msgpack_unpack_next(&u, (const char *)rec + off, flen, NULL) == MSGPACK_UNPACK_SUCCESS)
+        s_copy_str(&u.data, type, size);
+    if (msgpack_scan_map_field(rec, len, "id", &off, &flen) == 0 &&
+        msgpack_unpack_next(&u, (const char *)rec + off, flen, NULL) == MSGPACK_UNPACK_SUCCESS &&
+        u.data.type == MSGPACK_OBJECT_BIN && u.data.via.bin.size == 16) {
+        memcpy(id, u.data.via.bin.ptr, 16);
+        has_id = true;
+    }
     msgpack_unpacked_destroy(&u);
-}
-
-/* The tracked event's id, for the deadline event's corr. */
-static bool
-s_event_id(struct deadline_tracker *t, uint64_t seq, uint8_t id[16])
-{
-    const void *rec;
-    size_t len, off, flen;
-    if (audit_log_snapshot_get(t->log, seq, &rec, &len) < 0 ||
-        msgpack_scan_map_field(rec, len, "id", &off, &flen) < 0)
-        return false;
-    const uint8_t *p = (const uint8_t *)rec + off;
-    /* bin 8 with 16 bytes: 0xc4 0x10 */
-    if (flen != 18 || p[0] != 0xc4 || p[1] != 16)
-        return false;
-    memcpy(id, p + 2, 16);
-    return true;
+    return has_id;
 }
 
 static void
@@ -470,8 +462,7 @@ s_queue(struct deadline_tracker *t, const void *key, size_t klen, const struct t
     const char *type = warning ? "deadline.warning" : "deadline.breached";
     char event_type[ENVELOPE_TYPE_MAX + 1], text[160];
     uint8_t id[16], corr[16];
-    bool has_corr = s_event_id(t, d->seq, corr);
-    s_event_type(t, d->seq, event_type, sizeof event_type);
+    bool has_corr = s_tracked_event(t, d->seq, corr, event_type, sizeof event_type);
     snprintf(text, sizeof text, "mandate:%s:%" PRIu64 ":%s", type, d->seq, d->name);
     crypto_generichash(id, sizeof id, (const unsigned char *)text, strlen(text), NULL, 0);
 

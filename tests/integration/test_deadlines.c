@@ -155,6 +155,21 @@ Test(deadlines, warning_then_breach_across_a_kill9, .timeout = 120)
     cr_assert_eq(harness_ctl(h, NULL, &out, "show", seq, NULL), 0);
     cr_expect(strstr(out, "deadline.breached"), "show lists the breach:\n%s", out);
     free(out);
+    /* The breach names the takedown as its corr. */
+    char a_hex[33];
+    for (int i = 0; i < 16; i++)
+        snprintf(a_hex + 2 * i, 3, "%02x", a[i]);
+    cr_assert_eq(harness_ctl(h, NULL, &out, "tail", "--json", "--kind", "accepted", NULL), 0);
+    char *breach = strstr(out, "\"deadline.breached\"");
+    cr_assert_not_null(breach, "%s", out);
+    char *line_start = breach;
+    while (line_start > out && line_start[-1] != '\n')
+        line_start--;
+    char *line_end = strchr(breach, '\n');
+    if (line_end)
+        *line_end = '\0';
+    cr_expect(strstr(line_start, a_hex), "corr is the takedown's id %s: %s", a_hex, line_start);
+    free(out);
     /* tail's columns for the deadline records. */
     cr_assert_eq(harness_ctl(h, NULL, &out, "tail", "--kind", "deadline", NULL), 0);
     cr_expect(strstr(out, "warning") && strstr(out, "breached") && strstr(out, "removal"), "%s",
