@@ -356,7 +356,7 @@ area_cyber(const struct handler_request *req, struct handler_outcome *out)
         if (strcmp(rules[i].base, t->base) != 0)
             continue;
         struct area_result r;
-        area_result_init(&r, req);
+        area_result_init(&r, req, t);
         int rc = rules[i].apply(&r, out);
         if (rc == 0)
             area_result_finish(&r, out);

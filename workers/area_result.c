@@ -24,11 +24,12 @@ s_unix_ms(void)
 }
 
 void
-area_result_init(struct area_result *r, const struct handler_request *req)
+area_result_init(struct area_result *r, const struct handler_request *req,
+                 const struct catalogue_type *type)
 {
     memset(r, 0, sizeof *r);
     r->req = req;
-    r->type = req->env ? config_type(req->cfg, req->env->type) : NULL;
+    r->type = type;
     r->unit = req->area_conf && req->area_conf->unit[0] ? req->area_conf->unit : "(none)";
     r->outcome = "recorded";
     r->subject = req->env && req->env->has_subject ? req->env->subject : NULL;
@@ -287,7 +288,7 @@ area_result_run(const struct handler_request *req, struct handler_outcome *out,
         if (strcmp(rule->base, t->base) != 0)
             continue;
         struct area_result r;
-        area_result_init(&r, req);
+        area_result_init(&r, req, t);
         rule->apply(&r);
         area_result_finish(&r, out);
         area_result_destroy(&r);

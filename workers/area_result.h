@@ -54,8 +54,10 @@ struct area_result {
     uint32_t nextra;
 };
 
-/* Starts a result for req (its env must be valid): outcome "recorded". */
-void area_result_init(struct area_result *r, const struct handler_request *req);
+/* Starts a result for req (its env must be valid), whose catalogue type the
+ * caller looked up (NULL: outside the catalogue): outcome "recorded". */
+void area_result_init(struct area_result *r, const struct handler_request *req,
+                      const struct catalogue_type *type);
 void area_result_destroy(struct area_result *r);
 
 void area_result_outcome(struct area_result *r, const char *outcome);

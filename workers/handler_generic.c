@@ -36,7 +36,7 @@ handler_generic(const struct handler_request *req, struct handler_outcome *out)
         return 0;
     }
     struct area_result r;
-    area_result_init(&r, req);
+    area_result_init(&r, req, config_type(req->cfg, req->env->type));
     const char *type = req->env->type;
     char decision[65];
     if (strcmp(type, "deadline.warning") == 0) {
