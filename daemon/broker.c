@@ -16,6 +16,7 @@
 #include <zmq.h>
 
 #include "daemon/broker.h"
+#include "daemon/deadline_tracker.h"
 #include "daemon/delivery.h"
 #include "daemon/ingress.h"
 #include "daemon/log.h"
@@ -271,6 +272,11 @@ broker_run(struct broker *b)
                (unsigned long long)delivery_inflight(b->delivery),
                (unsigned long long)ds->workers_joined, (unsigned long long)ds->workers_lost,
                (unsigned long long)ds->protocol_errors, (unsigned long long)ds->sends_failed);
+    const struct deadline_tracker_stats *dl = delivery_deadline_stats(b->delivery);
+    if (dl)
+        log_notice("deadlines: %llu scans, %llu warnings and %llu breaches found",
+                   (unsigned long long)dl->scans, (unsigned long long)dl->warned,
+                   (unsigned long long)dl->breached);
     log_info("time: %.3f s receiving and checking, %.3f s writing and syncing, %.3f s replying",
              st->read_ns / 1e9, st->write_ns / 1e9, st->reply_ns / 1e9);
     return 0;

@@ -555,8 +555,8 @@ s_visit(void *arg, const void *key, size_t klen, const void *val, size_t vlen)
     return 0;
 }
 
-void
-deadline_tracker_scan(struct deadline_tracker *t)
+static void
+s_scan(struct deadline_tracker *t)
 {
     t->now_ms = s_unix_ms();
     t->queued = 0;
@@ -576,7 +576,7 @@ s_on_timer(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
-    deadline_tracker_scan(arg);
+    s_scan(arg);
 }
 
 struct deadline_tracker *

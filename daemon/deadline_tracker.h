@@ -56,6 +56,8 @@ int deadline_tracker_apply(struct audit_log *log, const void *key, size_t klen, 
 struct deadline_tracker;
 struct ingress;
 
+/* Deadline records queued (a repeated scan's duplicate, dropped at the
+ * write, is counted again: these say what the scan found). */
 struct deadline_tracker_stats {
     uint64_t warned, breached, scans;
 };
@@ -68,8 +70,6 @@ struct deadline_tracker *deadline_tracker_new(struct event_base *base,
                                               const struct mandated_config *cfg,
                                               struct audit_log *log,
                                               struct delivery_journal *journal, struct ingress *in);
-/* Scans now (also what the timer does). */
-void deadline_tracker_scan(struct deadline_tracker *t);
 const struct deadline_tracker_stats *deadline_tracker_stats(const struct deadline_tracker *t);
 void deadline_tracker_destroy(struct deadline_tracker **t_p);
 

@@ -1132,6 +1132,12 @@ delivery_stats(const struct delivery *d)
     return &d->stats;
 }
 
+const struct deadline_tracker_stats *
+delivery_deadline_stats(const struct delivery *d)
+{
+    return d->deadlines ? deadline_tracker_stats(d->deadlines) : NULL;
+}
+
 uint64_t
 delivery_waiting(const struct delivery *d)
 {

@@ -22,6 +22,8 @@
 
 struct delivery;
 
+struct deadline_tracker_stats;
+
 struct delivery_stats {
     uint64_t dispatched;
     uint64_t completed;
@@ -52,6 +54,8 @@ void delivery_drain(struct delivery *d, unsigned timeout_ms, void (*done)(void *
 void delivery_destroy(struct delivery **d_p);
 
 const struct delivery_stats *delivery_stats(const struct delivery *d);
+/* The counts of its deadline tracker (daemon/deadline_tracker.h); NULL before start. */
+const struct deadline_tracker_stats *delivery_deadline_stats(const struct delivery *d);
 /* Events waiting for a worker (queued or waiting for a retry), and in flight. */
 uint64_t delivery_waiting(const struct delivery *d);
 uint64_t delivery_inflight(const struct delivery *d);

@@ -140,6 +140,10 @@ Test(deadlines, warning_then_breach_across_a_kill9, .timeout = 120)
     cr_assert(log_inspect_wait_empty(sd, "pending", 15000), "deadline events not handled");
     usleep(500000); /* a few more scans: nothing more may come */
     cr_assert_eq(harness_stop(h, 15000), 0);
+    char *log = harness_daemon_log(h);
+    cr_expect(strstr(log, "deadlines: ") && strstr(log, "breaches found"),
+              "the stop line counts the scan's findings:\n%s", log);
+    free(log);
 
     cr_expect_eq(s_count_type(h, "deadline.warning"), 1);
     cr_expect_eq(s_count_type(h, "deadline.breached"), 1);
