@@ -578,6 +578,9 @@ s_check(struct parse *p, const char *file, struct config_error *err, bool *faile
                                      "anchor '%s' is not a time or date field of this type",
                                      d->anchor);
                     *failed = true;
+                } else {
+                    t->deadlines[k].anchor_kind =
+                        fd->kind == FIELD_DATE ? ANCHOR_DATE : ANCHOR_TIME;
                 }
             }
             for (size_t c = 0; c < d->nclosed_by && !*failed; c++) {

@@ -55,6 +55,7 @@ struct catalogue_deadline {
     enum deadline_unit unit;
     bool before;  /* a notice period: due n units before the anchor */
     char *anchor; /* "received" (the envelope's time) or a time/date field */
+    enum { ANCHOR_RECEIVED, ANCHOR_TIME, ANCHOR_DATE } anchor_kind; /* resolved at load */
     bool track;
     char **closed_by; /* types whose event (corr = this event) closes it */
     size_t nclosed_by;

@@ -90,6 +90,25 @@ area_result_finding(struct area_result *r, const char *code, const char *basis, 
     f->basis = basis ? basis : r->type ? r->type->basis : "";
 }
 
+/* The instant a deadline counts from: the event's time, or its data field. */
+static int
+s_anchor(const struct area_result *r, const struct catalogue_deadline *d, int64_t *ret)
+{
+    uint64_t t;
+    switch (d->anchor_kind) {
+    case ANCHOR_RECEIVED:
+        *ret = (int64_t)r->req->env->time_ms;
+        return 0;
+    case ANCHOR_DATE:
+        return area_data_date_ms(r->req, d->anchor, ret) ? 0 : -ENODATA;
+    default:
+        if (!area_data_u64(r->req, d->anchor, &t))
+            return -ENODATA;
+        *ret = (int64_t)t;
+        return 0;
+    }
+}
+
 int
 area_result_deadline(struct area_result *r, const char *name, int64_t anchor_ms, int64_t *ret_due)
 {
@@ -105,20 +124,8 @@ area_result_deadline(struct area_result *r, const char *name, int64_t anchor_ms,
     }
     int64_t due = INT64_MAX; /* open: no due time */
     if (d->form == DEADLINE_PERIOD) {
-        if (anchor_ms < 0) {
-            if (strcmp(d->anchor, "received") == 0) {
-                anchor_ms = (int64_t)r->req->env->time_ms;
-            } else {
-                const struct catalogue_field *fd = catalogue_field(r->type, d->anchor);
-                uint64_t t;
-                bool ok =
-                    fd && fd->kind == FIELD_DATE
-                        ? area_data_date_ms(r->req, d->anchor, &anchor_ms)
-                        : area_data_u64(r->req, d->anchor, &t) && (anchor_ms = (int64_t)t, true);
-                if (!ok)
-                    return -ENODATA;
-            }
-        }
+        if (anchor_ms < 0 && s_anchor(r, d, &anchor_ms) < 0)
+            return -ENODATA;
         due = calendar_due(r->req->cfg->calendar, anchor_ms, d->n, d->unit, d->before,
                            &r->calendar_missing);
     }

@@ -293,6 +293,7 @@ Test(catalogue, a_good_file_parses_whole)
     cr_expect_eq(d->n, 10);
     cr_expect_eq(d->unit, DEADLINE_WORKING_DAYS);
     cr_expect_str_eq(d->anchor, "when");
+    cr_expect_eq(d->anchor_kind, ANCHOR_TIME, "resolved at load");
     cr_expect(d->track);
     cr_expect_eq(d->nclosed_by, 2);
     cr_expect_str_eq(d->rule, "10 working_days from when track closed_by=z.last|a.first");
