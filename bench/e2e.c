@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "proto/audit_record.h"
 #include "tests/support/daemon_harness.h"
 #include "tests/support/log_inspect.h"
@@ -52,14 +53,6 @@
 
 static char s_credit[24] = DEFAULT_CREDIT; /* --credit: each worker's READY credit */
 static bool s_relaxed; /* --relaxed: durability = relaxed, to see what fsync costs */
-
-static uint64_t
-s_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /*
  * A publisher as light as bench/ingest's, so that the clients take as little
@@ -114,7 +107,7 @@ s_prepare(struct publisher *p)
         struct envelope_fields f = {.id = id,
                                     .type = EVENT_TYPE,
                                     .source = "bench",
-                                    .time_ms = s_now_ns() / 1000000u,
+                                    .time_ms = realtime_ns() / 1000000u,
                                     .data = data.data,
                                     .data_len = data.size};
         msgpack_sbuffer_clear(&probe);
@@ -132,7 +125,7 @@ s_prepare(struct publisher *p)
         struct envelope_fields f = {.id = id,
                                     .type = EVENT_TYPE,
                                     .source = "bench",
-                                    .time_ms = s_now_ns() / 1000000u,
+                                    .time_ms = realtime_ns() / 1000000u,
                                     .data = data.data,
                                     .data_len = data.size};
         p->off[i] = p->events.size;
@@ -182,7 +175,7 @@ s_publish(void *arg)
     while (answered < p->n) {
         while (sent < p->n && sent - answered < WINDOW) {
             uint8_t *ev = (uint8_t *)p->events.data + p->off[sent];
-            uint64_t t = s_now_ns();
+            uint64_t t = realtime_ns();
             for (int b = 0; b < 8; b++)
                 ev[p->t_at + (size_t)b] = (uint8_t)(t >> (8 * (7 - b)));
             zmq_send(sock, "MEP1", 4, ZMQ_SNDMORE);
@@ -228,17 +221,17 @@ s_noop_worker_main(const char *endpoint, unsigned credit)
     zmq_send(sock, &ready, 1, ZMQ_SNDMORE);
     zmq_send(sock, AREA, strlen(AREA), ZMQ_SNDMORE);
     zmq_send(sock, credit_frame.data, credit_frame.size, 0);
-    uint64_t last_sent = s_now_ns();
+    uint64_t last_sent = realtime_ns();
     for (;;) {
         zmq_pollitem_t item = {.socket = sock, .events = ZMQ_POLLIN};
         if (zmq_poll(&item, 1, 500) < 0)
             _exit(1);
         /* Stay alive in the broker's eyes (heartbeat_ms 2500 by default). */
-        if (s_now_ns() - last_sent > 1000000000u) {
+        if (realtime_ns() - last_sent > 1000000000u) {
             zmq_send(sock, "", 0, ZMQ_SNDMORE);
             zmq_send(sock, MDPW_PROTOCOL, 6, ZMQ_SNDMORE);
             zmq_send(sock, &heartbeat, 1, 0);
-            last_sent = s_now_ns();
+            last_sent = realtime_ns();
         }
         zmq_msg_t parts[8];
         size_t n;
@@ -262,7 +255,7 @@ s_noop_worker_main(const char *endpoint, unsigned credit)
                 zmq_send(sock, zmq_msg_data(&parts[3]), zmq_msg_size(&parts[3]), ZMQ_SNDMORE);
                 zmq_send(sock, "", 0, ZMQ_SNDMORE);
                 zmq_send(sock, done.data, done.size, 0);
-                last_sent = s_now_ns();
+                last_sent = realtime_ns();
             }
             for (size_t i = 0; i < n; i++)
                 zmq_msg_close(&parts[i]);

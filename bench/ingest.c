@@ -39,6 +39,7 @@
 #include <msgpack.h>
 #include <zmq.h>
 
+#include "common/clock.h"
 #include "proto/envelope.h"
 #include "proto/mep.h"
 #include "proto/pack.h"
@@ -92,14 +93,6 @@ static volatile sig_atomic_t g_daemon_pid;
 static volatile sig_atomic_t g_server_pid;
 static volatile sig_atomic_t g_server_stopping;
 static volatile sig_atomic_t g_interrupted; /* the signal, once one asked us to stop */
-
-static uint64_t
-s_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /*
  * SIGINT, SIGTERM, or the --max-seconds alarm. The first one kills what this
@@ -291,7 +284,7 @@ static int
 s_send_event(struct stream *st)
 {
     const uint8_t *ev = st->events + st->sent * EVENT_BYTES;
-    uint64_t t = s_now_ns();
+    uint64_t t = monotonic_ns();
     int rc = harness_send_pub(st->sock, ev, EVENT_BYTES);
     if (rc < 0)
         return rc;
@@ -459,7 +452,7 @@ s_drive(struct stream *streams, size_t n, unsigned window, enum check check, cha
                     snprintf(err, errlen, "recv: %s", zmq_strerror(-rc));
                     return rc;
                 }
-                rc = s_take_reply(st, check, s_now_ns(), cmd, body, len, frames, err, errlen);
+                rc = s_take_reply(st, check, monotonic_ns(), cmd, body, len, frames, err, errlen);
                 if (rc < 0)
                     return rc;
                 if (st->acked == st->count)
@@ -542,7 +535,7 @@ s_worker_main(void *arg)
     pthread_mutex_unlock(&g->mu);
     if (go && w->rc == 0) {
         w->rc = s_drive(w->meas, 1, w->window, w->check, w->err, sizeof w->err);
-        w->end_ns = s_now_ns();
+        w->end_ns = monotonic_ns();
     }
     return NULL;
 }
@@ -633,9 +626,9 @@ s_run_workload(const char *endpoint, pid_t server, const struct workload *wl, bo
         if (rc == 0) {
             srv_cpu0 = s_cpu_ns(server);
             cli_cpu0 = s_cpu_ns(0);
-            start = s_now_ns();
+            start = monotonic_ns();
             rc = s_drive(meas, n, wl->window, check, err, errlen);
-            end = s_now_ns();
+            end = monotonic_ns();
         }
     } else {
         struct gate gate = {.mu = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
@@ -662,7 +655,7 @@ s_run_workload(const char *endpoint, pid_t server, const struct workload *wl, bo
             gate.open = true;
             srv_cpu0 = s_cpu_ns(server);
             cli_cpu0 = s_cpu_ns(0);
-            start = s_now_ns();
+            start = monotonic_ns();
         }
         pthread_cond_broadcast(&gate.cond);
         pthread_mutex_unlock(&gate.mu);
@@ -1024,9 +1017,9 @@ static int
 s_read_within(int fd, void *buf, size_t len, int timeout_ms)
 {
     size_t got = 0;
-    uint64_t deadline = s_now_ns() + (uint64_t)timeout_ms * 1000000u;
+    uint64_t deadline = monotonic_ns() + (uint64_t)timeout_ms * 1000000u;
     while (got < len) {
-        uint64_t now = s_now_ns();
+        uint64_t now = monotonic_ns();
         if (now >= deadline)
             return -ETIMEDOUT;
         struct pollfd p = {.fd = fd, .events = POLLIN};
@@ -1190,13 +1183,13 @@ s_run_commit(size_t n, struct run_result *ret, char *err, size_t errlen)
             key[b] = (uint8_t)s;
         MDB_val k = {.mv_size = sizeof key, .mv_data = key};
         MDB_val v = {.mv_size = sizeof value, .mv_data = value};
-        uint64_t t0 = s_now_ns();
+        uint64_t t0 = monotonic_ns();
         rc = mdb_txn_begin(env, NULL, 0, &txn);
         if (rc == 0 && (rc = mdb_put(txn, dbi, &k, &v, MDB_APPEND)) != 0)
             mdb_txn_abort(txn);
         else if (rc == 0)
             rc = mdb_txn_commit(txn);
-        uint64_t t1 = s_now_ns();
+        uint64_t t1 = monotonic_ns();
         if (i >= WARMUP_LOCKSTEP) {
             lat[i - WARMUP_LOCKSTEP] = t1 - t0;
             total += t1 - t0;

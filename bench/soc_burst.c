@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "proto/audit_record.h"
 #include "proto/pack.h"
 #include "proto/text.h"
@@ -44,14 +45,6 @@
 #define WINDOW          512
 #define ALERT_TYPE      "cyber.soc_alert"
 #define PERMIT_TYPE     "publishing.noncommercial_permit"
-
-static uint64_t
-s_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* ------------------------------------------------------------------------ */
 /* Publishing. */
@@ -133,7 +126,7 @@ s_publish(void *arg)
     for (unsigned i = 0; i < p->n; i++) {
         uint8_t id[16];
         mandate_new_id(id);
-        uint64_t t = s_now_ns();
+        uint64_t t = realtime_ns();
         msgpack_sbuffer_clear(&data);
         msgpack_packer_init(&pk, &data, pack_sbuffer_write);
         if (p->alerts)

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/alloc.h"
 #include "config/asset_registry.h"
 #include "config/embedded.h"
 #include "proto/text.h"
@@ -21,22 +22,6 @@ struct parse {
     struct asset_registry *reg;
     unsigned (*lines)[NKEYS + 1]; /* per asset: its header, then each key's line */
 };
-
-static void
-s_oom(void)
-{
-    fputs("mandated: asset registry: out of memory\n", stderr);
-    abort();
-}
-
-static char *
-s_strdup(const char *s)
-{
-    char *p = strdup(s);
-    if (!p)
-        s_oom();
-    return p;
-}
 
 static bool
 s_valid_name(const char *s)
@@ -68,14 +53,12 @@ s_section(struct ini_file *f, void *user, const char *raw)
             ini_file_fail(f, line, label, "duplicate asset (first on line %u)", p->lines[i][0]);
             return;
         }
-    reg->assets = realloc(reg->assets, (reg->nassets + 1) * sizeof *reg->assets);
-    p->lines = realloc(p->lines, (reg->nassets + 1) * sizeof *p->lines);
-    if (!reg->assets || !p->lines)
-        s_oom();
+    reg->assets = xreallocarray(reg->assets, reg->nassets + 1, sizeof *reg->assets);
+    p->lines = xreallocarray(p->lines, reg->nassets + 1, sizeof *p->lines);
     struct asset *a = &reg->assets[reg->nassets];
     memset(a, 0, sizeof *a);
     memset(p->lines[reg->nassets], 0, sizeof p->lines[reg->nassets]);
-    a->name = s_strdup(raw + 6);
+    a->name = xstrdup(raw + 6);
     p->lines[reg->nassets][0] = line;
     reg->nassets++;
 }
@@ -125,10 +108,10 @@ s_key(struct ini_file *f, void *user, const char *key, const char *value)
     uint64_t level;
     switch (k) {
     case K_TITLE:
-        a->title = s_strdup(value);
+        a->title = xstrdup(value);
         break;
     case K_OWNER:
-        a->owner = s_strdup(value);
+        a->owner = xstrdup(value);
         break;
     case K_LEVEL:
         if (text_parse_u64(value, 1, 5, &level) < 0)
@@ -179,10 +162,8 @@ static int
 s_load_text(const char *text, size_t len, const char *name, struct asset_registry **ret,
             struct config_error *err)
 {
-    struct asset_registry *reg = calloc(1, sizeof *reg);
-    if (!reg)
-        s_oom();
-    reg->path = s_strdup(name);
+    struct asset_registry *reg = xcalloc(1, sizeof *reg);
+    reg->path = xstrdup(name);
     struct parse p = {.reg = reg};
     int rc = ini_file_parse(text, len, name, &s_ops, &p, err);
     for (size_t i = 0; rc == 0 && i < reg->nassets; i++)

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/alloc.h"
 #include "config/calendar.h"
 #include "config/embedded.h"
 #include "proto/text.h"
@@ -30,13 +31,6 @@ struct calendar {
     struct year *years; /* sorted by year */
     size_t nyears;
 };
-
-static void
-s_oom(void)
-{
-    fputs("mandated: calendar: out of memory\n", stderr);
-    abort();
-}
 
 /* ------------------------------------------------------------------------ */
 /* Dates. Vietnam keeps UTC+7 all year: a day is a UTC day shifted 7 h. */
@@ -142,9 +136,7 @@ s_key(struct ini_file *f, void *user, const char *key, const char *value)
             return;
         }
         size_t a = strlen(p->y->decision), b = strlen(value);
-        char *s = realloc(p->y->decision, a + b + 2);
-        if (!s)
-            s_oom();
+        char *s = xrealloc(p->y->decision, a + b + 2);
         s[a] = ' ';
         memcpy(s + a + 1, value, b + 1);
         p->y->decision = s;
@@ -163,9 +155,7 @@ s_key(struct ini_file *f, void *user, const char *key, const char *value)
         } else if (!*value) {
             ini_file_fail(f, line, key, "empty: name the decision that fixed these days");
         } else {
-            p->y->decision = strdup(value);
-            if (!p->y->decision)
-                s_oom();
+            p->y->decision = xstrdup(value);
             p->in_decision = true;
         }
         return;
@@ -239,9 +229,7 @@ s_put_year(struct calendar *cal, struct year *y)
             cal->years[i] = *y;
             return;
         }
-    struct year *ys = realloc(cal->years, (cal->nyears + 1) * sizeof *ys);
-    if (!ys)
-        s_oom();
+    struct year *ys = xreallocarray(cal->years, cal->nyears + 1, sizeof *ys);
     cal->years = ys;
     cal->years[cal->nyears++] = *y;
 }
@@ -249,9 +237,7 @@ s_put_year(struct calendar *cal, struct year *y)
 static struct calendar *
 s_new(void)
 {
-    struct calendar *cal = calloc(1, sizeof *cal);
-    if (!cal)
-        s_oom();
+    struct calendar *cal = xcalloc(1, sizeof *cal);
     return cal;
 }
 

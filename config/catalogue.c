@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/alloc.h"
 #include "config/catalogue.h"
 #include "config/embedded.h"
 #include "proto/envelope.h"
@@ -40,45 +41,6 @@ static const char *const s_unit_names[] = {
     [DEADLINE_WORKING_DAYS] = "working_days",
 };
 
-/* ------------------------------------------------------------------------ */
-/* Allocation: abort on failure. */
-
-static void
-s_oom(void)
-{
-    fputs("mandated: catalogue: out of memory\n", stderr);
-    abort();
-}
-
-static void *
-s_grow(void *ptr, size_t n, size_t size)
-{
-    if (size && n > SIZE_MAX / size)
-        s_oom();
-    void *p = realloc(ptr, n * size != 0 ? n * size : 1);
-    if (!p)
-        s_oom();
-    return p;
-}
-
-static char *
-s_strdup(const char *s)
-{
-    char *p = strdup(s);
-    if (!p)
-        s_oom();
-    return p;
-}
-
-static char *
-s_strndup(const char *s, size_t n)
-{
-    char *p = strndup(s, n);
-    if (!p)
-        s_oom();
-    return p;
-}
-
 /* Splits s at sep into a new list of non-empty words. */
 static char **
 s_split(const char *s, const char *sep, size_t *ret_n)
@@ -91,8 +53,8 @@ s_split(const char *s, const char *sep, size_t *ret_n)
         size_t len = strcspn(s, sep);
         if (!len)
             break;
-        list = s_grow(list, n + 1, sizeof *list);
-        list[n++] = s_strndup(s, len);
+        list = xreallocarray(list, n + 1, sizeof *list);
+        list[n++] = xstrndup(s, len);
         s += len;
     }
     *ret_n = n;
@@ -149,11 +111,11 @@ s_split_version(const char *name, char **ret_base, unsigned *ret_version, char *
             snprintf(msg, size, "'%s' has a version but no dotted base name", name);
             return -EINVAL;
         }
-        *ret_base = s_strndup(name, (size_t)(dot - name));
+        *ret_base = xstrndup(name, (size_t)(dot - name));
         *ret_version = (unsigned)v;
         return 0;
     }
-    *ret_base = s_strdup(name);
+    *ret_base = xstrdup(name);
     *ret_version = 1;
     return 0;
 }
@@ -192,16 +154,17 @@ s_section(struct ini_file *f, void *user, const char *raw)
         ini_file_fail(f, line, label, "%s", msg);
         return;
     }
-    cat->types = s_grow(cat->types, cat->ntypes + 1, sizeof *cat->types);
-    p->header_lines = s_grow(p->header_lines, cat->ntypes + 1, sizeof *p->header_lines);
-    p->deadline_lines = s_grow(p->deadline_lines, cat->ntypes + 1, sizeof *p->deadline_lines);
+    cat->types = xreallocarray(cat->types, cat->ntypes + 1, sizeof *cat->types);
+    p->header_lines = xreallocarray(p->header_lines, cat->ntypes + 1, sizeof *p->header_lines);
+    p->deadline_lines =
+        xreallocarray(p->deadline_lines, cat->ntypes + 1, sizeof *p->deadline_lines);
     struct catalogue_type *t = &cat->types[cat->ntypes];
     memset(t, 0, sizeof *t);
-    t->name = s_strdup(name);
+    t->name = xstrdup(name);
     t->base = base;
     t->version = version;
-    t->title = s_strdup("");
-    t->basis = s_strdup("");
+    t->title = xstrdup("");
+    t->basis = xstrdup("");
     p->header_lines[cat->ntypes] = line;
     p->deadline_lines[cat->ntypes] = NULL;
     cat->ntypes++;
@@ -334,7 +297,7 @@ s_parse_deadline(struct catalogue_deadline *d, const char *spec, char *msg, size
     size_t i = 0;
     int rc = -EINVAL;
 
-    d->rule = s_strdup(spec);
+    d->rule = xstrdup(spec);
     if (nwords == 1 && strcmp(words[0], "none") == 0) {
         d->form = DEADLINE_NONE;
         rc = 0;
@@ -370,7 +333,7 @@ s_parse_deadline(struct catalogue_deadline *d, const char *spec, char *msg, size
             snprintf(msg, size, "anchor '%.32s' is neither 'received' nor a field name", words[3]);
             goto out;
         }
-        d->anchor = s_strdup(words[3]);
+        d->anchor = xstrdup(words[3]);
         i = 4;
     }
     for (; i < nwords; i++) {
@@ -407,7 +370,7 @@ static void
 s_append(char **s, const char *more)
 {
     size_t a = strlen(*s), b = strlen(more);
-    *s = s_grow(*s, a + b + 2, 1);
+    *s = xreallocarray(*s, a + b + 2, 1);
     if (a)
         (*s)[a++] = ' ';
     memcpy(*s + a, more, b + 1);
@@ -462,7 +425,7 @@ s_key(struct ini_file *f, void *user, const char *key, const char *value)
             ini_file_fail(f, line, full, "bad area name '%.64s': must match [a-z][a-z0-9_]*",
                           value);
         } else {
-            t->area = s_strdup(value);
+            t->area = xstrdup(value);
         }
     } else if (strcmp(key, "internal") == 0) {
         if (strcmp(value, "yes") == 0 || strcmp(value, "no") == 0)
@@ -472,7 +435,7 @@ s_key(struct ini_file *f, void *user, const char *key, const char *value)
     } else if (strcmp(key, "title") == 0 || strcmp(key, "basis") == 0) {
         char **s = key[0] == 't' ? &t->title : &t->basis;
         free(*s);
-        *s = s_strdup(value);
+        *s = xstrdup(value);
     } else if (strncmp(key, "field.", 6) == 0) {
         const char *name = key + 6;
         if (!s_valid_name(name, strlen(name))) {
@@ -487,10 +450,10 @@ s_key(struct ini_file *f, void *user, const char *key, const char *value)
             ini_file_fail(f, line, full, "more than %d fields in one type", MAX_FIELDS);
             return;
         }
-        t->fields = s_grow(t->fields, t->nfields + 1, sizeof *t->fields);
+        t->fields = xreallocarray(t->fields, t->nfields + 1, sizeof *t->fields);
         struct catalogue_field *fd = &t->fields[t->nfields++];
         memset(fd, 0, sizeof *fd);
-        fd->name = s_strdup(name);
+        fd->name = xstrdup(name);
         fd->name_len = strlen(name);
         if (s_parse_field(fd, value, msg, sizeof msg) < 0)
             ini_file_fail(f, line, full, "%s", msg);
@@ -504,13 +467,13 @@ s_key(struct ini_file *f, void *user, const char *key, const char *value)
             ini_file_fail(f, line, full, "duplicate deadline");
             return;
         }
-        t->deadlines = s_grow(t->deadlines, t->ndeadlines + 1, sizeof *t->deadlines);
+        t->deadlines = xreallocarray(t->deadlines, t->ndeadlines + 1, sizeof *t->deadlines);
         unsigned **lines = &p->deadline_lines[t - p->cat->types];
-        *lines = s_grow(*lines, t->ndeadlines + 1, sizeof **lines);
+        *lines = xreallocarray(*lines, t->ndeadlines + 1, sizeof **lines);
         (*lines)[t->ndeadlines] = line;
         struct catalogue_deadline *d = &t->deadlines[t->ndeadlines++];
         memset(d, 0, sizeof *d);
-        d->name = s_strdup(name);
+        d->name = xstrdup(name);
         if (s_parse_deadline(d, value, msg, sizeof msg) < 0)
             ini_file_fail(f, line, full, "%s", msg);
     } else if (strncmp(key, "limit.", 6) == 0 || strncmp(key, "basis.", 6) == 0) {
@@ -526,9 +489,9 @@ s_key(struct ini_file *f, void *user, const char *key, const char *value)
             ini_file_fail(f, line, full, "duplicate key");
             return;
         }
-        *pairs = s_grow(*pairs, *n + 1, sizeof **pairs);
-        (*pairs)[*n].name = s_strdup(name);
-        (*pairs)[*n].value = s_strdup(value);
+        *pairs = xreallocarray(*pairs, *n + 1, sizeof **pairs);
+        (*pairs)[*n].name = xstrdup(name);
+        (*pairs)[*n].value = xstrdup(value);
         (*n)++;
     } else {
         ini_file_fail(f, line, full,
@@ -661,10 +624,8 @@ s_load_text(const char *text, size_t len, const char *name, struct catalogue **r
     struct config_error local;
     if (!err)
         err = &local;
-    struct catalogue *cat = calloc(1, sizeof *cat);
-    if (!cat)
-        s_oom();
-    cat->path = s_strdup(name);
+    struct catalogue *cat = xcalloc(1, sizeof *cat);
+    cat->path = xstrdup(name);
     struct parse p = {.cat = cat};
     bool failed = ini_file_parse(text, len, name, &s_ops, &p, err) < 0;
     if (!failed)

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/alloc.h"
 #include "config/config.h"
 #include "config/embedded.h"
 #include "config/ini_file.h"
@@ -37,55 +38,6 @@
 #define MIB      (1024ull * 1024)
 /* Past 64 TiB an LMDB map cannot be mapped in a 47-bit address space. */
 #define MAX_MAP_BYTES (64ull * 1024 * 1024 * 1024 * 1024)
-
-/* ------------------------------------------------------------------------ */
-/* Allocation: abort on failure. */
-
-static void
-s_oom(void)
-{
-    fputs("mandated: config: out of memory\n", stderr);
-    abort();
-}
-
-static void *
-s_xrealloc(void *ptr, size_t n, size_t size)
-{
-    if (size && n > SIZE_MAX / size)
-        s_oom();
-    size_t bytes = n * size;
-    void *p = realloc(ptr, bytes ? bytes : 1);
-    if (!p)
-        s_oom();
-    return p;
-}
-
-static void *
-s_xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size ? size : 1);
-    if (!p)
-        s_oom();
-    return p;
-}
-
-static char *
-s_xstrdup(const char *s)
-{
-    char *p = strdup(s);
-    if (!p)
-        s_oom();
-    return p;
-}
-
-static char *
-s_xstrndup(const char *s, size_t n)
-{
-    char *p = strndup(s, n);
-    if (!p)
-        s_oom();
-    return p;
-}
 
 /* ------------------------------------------------------------------------ */
 /* The key table: every key, its section, type and range. The defaults are
@@ -480,7 +432,7 @@ s_build_routes(struct mandated_config *cfg)
     for (size_t a = 0; a < cfg->nareas; a++)
         for (size_t t = 0; t < cfg->areas[a].ntypes; t++)
             n += s_is_literal(cfg->areas[a].types[t]);
-    cfg->routes = s_xcalloc(n ? n : 1, sizeof *cfg->routes);
+    cfg->routes = xcalloc(n ? n : 1, sizeof *cfg->routes);
     for (size_t a = 0; a < cfg->nareas; a++)
         for (size_t t = 0; t < cfg->areas[a].ntypes; t++)
             if (s_is_literal(cfg->areas[a].types[t]))
@@ -517,13 +469,13 @@ s_add_globs(struct parse *p, const struct key_def *k, const char *value, char *m
         if (!*c)
             return 0;
         size_t len = strcspn(c, " \t");
-        char *g = s_xstrndup(c, len);
+        char *g = xstrndup(c, len);
         int rc = s_check_glob(g, msg, size);
         if (rc < 0) {
             free(g);
             return rc;
         }
-        *list = s_xrealloc(*list, *n + 1, sizeof **list);
+        *list = xreallocarray(*list, *n + 1, sizeof **list);
         (*list)[(*n)++] = g;
         c += len;
     }
@@ -591,7 +543,7 @@ s_apply(struct parse *p, const struct key_def *k, const char *value, char *msg, 
         /* The string kinds replace their default. */
         char **s = field;
         free(*s);
-        *s = s_xstrdup(value);
+        *s = xstrdup(value);
     }
     return rc;
 }
@@ -619,7 +571,7 @@ s_continue(struct parse *p, const struct key_def *k, const char *value, char *ms
         }
         char **s = s_field(p, k);
         size_t a = strlen(*s), b = strlen(value);
-        *s = s_xrealloc(*s, a + b + 2, 1);
+        *s = xreallocarray(*s, a + b + 2, 1);
         if (a)
             (*s)[a++] = ' ';
         memcpy(*s + a, value, b + 1);
@@ -704,9 +656,9 @@ static void
 s_area_init(struct area_conf *a, const char *name)
 {
     memset(a, 0, sizeof *a);
-    a->name = s_xstrdup(name);
-    a->unit = s_xstrdup("");
-    a->triage_unit = s_xstrdup("");
+    a->name = xstrdup(name);
+    a->unit = xstrdup("");
+    a->triage_unit = xstrdup("");
     a->workers = 1;
     a->spawn = true;
     a->credit = 32;
@@ -716,7 +668,7 @@ static void
 s_source_init(struct source_conf *s, const char *name)
 {
     memset(s, 0, sizeof *s);
-    s->name = s_xstrdup(name);
+    s->name = xstrdup(name);
 }
 
 /* Opens the section of the header text between '[' and ']'. */
@@ -785,8 +737,8 @@ s_section(struct ini_file *f, void *user, const char *raw)
                        p->area_lines[i].header);
                 return;
             }
-        cfg->areas = s_xrealloc(cfg->areas, cfg->nareas + 1, sizeof *cfg->areas);
-        p->area_lines = s_xrealloc(p->area_lines, cfg->nareas + 1, sizeof *p->area_lines);
+        cfg->areas = xreallocarray(cfg->areas, cfg->nareas + 1, sizeof *cfg->areas);
+        p->area_lines = xreallocarray(p->area_lines, cfg->nareas + 1, sizeof *p->area_lines);
         s_area_init(&cfg->areas[cfg->nareas], name);
         memset(&p->area_lines[cfg->nareas], 0, sizeof *p->area_lines);
         p->area_lines[cfg->nareas].header = lineno;
@@ -805,8 +757,9 @@ s_section(struct ini_file *f, void *user, const char *raw)
                        p->source_lines[i].header);
                 return;
             }
-        cfg->sources = s_xrealloc(cfg->sources, cfg->nsources + 1, sizeof *cfg->sources);
-        p->source_lines = s_xrealloc(p->source_lines, cfg->nsources + 1, sizeof *p->source_lines);
+        cfg->sources = xreallocarray(cfg->sources, cfg->nsources + 1, sizeof *cfg->sources);
+        p->source_lines =
+            xreallocarray(p->source_lines, cfg->nsources + 1, sizeof *p->source_lines);
         s_source_init(&cfg->sources[cfg->nsources], name);
         memset(&p->source_lines[cfg->nsources], 0, sizeof *p->source_lines);
         p->source_lines[cfg->nsources].header = lineno;
@@ -888,12 +841,12 @@ s_check(struct parse *p)
 static struct mandated_config *
 s_config_new(const char *path)
 {
-    struct mandated_config *cfg = s_xcalloc(1, sizeof *cfg);
-    cfg->path = s_xstrdup(path);
-    cfg->broker.ingress = s_xstrdup("tcp://127.0.0.1:7400");
-    cfg->broker.workers = s_xstrdup("ipc://mandated-workers.ipc");
-    cfg->broker.http = s_xstrdup("127.0.0.1:7480");
-    cfg->broker.state_dir = s_xstrdup("./var");
+    struct mandated_config *cfg = xcalloc(1, sizeof *cfg);
+    cfg->path = xstrdup(path);
+    cfg->broker.ingress = xstrdup("tcp://127.0.0.1:7400");
+    cfg->broker.workers = xstrdup("ipc://mandated-workers.ipc");
+    cfg->broker.http = xstrdup("127.0.0.1:7480");
+    cfg->broker.state_dir = xstrdup("./var");
     cfg->broker.durability = DURABILITY_FULL;
     cfg->broker.max_event_bytes = 65536;
     cfg->broker.commit_max_batch = 1024;
@@ -901,10 +854,10 @@ s_config_new(const char *path)
     cfg->broker.map_max_bytes = 68719476736ull;
     cfg->broker.map_initial_bytes = 67108864ull;
     cfg->broker.rejected_log_rate = 100;
-    cfg->broker.worker_program = s_xstrdup("");
-    cfg->broker.catalogue = s_xstrdup("");
-    cfg->broker.calendar_dir = s_xstrdup("");
-    cfg->broker.asset_registry = s_xstrdup("");
+    cfg->broker.worker_program = xstrdup("");
+    cfg->broker.catalogue = xstrdup("");
+    cfg->broker.calendar_dir = xstrdup("");
+    cfg->broker.asset_registry = xstrdup("");
     cfg->delivery.heartbeat_ms = 2500;
     cfg->delivery.liveness = 3;
     cfg->delivery.max_attempts = 5;
@@ -913,8 +866,8 @@ s_config_new(const char *path)
     cfg->delivery.deadline_scan_ms = 1000;
     cfg->delivery.deadline_warn_ms = 86400000;
     cfg->security.curve = false;
-    cfg->security.server_secret_key = s_xstrdup("keys/server.key_secret");
-    cfg->security.sources_dir = s_xstrdup("keys/sources");
+    cfg->security.server_secret_key = xstrdup("keys/server.key_secret");
+    cfg->security.sources_dir = xstrdup("keys/sources");
     return cfg;
 }
 

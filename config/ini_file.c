@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/alloc.h"
 #include "config/ini_file.h"
 
 struct ini_file {
@@ -283,8 +284,7 @@ ini_file_parse(const char *text, size_t len, const char *name, const struct ini_
         s_syntax_error(&f, (unsigned)rc);
     } else if (rc < 0 && !f.failed) {
         /* -2: inih could not allocate its buffer. */
-        fputs("mandated: config: out of memory\n", stderr);
-        abort();
+        alloc_failed(len);
     }
     return f.failed ? -EINVAL : 0;
 }
@@ -300,11 +300,7 @@ ini_file_read(const char *path, size_t max_bytes, char **ret_text, size_t *ret_l
         return -e;
     }
     /* One byte over the limit tells a too-large file from one at it. */
-    char *buf = calloc(1, max_bytes + 2);
-    if (!buf) {
-        fputs("mandated: config: out of memory\n", stderr);
-        abort();
-    }
+    char *buf = xcalloc(1, max_bytes + 2);
     size_t len = fread(buf, 1, max_bytes + 1, f);
     int rc = 0;
     if (ferror(f)) {

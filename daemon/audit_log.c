@@ -14,8 +14,9 @@
 
 #include "daemon/audit_log.h"
 #include "proto/be64.h"
-#include "daemon/clock.h"
-#include "daemon/log.h"
+#include "common/clock.h"
+#include "common/alloc.h"
+#include "common/log.h"
 #include "proto/pack.h"
 
 struct audit_log {

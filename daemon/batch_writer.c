@@ -12,7 +12,8 @@
 #include <unistd.h>
 
 #include "daemon/batch_writer.h"
-#include "daemon/log.h"
+#include "common/alloc.h"
+#include "common/log.h"
 
 enum writer_state { WRITER_IDLE, WRITER_QUEUED, WRITER_RUNNING, WRITER_FINISHED };
 

@@ -19,7 +19,8 @@
 #include "daemon/deadline_tracker.h"
 #include "daemon/delivery.h"
 #include "daemon/ingress.h"
-#include "daemon/log.h"
+#include "common/alloc.h"
+#include "common/log.h"
 #include "daemon/supervisor.h"
 #include "proto/pack.h"
 

@@ -14,10 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/clock.h"
+#include "common/clock.h"
 #include "daemon/deadline_tracker.h"
 #include "daemon/ingress.h"
-#include "daemon/log.h"
+#include "common/alloc.h"
+#include "common/log.h"
 #include "proto/audit_record.h"
 #include "proto/be64.h"
 #include "proto/msgpack_scan.h"

@@ -12,7 +12,8 @@
 #include "daemon/deadline_tracker.h"
 #include "daemon/delivery_journal.h"
 #include "proto/msgpack_scan.h"
-#include "daemon/log.h"
+#include "common/alloc.h"
+#include "common/log.h"
 #include "proto/pack.h"
 
 struct side {

@@ -11,7 +11,7 @@
 
 #include "config/config.h"
 #include "daemon/broker.h"
-#include "daemon/log.h"
+#include "common/log.h"
 
 static void
 s_usage(FILE *out)

@@ -4,7 +4,8 @@
  */
 #include <stdlib.h>
 
-#include "daemon/log.h"
+#include "common/alloc.h"
+#include "common/log.h"
 #include "daemon/retry_heap.h"
 
 void

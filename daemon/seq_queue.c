@@ -6,7 +6,8 @@
 #include <assert.h>
 #include <stdlib.h>
 
-#include "daemon/log.h"
+#include "common/alloc.h"
+#include "common/log.h"
 #include "daemon/seq_queue.h"
 
 #define SEQ_QUEUE_MIN_CAP 64

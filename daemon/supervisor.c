@@ -27,8 +27,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "daemon/clock.h"
-#include "daemon/log.h"
+#include "common/clock.h"
+#include "common/alloc.h"
+#include "common/log.h"
 #include "daemon/supervisor.h"
 
 #define DEFAULT_PROGRAM  "mandate-worker"

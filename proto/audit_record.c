@@ -4,7 +4,7 @@
  *
  * Stored bytes are outside input (anyone with write access to the LMDB file
  * can change them), so decoding is scanned and bounded like a network
- * message. Allocation failure aborts (proto/ policy).
+ * message. Allocation failure aborts (common/alloc.h).
  *
  * How the verifier places blame (deterministic, one pass, O(1) state):
  * a record k is judged through two links, (k-1 -> k): k's prev equals the
@@ -23,6 +23,7 @@
  *    head_seq before it -> the first record the head does not cover; head !=
  *    hash of the last record -> the last record.
  */
+#include "common/alloc.h"
 #include "proto/audit_record.h"
 #include "proto/pack.h"
 
@@ -168,16 +169,14 @@ s_decode(const void *buf, size_t len, struct audit_record *ret, bool copy)
     if (msgpack_scan(buf, len, &s_record_limits, NULL) != MSGPACK_SCAN_OK)
         return -EBADMSG;
     if (copy) {
-        dup = malloc(len);
-        if (!dup)
-            abort();
+        dup = xmalloc(len);
         memcpy(dup, buf, len);
         src = dup;
     }
     msgpack_unpacked_init(&ret->unpacked);
     ur = msgpack_unpack_next(&ret->unpacked, src, len, &off);
     if (ur == MSGPACK_UNPACK_NOMEM_ERROR)
-        abort();
+        alloc_failed(len);
     if (ur != MSGPACK_UNPACK_SUCCESS || off != len) {
         msgpack_unpacked_destroy(&ret->unpacked);
         free(dup);
@@ -187,7 +186,7 @@ s_decode(const void *buf, size_t len, struct audit_record *ret, bool copy)
     if (dup && !ret->unpacked.zone)
         free(dup);
     else if (dup && !msgpack_zone_push_finalizer(ret->unpacked.zone, free, dup))
-        abort();
+        alloc_failed(sizeof(void *));
     if (s_common_fields(&ret->unpacked.data, ret) < 0) {
         msgpack_unpacked_destroy(&ret->unpacked);
         memset(ret, 0, sizeof(*ret));

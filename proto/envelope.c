@@ -9,8 +9,9 @@
  *
  * The message is copied into memory owned by the unpacked zone, so the
  * decoded envelope (data included) lives until envelope_release() whatever
- * happens to the caller's buffer. Allocation failure aborts (proto/ policy).
+ * happens to the caller's buffer. Allocation failure aborts (common/alloc.h).
  */
+#include "common/alloc.h"
 #include "proto/envelope.h"
 #include "proto/pack.h"
 
@@ -356,7 +357,7 @@ void
 envelope_decoder_init(struct envelope_decoder *dec)
 {
     if (!msgpack_zone_init(&dec->zone, MSGPACK_ZONE_CHUNK_SIZE))
-        abort();
+        alloc_failed(MSGPACK_ZONE_CHUNK_SIZE);
 }
 
 void
@@ -381,7 +382,7 @@ s_decode_in(msgpack_zone *zone, const void *buf, size_t len, const struct envelo
         return rc;
     msgpack_unpack_return ur = msgpack_unpack(buf, len, &off, zone, &top);
     if (ur == MSGPACK_UNPACK_NOMEM_ERROR)
-        abort();
+        alloc_failed(len);
     if (ur != MSGPACK_UNPACK_SUCCESS || off != len) {
         /* Unreachable after a clean scan; kept so that a msgpack-c surprise is a NACK. */
         return s_fail(err, MEP_BAD_MSGPACK, "message: msgpack-c refused it");
@@ -419,7 +420,7 @@ envelope_decode(const void *buf, size_t len, const struct envelope_limits *limit
     msgpack_zone *zone = msgpack_zone_new(MSGPACK_ZONE_CHUNK_SIZE);
     void *copy = zone ? msgpack_zone_malloc_no_align(zone, len ? len : 1) : NULL;
     if (!copy)
-        abort();
+        alloc_failed(len);
     if (len)
         memcpy(copy, buf, len);
     int rc = s_decode_in(zone, copy, len, limits, ret, err ? err : &spare);

@@ -9,8 +9,9 @@
  * allocate more than the message could hold. mdp_outcome_decode never
  * fails: whatever it cannot read is an opaque `done` with its BLAKE2b-256.
  *
- * Allocation failure while packing or unpacking aborts (the proto/ policy).
+ * Allocation failure while packing or unpacking aborts (common/alloc.h).
  */
+#include "common/alloc.h"
 #include "proto/mdp.h"
 #include "proto/pack.h"
 
@@ -374,11 +375,11 @@ s_unpack_copy(const void *buf, size_t len, msgpack_unpacked *up, size_t *ret_off
     zone = msgpack_zone_new(MSGPACK_ZONE_CHUNK_SIZE);
     copy = zone ? msgpack_zone_malloc_no_align(zone, len) : NULL;
     if (!copy)
-        abort();
+        alloc_failed(len);
     memcpy(copy, buf, len);
     /* The scan proved it is one well-formed object, so this cannot fail but on memory. */
     if (msgpack_unpack(copy, len, &off, zone, &up->data) != MSGPACK_UNPACK_SUCCESS)
-        abort();
+        alloc_failed(len);
     up->zone = zone;
     return MSGPACK_SCAN_OK;
 }

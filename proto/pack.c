@@ -3,15 +3,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/alloc.h"
 #include "proto/pack.h"
 
 int
 pack_sbuffer_write(void *sbuf, const char *buf, size_t len)
 {
-    if (msgpack_sbuffer_write(sbuf, buf, len) != 0) {
-        fputs("out of memory growing a msgpack buffer\n", stderr);
-        abort();
-    }
+    if (msgpack_sbuffer_write(sbuf, buf, len) != 0)
+        alloc_failed(((msgpack_sbuffer *)sbuf)->size + len);
     return 0;
 }
 

@@ -1,6 +1,7 @@
 /*
  * json_msgpack: JSON <-> msgpack for mandatectl (see json_msgpack.h).
  */
+#include "common/alloc.h"
 #include "tools/json_msgpack.h"
 
 #include <errno.h>
@@ -18,10 +19,8 @@
 static json_t *
 s_nn(json_t *j)
 {
-    if (!j) {
-        fputs("out of memory\n", stderr);
-        abort();
-    }
+    if (!j)
+        alloc_failed(0);
     return j;
 }
 

@@ -7,6 +7,7 @@
  * 16-byte id, to correlate replies, and a list in last-send order, so the
  * next resend due is always at the head. Both are O(1) per event.
  */
+#include "common/clock.h"
 #include "tools/mandate_client.h"
 
 #include <errno.h>
@@ -68,24 +69,13 @@ s_sodium_init(void)
         abort();
 }
 
-static int64_t
-s_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void
 mandate_new_id(uint8_t ret_id[16])
 {
-    struct timespec ts;
     uint64_t ms;
 
     pthread_once(&s_sodium_once, s_sodium_init);
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    ms = unix_ms();
     for (int i = 0; i < 6; i++)
         ret_id[i] = (uint8_t)(ms >> (40 - 8 * i));
     randombytes_buf(ret_id + 6, 10);
@@ -551,7 +541,7 @@ s_service(struct mandate_client *c)
         ;
     if (r < 0)
         return r;
-    r = s_run_timers(c, s_now_ms());
+    r = s_run_timers(c, (int64_t)monotonic_ms());
     return r < 0 ? r : done + r;
 }
 
@@ -560,7 +550,7 @@ static int
 s_wait_until(struct mandate_client *c, int64_t until)
 {
     zmq_pollitem_t item = {.socket = c->sock, .events = ZMQ_POLLIN};
-    int64_t wait = until - s_now_ms();
+    int64_t wait = until - (int64_t)monotonic_ms();
 
     if (wait <= 0)
         return 0;
@@ -574,7 +564,7 @@ s_wait_until(struct mandate_client *c, int64_t until)
 int
 mandate_client_poll(struct mandate_client *c, int timeout_ms)
 {
-    int64_t deadline = timeout_ms < 0 ? INT64_MAX : s_now_ms() + timeout_ms;
+    int64_t deadline = timeout_ms < 0 ? INT64_MAX : (int64_t)monotonic_ms() + timeout_ms;
 
     for (;;) {
         int n = s_service(c);
@@ -582,7 +572,7 @@ mandate_client_poll(struct mandate_client *c, int timeout_ms)
             return n;
         if (c->in_flight == 0 && timeout_ms < 0)
             return 0;
-        if (s_now_ms() >= deadline)
+        if ((int64_t)monotonic_ms() >= deadline)
             return 0;
         int64_t until = s_next_due(c);
         int r = s_wait_until(c, until < deadline ? until : deadline);
@@ -594,10 +584,10 @@ mandate_client_poll(struct mandate_client *c, int timeout_ms)
 int
 mandate_client_flush(struct mandate_client *c, int timeout_ms)
 {
-    int64_t deadline = timeout_ms < 0 ? INT64_MAX : s_now_ms() + timeout_ms;
+    int64_t deadline = timeout_ms < 0 ? INT64_MAX : (int64_t)monotonic_ms() + timeout_ms;
 
     while (c->in_flight > 0) {
-        int64_t left = deadline - s_now_ms();
+        int64_t left = deadline - (int64_t)monotonic_ms();
         if (left <= 0)
             return -ETIMEDOUT;
         int r = mandate_client_poll(c, timeout_ms < 0 ? -1
@@ -611,7 +601,7 @@ mandate_client_flush(struct mandate_client *c, int timeout_ms)
 int
 mandate_client_ping(struct mandate_client *c, int timeout_ms)
 {
-    int64_t deadline = s_now_ms() + (timeout_ms < 0 ? 0 : timeout_ms);
+    int64_t deadline = (int64_t)monotonic_ms() + (timeout_ms < 0 ? 0 : timeout_ms);
     int r;
 
     c->pong = false;
@@ -624,7 +614,7 @@ mandate_client_ping(struct mandate_client *c, int timeout_ms)
             return r;
         if (c->pong)
             return 0;
-        if (s_now_ms() >= deadline)
+        if ((int64_t)monotonic_ms() >= deadline)
             return -ETIMEDOUT;
         int64_t until = s_next_due(c);
         r = s_wait_until(c, until < deadline ? until : deadline);
@@ -674,7 +664,7 @@ mandate_client_publish(struct mandate_client *c, const struct envelope_fields *f
     c->in_flight++;
     c->stats.published++;
 
-    r = s_transmit(c, s, s_now_ms());
+    r = s_transmit(c, s, (int64_t)monotonic_ms());
     if (r < 0) {
         /* The socket is unusable (context terminated...): take the event back. */
         s_map_remove_at(c, (unsigned)s_map_find(c, sl->id));

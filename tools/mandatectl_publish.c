@@ -18,6 +18,7 @@
 
 #include <jansson.h>
 
+#include "common/clock.h"
 #include "tools/json_msgpack.h"
 #include "tools/mandate_client.h"
 #include "tools/mandatectl.h"
@@ -74,15 +75,6 @@ struct pub {
     uint64_t acks, nacks, timeouts;
     msgpack_sbuffer data;
 };
-
-static uint64_t
-s_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* ---- results, in input order ---- */
 
@@ -285,7 +277,7 @@ s_send(struct pub *p, const struct event_spec *ev, unsigned long line)
     f.id = id;
     f.type = ev->type;
     f.source = ev->source;
-    f.time_ms = ev->has_time ? ev->time_ms : s_now_ms();
+    f.time_ms = ev->has_time ? ev->time_ms : unix_ms();
     f.corr = ev->has_corr ? ev->corr : NULL;
     f.subject = ev->subject;
     f.data = p->data.data;

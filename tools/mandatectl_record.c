@@ -3,6 +3,7 @@
  * mandatectl_record.h). The human columns of each kind are declared in one
  * table below; a kind missing from it still prints, as key=value pairs.
  */
+#include "common/alloc.h"
 #include "tools/mandatectl_record.h"
 
 #include <inttypes.h>
@@ -255,10 +256,8 @@ ctl_record_print_human(FILE *out, const struct audit_record *rec, int seq_width)
     FILE *mem = open_memstream(&buf, &len);
 
     /* Built in memory so that the padding of a last column can be trimmed. */
-    if (!mem) {
-        fputs("out of memory\n", stderr);
-        abort();
-    }
+    if (!mem)
+        alloc_failed(0);
     s_line(mem, rec, seq_width);
     fclose(mem);
     while (len > 0 && buf[len - 1] == ' ')

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sysexits.h>
 
+#include "common/alloc.h"
 #include "proto/text.h"
 #include "tools/json_msgpack.h"
 #include "tools/mandatectl.h"
@@ -210,10 +211,8 @@ s_push(struct history *h, const void *bytes, size_t len, bool followup)
     it = h->items ? &h->items[h->n] : NULL;
     if (it)
         it->bytes = malloc(len ? len : 1);
-    if (!it || !it->bytes) {
-        fputs("out of memory\n", stderr);
-        abort();
-    }
+    if (!it || !it->bytes)
+        alloc_failed(len);
     memcpy(it->bytes, bytes, len);
     it->len = len;
     it->followup = followup;

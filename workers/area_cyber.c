@@ -29,7 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/log.h"
+#include "common/log.h"
 #include "proto/pack.h"
 #include "workers/area_result.h"
 #include "workers/incident_store.h"

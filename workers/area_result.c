@@ -10,18 +10,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "config/calendar.h"
 #include "proto/pack.h"
 #include "proto/text.h"
 #include "workers/area_result.h"
-
-static int64_t
-s_unix_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void
 area_result_init(struct area_result *r, const struct handler_request *req,
@@ -275,7 +268,7 @@ area_result_finish(struct area_result *r, struct handler_outcome *out)
     pack_cstr(pk, "basis");
     pack_cstr(pk, r->type ? r->type->basis : "");
     pack_cstr(pk, "handled_at");
-    msgpack_pack_int64(pk, s_unix_ms());
+    msgpack_pack_int64(pk, (int64_t)unix_ms());
     if (r->nextra)
         pack_sbuffer_write(&out->result, r->extra.data, r->extra.size);
 

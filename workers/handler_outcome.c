@@ -7,7 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/log.h"
+#include "common/alloc.h"
+#include "common/log.h"
 #include "proto/pack.h"
 #include "proto/text.h"
 #include "workers/handlers.h"

@@ -14,7 +14,7 @@
 #include <sodium.h>
 
 #include "config/config.h"
-#include "daemon/log.h"
+#include "common/log.h"
 #include "proto/mdp.h"
 #include "proto/text.h"
 #include "workers/handlers.h"

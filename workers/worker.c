@@ -21,6 +21,7 @@
  * S_DRAIN_QUIET_MS (or S_DRAIN_MAX_MS have passed in all), then DISCONNECT
  * and close with a linger so the last replies reach the broker.
  */
+#include "common/clock.h"
 #include "workers/worker.h"
 
 #include <errno.h>
@@ -35,7 +36,8 @@
 
 #include <zmq.h>
 
-#include "daemon/log.h"
+#include "common/alloc.h"
+#include "common/log.h"
 #include "proto/envelope.h"
 #include "proto/mdp.h"
 #include "proto/pack.h"
@@ -75,15 +77,6 @@ struct worker {
 };
 
 static int64_t
-s_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t
 s_min(int64_t a, int64_t b)
 {
     return a < b ? a : b;
@@ -104,7 +97,7 @@ s_liveness_ms(const struct worker *w)
 static int
 s_send(struct worker *w, const struct mdp_frame *frames, size_t n)
 {
-    w->last_send = s_now_ms();
+    w->last_send = (int64_t)monotonic_ms();
     for (size_t i = 0; i < n; i++) {
         int flags = ZMQ_DONTWAIT | (i + 1 < n ? ZMQ_SNDMORE : 0);
 
@@ -173,7 +166,7 @@ s_connect(struct worker *w)
                                   {w->credit.data, w->credit.size}};
 
     w->heard = false;
-    w->last_recv = s_now_ms();
+    w->last_recv = (int64_t)monotonic_ms();
     s_send(w, f, 5);
     log_info("connected to %s as %s, credit %u", w->opt.endpoint, id, w->opt.credit);
     return 0;
@@ -198,7 +191,7 @@ static void
 s_reconnect_later(struct worker *w, const char *why)
 {
     s_close(w, 0);
-    w->next_connect = s_now_ms() + w->backoff_ms;
+    w->next_connect = (int64_t)monotonic_ms() + w->backoff_ms;
     log_warn("%s; reconnecting in %u ms", why, w->backoff_ms);
     w->backoff_ms = w->backoff_ms * 2 > S_BACKOFF_MAX_MS ? S_BACKOFF_MAX_MS : w->backoff_ms * 2;
 }
@@ -270,7 +263,7 @@ s_on_request(struct worker *w, const struct mdp_msg *m)
     char err[MDP_ERROR_MAX];
 
     if (w->draining)
-        w->drain_quiet_until = s_now_ms() + S_DRAIN_QUIET_MS;
+        w->drain_quiet_until = (int64_t)monotonic_ms() + S_DRAIN_QUIET_MS;
     /*
      * A body the worker cannot read is still answered, `failed` with the
      * reason: the broker learns of its own fault instead of waiting for a
@@ -341,7 +334,7 @@ s_on_message(struct worker *w, const zmq_msg_t *msgs, size_t n, size_t total)
     struct mdp_msg m;
     char err[MDP_ERROR_MAX];
 
-    w->last_recv = s_now_ms();
+    w->last_recv = (int64_t)monotonic_ms();
     if (!w->heard) {
         w->heard = true;
         w->backoff_ms = S_BACKOFF_MIN_MS;
@@ -402,7 +395,7 @@ static void
 s_on_signal(struct worker *w)
 {
     struct signalfd_siginfo si;
-    int64_t now = s_now_ms();
+    int64_t now = (int64_t)monotonic_ms();
 
     while (read(w->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
         if (w->draining)
@@ -471,7 +464,7 @@ worker_run(struct worker *w)
             {NULL, w->sigfd, ZMQ_POLLIN, 0},
             {w->sock, 0, ZMQ_POLLIN, 0},
         };
-        int64_t now = s_now_ms(), due;
+        int64_t now = (int64_t)monotonic_ms(), due;
 
         /* Timers first: what is due now is done before sleeping. */
         if (w->draining && (!w->sock || now >= w->drain_quiet_until || now >= w->drain_end))
@@ -499,7 +492,7 @@ worker_run(struct worker *w)
         if (w->draining)
             due = s_min(due, s_min(w->drain_quiet_until, w->drain_end));
 
-        now = s_now_ms();
+        now = (int64_t)monotonic_ms();
         if (zmq_poll(items, w->sock ? 2 : 1, due > now ? (long)(due - now) : 0) < 0) {
             if (errno == EINTR)
                 continue;

@@ -24,7 +24,7 @@
 
 #include "config/config.h"
 #include "daemon/rate_limit.h"
-#include "daemon/clock.h"
+#include "common/clock.h"
 #include "daemon/supervisor.h"
 #include "tests/support/daemon_harness.h"
 

@@ -2,6 +2,7 @@
  * log: one line per event on stderr. Under journald ($JOURNAL_STREAM set) each
  * line starts with a <N> priority prefix and carries no timestamp, since the
  * journal adds its own; otherwise an ISO 8601 UTC timestamp and a level word.
+ * Every program here logs through it; proto/, config/ and libmandate never log.
  */
 #ifndef MANDATE_LOG_H
 #define MANDATE_LOG_H
@@ -17,11 +18,5 @@ void log_msg(int priority, const char *fmt, ...) __attribute__((format(printf, 2
 #define log_notice(...) log_msg(LOG_NOTICE, __VA_ARGS__)
 #define log_info(...)   log_msg(LOG_INFO, __VA_ARGS__)
 #define log_debug(...)  log_msg(LOG_DEBUG, __VA_ARGS__)
-
-/* Allocation failure policy for the daemon: log and abort. */
-void *xmalloc(size_t size);
-void *xcalloc(size_t n, size_t size);
-void *xrealloc(void *p, size_t size);
-char *xstrdup(const char *s);
 
 #endif

@@ -1,7 +1,7 @@
-/* clock: clock_gettime, in nanoseconds. */
+/* clock: clock_gettime, in nanoseconds and milliseconds. */
 #include <time.h>
 
-#include "daemon/clock.h"
+#include "common/clock.h"
 
 static uint64_t
 s_read(clockid_t id)
@@ -21,4 +21,16 @@ uint64_t
 realtime_ns(void)
 {
     return s_read(CLOCK_REALTIME);
+}
+
+uint64_t
+monotonic_ms(void)
+{
+    return monotonic_ns() / 1000000u;
+}
+
+uint64_t
+unix_ms(void)
+{
+    return realtime_ns() / 1000000u;
 }

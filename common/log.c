@@ -1,8 +1,4 @@
-/*
- * log: stderr logging with journald priority prefixes, and the daemon's
- * allocation failure policy (abort with a message: a broker that cannot
- * allocate cannot keep its promises, and systemd restarts it).
- */
+/* log: stderr logging with journald priority prefixes (see log.h). */
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -11,7 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "daemon/log.h"
+#include "common/log.h"
 
 static const char *s_ident = "mandated";
 static int s_max_priority = LOG_INFO;
@@ -71,47 +67,4 @@ log_msg(int priority, const char *fmt, ...)
     /* One write per line so that lines from several processes do not interleave. */
     fwrite(line, 1, len, stderr);
     fflush(stderr);
-}
-
-static void
-s_out_of_memory(size_t size)
-{
-    log_msg(LOG_CRIT, "out of memory allocating %zu bytes; aborting", size);
-    abort();
-}
-
-void *
-xmalloc(size_t size)
-{
-    void *p = malloc(size ? size : 1);
-    if (!p)
-        s_out_of_memory(size);
-    return p;
-}
-
-void *
-xcalloc(size_t n, size_t size)
-{
-    void *p = calloc(n ? n : 1, size ? size : 1);
-    if (!p)
-        s_out_of_memory(n * size);
-    return p;
-}
-
-void *
-xrealloc(void *p, size_t size)
-{
-    void *q = realloc(p, size ? size : 1);
-    if (!q)
-        s_out_of_memory(size);
-    return q;
-}
-
-char *
-xstrdup(const char *s)
-{
-    char *p = strdup(s);
-    if (!p)
-        s_out_of_memory(strlen(s) + 1);
-    return p;
 }
