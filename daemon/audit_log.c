@@ -471,26 +471,9 @@ audit_log_append_accepted(struct audit_log *log, const struct audit_accepted *a,
 {
     msgpack_packer pk;
     uint64_t seq;
-    unsigned n = 5;
     msgpack_sbuffer_clear(&log->fields);
     msgpack_packer_init(&pk, &log->fields, pack_sbuffer_write);
-    audit_pack_key(&pk, "id");
-    msgpack_pack_bin_with_body(&pk, a->id, 16);
-    audit_pack_key(&pk, "type");
-    audit_pack_str(&pk, a->type);
-    audit_pack_key(&pk, "source");
-    audit_pack_str(&pk, a->source);
-    audit_pack_key(&pk, "area");
-    audit_pack_str(&pk, a->area);
-    if (a->cause) {
-        audit_pack_key(&pk, "cause");
-        msgpack_pack_uint64(&pk, a->cause);
-        n++;
-    }
-    /* Last, so that the envelope's bytes end the record and need no copying out. */
-    audit_pack_key(&pk, "event");
-    pack_sbuffer_write(&log->fields, a->event, a->event_len);
-
+    unsigned n = audit_pack_accepted(&pk, a);
     int rc =
         audit_log_append(log, AUDIT_KIND_ACCEPTED, log->fields.data, log->fields.size, n, &seq);
     if (rc == 0)

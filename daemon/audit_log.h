@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "proto/audit_kinds.h"
 #include "proto/audit_record.h"
 
 #define AUDIT_FORMAT_VERSION 1
@@ -55,18 +56,9 @@ int audit_log_find_id(struct audit_log *log, const uint8_t id[16], uint64_t *ret
  * original seq if it was already there (nothing written then).
  */
 int audit_log_claim_id(struct audit_log *log, const uint8_t id[16], uint64_t *ret_seq);
-/* An event entering the log: its `accepted` record and its pending entry. */
-struct audit_accepted {
-    const uint8_t *id; /* 16 bytes, already claimed with audit_log_claim_id() */
-    const char *type;
-    const char *source;
-    const char *area;
-    uint64_t cause;    /* seq of the event whose completion emitted it; 0 if none */
-    const void *event; /* the envelope's msgpack bytes, stored verbatim */
-    size_t event_len;
-};
-
-/* Appends the `accepted` record (the envelope is its last field) and puts the pending entry. */
+/* An event entering the log: appends its `accepted` record (the envelope is
+ * its last field) and puts its pending entry. The id is already claimed with
+ * audit_log_claim_id(). */
 int audit_log_append_accepted(struct audit_log *log, const struct audit_accepted *a,
                               uint64_t *ret_seq);
 
@@ -82,9 +74,8 @@ int audit_log_update_pending(struct audit_log *log, uint64_t seq, const char *ar
                              unsigned attempt, uint64_t due_ms);
 /* -ENOENT if there was no entry. */
 int audit_log_del_pending(struct audit_log *log, uint64_t seq);
-/* Commits; with durable set, returns only once the data is on disk. */
 /*
- * The tracked deadlines (daemon/deadline_tracker.h owns their keys and
+ * The tracked deadlines (daemon/deadline_table.h owns their keys and
  * values), in the batch's transaction. get and del return -ENOENT for a
  * missing key.
  */
@@ -94,7 +85,7 @@ int audit_log_deadline_get(struct audit_log *log, const void *key, size_t klen,
                            const void **ret_val, size_t *ret_len);
 int audit_log_deadline_del(struct audit_log *log, const void *key, size_t klen);
 /*
- * The closures seen (daemon/deadline_tracker.h owns their keys): a case
+ * The closures seen (daemon/deadline_table.h owns their keys): a case
  * closed before its deadlines were tracked stays closed. In the batch.
  */
 int audit_log_closure_put(struct audit_log *log, const void *key, size_t klen);
@@ -109,6 +100,7 @@ int audit_log_deadline_foreach(struct audit_log *log, bool snapshot,
                                          size_t vlen),
                                void *arg);
 
+/* Commits; with durable set, returns only once the data is on disk. */
 int audit_log_commit(struct audit_log *log);
 void audit_log_abort(struct audit_log *log);
 

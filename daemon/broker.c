@@ -1,7 +1,8 @@
 /*
- * broker: wires the loop together. SIGTERM stops intake first, then waits a
- * bounded time for requests in flight at workers, flushes the records that
- * are still queued, stops spawned workers, and writes `stopped` as the last
+ * broker: wires the loop together and says what happens at the end of every
+ * turn (s_before_sleep). SIGTERM stops intake first, then waits a bounded
+ * time for requests in flight at workers, flushes the records that are
+ * still queued, stops spawned workers, and writes `stopped` as the last
  * word in the log. Every ACK already sent was committed before it went out.
  */
 #include <errno.h>
@@ -16,9 +17,11 @@
 #include <zmq.h>
 
 #include "daemon/broker.h"
-#include "daemon/deadline_tracker.h"
+#include "daemon/deadline_scan.h"
 #include "daemon/delivery.h"
+#include "daemon/group_commit.h"
 #include "daemon/ingress.h"
+#include "daemon/loop_turn.h"
 #include "common/alloc.h"
 #include "common/log.h"
 #include "daemon/supervisor.h"
@@ -31,14 +34,21 @@ struct broker {
     struct event_base *base;
     void *zmq_ctx;
     struct audit_log *log;
+    struct loop_turn *turn;
+    struct group_commit *commit;
     struct ingress *ingress;
     struct delivery *delivery;
+    struct deadline_scan *deadlines;
     struct supervisor *supervisor;
     struct event *sig_term, *sig_int, *sig_hup, *watchdog, *sync_timer;
     const char *stop_reason;
 };
 
-/* A lifecycle record in its own transaction, growing the map if it must. */
+/*
+ * A lifecycle record in its own transaction, growing the map if it must.
+ * Written before the group commit starts (started) or after it drained
+ * (stopped), so the log still has one writer at a time.
+ */
 static int
 s_write_record(struct broker *b, const char *kind, const msgpack_sbuffer *fields, unsigned n)
 {
@@ -59,31 +69,21 @@ s_write_record(struct broker *b, const char *kind, const msgpack_sbuffer *fields
     return rc;
 }
 
-/* Starts the fields of a lifecycle record with the one they all carry: the pid. */
-static void
-s_lifecycle_fields(msgpack_sbuffer *sb, msgpack_packer *pk)
-{
-    msgpack_sbuffer_init(sb);
-    msgpack_packer_init(pk, sb, pack_sbuffer_write);
-    audit_pack_key(pk, "pid");
-    msgpack_pack_int64(pk, getpid());
-}
-
 static int
 s_record_started(struct broker *b)
 {
+    const struct audit_started rec = {
+        .pid = getpid(),
+        .version = MANDATED_VERSION,
+        .durability = b->cfg->broker.durability == DURABILITY_FULL ? "full" : "relaxed",
+        .config = b->cfg->path,
+        .recovered_seq = audit_log_last_seq(b->log),
+    };
     msgpack_sbuffer sb;
     msgpack_packer pk;
-    s_lifecycle_fields(&sb, &pk);
-    audit_pack_key(&pk, "version");
-    audit_pack_str(&pk, MANDATED_VERSION);
-    audit_pack_key(&pk, "durability");
-    audit_pack_str(&pk, b->cfg->broker.durability == DURABILITY_FULL ? "full" : "relaxed");
-    audit_pack_key(&pk, "config");
-    audit_pack_str(&pk, b->cfg->path);
-    audit_pack_key(&pk, "recovered_seq");
-    msgpack_pack_uint64(&pk, audit_log_last_seq(b->log));
-    int rc = s_write_record(b, AUDIT_KIND_STARTED, &sb, 5);
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, pack_sbuffer_write);
+    int rc = s_write_record(b, AUDIT_KIND_STARTED, &sb, audit_pack_started(&pk, &rec));
     msgpack_sbuffer_destroy(&sb);
     return rc;
 }
@@ -95,28 +95,50 @@ s_record_stopped(struct broker *b)
     uint64_t rejected = 0;
     for (int c = 0; c < MEP_CODE_COUNT; c++)
         rejected += st->rejected[c];
+    const struct audit_stopped rec = {
+        .pid = getpid(),
+        .reason = b->stop_reason ? b->stop_reason : "stopped",
+        .accepted = st->accepted,
+        .duplicates = st->duplicates,
+        .rejected = rejected,
+        .rejected_suppressed = st->rejected_suppressed,
+        .batches = group_commit_stats(b->commit)->batches,
+        /* What delivery left behind: still pending, and offered again at the next start. */
+        .waiting = delivery_waiting(b->delivery),
+        .inflight = delivery_inflight(b->delivery),
+    };
     msgpack_sbuffer sb;
     msgpack_packer pk;
-    s_lifecycle_fields(&sb, &pk);
-    audit_pack_key(&pk, "reason");
-    audit_pack_str(&pk, b->stop_reason ? b->stop_reason : "stopped");
-    audit_pack_key(&pk, "accepted");
-    msgpack_pack_uint64(&pk, st->accepted);
-    audit_pack_key(&pk, "duplicates");
-    msgpack_pack_uint64(&pk, st->duplicates);
-    audit_pack_key(&pk, "rejected");
-    msgpack_pack_uint64(&pk, rejected);
-    audit_pack_key(&pk, "rejected_suppressed");
-    msgpack_pack_uint64(&pk, st->rejected_suppressed);
-    audit_pack_key(&pk, "batches");
-    msgpack_pack_uint64(&pk, st->batches);
-    /* What delivery left behind: still pending, and offered again at the next start. */
-    audit_pack_key(&pk, "waiting");
-    msgpack_pack_uint64(&pk, delivery_waiting(b->delivery));
-    audit_pack_key(&pk, "inflight");
-    msgpack_pack_uint64(&pk, delivery_inflight(b->delivery));
-    s_write_record(b, AUDIT_KIND_STOPPED, &sb, 9);
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, pack_sbuffer_write);
+    s_write_record(b, AUDIT_KIND_STOPPED, &sb, audit_pack_stopped(&pk, &rec));
     msgpack_sbuffer_destroy(&sb);
+}
+
+/*
+ * The end of every loop turn in which a module asked for it
+ * (daemon/loop_turn.h), in this order:
+ *  1. delivery sends the areas that got events or credit to their workers,
+ *     queuing their `dispatched` records;
+ *  2. the group commit takes what ingress, delivery and the deadline scan
+ *     queued (those `dispatched` records included) into one transaction,
+ *     or arms the short delay that gathers records nobody waits on.
+ * ACKs go out when that transaction is durable, from ingress's done().
+ */
+static void
+s_before_sleep(void *arg)
+{
+    struct broker *b = arg;
+    delivery_dispatch(b->delivery);
+    group_commit_flush(b->commit);
+}
+
+/* Ingress's accepted events go where their area's queue is. */
+static void
+s_on_accepted(void *arg, uint64_t seq, const struct area_conf *area)
+{
+    struct broker *b = arg;
+    delivery_route(b->delivery, seq, area);
 }
 
 static void
@@ -215,11 +237,21 @@ broker_new(const struct mandated_config *cfg)
     }
     if (s_record_started(b) < 0)
         goto out_destroy;
-    b->ingress = ingress_new(b->base, b->zmq_ctx, cfg, b->log);
+    b->turn = loop_turn_new(b->base, s_before_sleep, b);
+    b->commit = b->turn ? group_commit_new(b->base, cfg, b->log) : NULL;
+    if (!b->commit)
+        goto out_destroy;
+    /* The producers, in the order their records go into a transaction. */
+    b->ingress =
+        ingress_new(b->base, b->zmq_ctx, cfg, b->log, b->commit, b->turn, s_on_accepted, b);
     if (!b->ingress)
         goto out_destroy;
-    b->delivery = delivery_new(b->base, b->zmq_ctx, cfg, b->log);
-    if (!b->delivery || delivery_start(b->delivery, b->ingress) < 0)
+    b->delivery = delivery_new(b->base, b->zmq_ctx, cfg, b->log, b->commit, b->turn);
+    if (!b->delivery)
+        goto out_destroy;
+    b->deadlines = deadline_scan_new(b->base, cfg, b->log, b->commit, b->turn,
+                                     delivery_route_emitted, b->delivery);
+    if (!b->deadlines || delivery_start(b->delivery) < 0)
         goto out_destroy;
     /* After the bind: spawned workers find the endpoint there. */
     b->supervisor = supervisor_new(b->base, cfg);
@@ -253,15 +285,16 @@ broker_run(struct broker *b)
 {
     event_base_dispatch(b->base);
     /* The records of replies that came in while draining are written here too. */
-    ingress_drain(b->ingress);
+    group_commit_drain(b->commit);
     supervisor_stop(b->supervisor, b->cfg->delivery.drain_timeout_ms);
     s_record_stopped(b);
     if (b->cfg->broker.durability != DURABILITY_FULL)
         audit_log_sync(b->log);
     const struct ingress_stats *st = ingress_stats(b->ingress);
+    const struct group_commit_stats *gs = group_commit_stats(b->commit);
     log_notice("stopped: %llu records in the audit log; %llu events accepted in %llu batches",
                (unsigned long long)audit_log_last_seq(b->log), (unsigned long long)st->accepted,
-               (unsigned long long)st->batches);
+               (unsigned long long)gs->batches);
     const struct delivery_stats *ds = delivery_stats(b->delivery);
     log_notice("delivery: %llu dispatched, %llu completed, %llu failed, %llu retried, %llu "
                "dead-lettered, %llu follow-ups; %llu waiting, %llu in flight; workers %llu "
@@ -273,13 +306,12 @@ broker_run(struct broker *b)
                (unsigned long long)delivery_inflight(b->delivery),
                (unsigned long long)ds->workers_joined, (unsigned long long)ds->workers_lost,
                (unsigned long long)ds->protocol_errors, (unsigned long long)ds->sends_failed);
-    const struct deadline_tracker_stats *dl = delivery_deadline_stats(b->delivery);
-    if (dl)
-        log_notice("deadlines: %llu scans, %llu warnings and %llu breaches found",
-                   (unsigned long long)dl->scans, (unsigned long long)dl->warned,
-                   (unsigned long long)dl->breached);
+    const struct deadline_scan_stats *dl = deadline_scan_stats(b->deadlines);
+    log_notice("deadlines: %llu scans, %llu warnings and %llu breaches found",
+               (unsigned long long)dl->scans, (unsigned long long)dl->warned,
+               (unsigned long long)dl->breached);
     log_info("time: %.3f s receiving and checking, %.3f s writing and syncing, %.3f s replying",
-             st->read_ns / 1e9, st->write_ns / 1e9, st->reply_ns / 1e9);
+             st->read_ns / 1e9, gs->write_ns / 1e9, st->reply_ns / 1e9);
     return 0;
 }
 
@@ -294,8 +326,13 @@ broker_destroy(struct broker **b_p)
         if (evs[i])
             event_free(evs[i]);
     supervisor_destroy(&b->supervisor);
+    /* The group commit first: waiting for its writer may still call the
+     * producers' done(), which ask for the end of a turn. */
+    group_commit_destroy(&b->commit);
+    deadline_scan_destroy(&b->deadlines);
     delivery_destroy(&b->delivery);
     ingress_destroy(&b->ingress);
+    loop_turn_destroy(&b->turn);
     if (b->zmq_ctx)
         zmq_ctx_term(b->zmq_ctx);
     if (b->base)

@@ -1,14 +1,12 @@
 /*
- * delivery: the MDP broker side. One FIFO of seqs per area, the workers that
+ * delivery: the MDP broker. One FIFO of seqs per area, the workers that
  * announced that area (each with its credit), the events waiting out a
- * backoff; its records go through delivery_journal into ingress's
- * transactions.
+ * backoff, heartbeats and liveness; what it records goes through
+ * daemon/delivery_records.h.
  *
- * What keeps "at least once": an event's pending entry is deleted only in
- * the transaction that writes its `completed` or `deadlettered` record, and
- * rewritten (attempt, due) with every `dispatched` and `retried`. A request
- * goes out before its `dispatched` record commits; if the broker dies in
- * between, the event is still pending and is offered again after restart.
+ * A request goes out before its `dispatched` record commits; if the broker
+ * dies in between, the event is still pending and is offered again after
+ * restart.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -17,9 +15,8 @@
 
 #include <zmq.h>
 
-#include "daemon/deadline_tracker.h"
 #include "daemon/delivery.h"
-#include "daemon/delivery_journal.h"
+#include "daemon/delivery_records.h"
 #include "common/alloc.h"
 #include "common/log.h"
 #include "daemon/router.h"
@@ -34,16 +31,14 @@
 #define IDENTITY_MAX    255
 #define FRAMES_MAX      8    /* after the identity; more is a protocol error */
 #define READ_BUDGET     1024 /* messages per loop turn before yielding */
-#define EMIT_MAX        64   /* follow-up events one reply may emit */
 #define BACKOFF_MAX_MS  300000
 #define WORKER_NAME_MAX 96
 
 struct inflight {
     uint64_t seq;
     unsigned attempt;
-    uint8_t id[ENVELOPE_ID_LEN]; /* the event's id: corr of what it emits */
-    uint64_t op_generation;      /* where its `dispatched` op was queued: see */
-    size_t op_index;             /* delivery_journal_position() */
+    uint8_t id[ENVELOPE_ID_LEN];            /* the event's id: corr of what it emits */
+    struct delivery_op_position dispatched; /* where its `dispatched` op was queued */
 };
 
 struct area_state;
@@ -72,19 +67,18 @@ struct delivery {
     struct event_base *base;
     const struct mandated_config *cfg;
     struct audit_log *log;
-    struct ingress *ingress;
+    struct loop_turn *turn;
     void *sock;
-    struct event *ev, *heartbeat_ev, *drain_ev, *dispatch_ev;
+    struct event *ev, *heartbeat_ev, *drain_ev;
 
     struct area_state *areas; /* parallel to cfg->areas */
     struct worker *workers;
 
-    struct delivery_journal *journal;   /* records waiting for ingress's next transaction */
-    struct deadline_tracker *deadlines; /* writes through the journal too */
+    struct delivery_records *records;
 
-    msgpack_sbuffer body; /* loop thread: request bodies, re-packed envelopes */
-    msgpack_sbuffer data;
-    struct envelope_limits limits;
+    msgpack_sbuffer body; /* request bodies */
+    msgpack_sbuffer data; /* a reply's body of several frames */
+    bool dirty;           /* some area got events or credit: dispatch at the turn's end */
 
     bool draining;
     void (*drain_done)(void *arg);
@@ -97,60 +91,7 @@ struct delivery {
 static uint64_t
 s_now_ms(void)
 {
-    return monotonic_ns() / 1000000u;
-}
-
-/* ------------------------------------------------------------------------ */
-/* Records. */
-
-static struct journal_op *
-s_op_begin(struct delivery *d, const char *kind, msgpack_packer *pk)
-{
-    return delivery_journal_begin(d->journal, kind, pk);
-}
-
-/* Ends a record; ingress writes it in a coming loop turn. */
-static void
-s_op_end(struct delivery *d, struct journal_op *op, unsigned nfields)
-{
-    delivery_journal_end(d->journal, op, nfields);
-    ingress_kick(d->ingress);
-}
-
-/* The fields every event-delivery record starts with: event_seq, area, attempt. */
-static void
-s_pack_event_fields(msgpack_packer *pk, uint64_t seq, const char *area, unsigned attempt)
-{
-    audit_pack_key(pk, "event_seq");
-    msgpack_pack_uint64(pk, seq);
-    audit_pack_key(pk, "area");
-    audit_pack_str(pk, area);
-    audit_pack_key(pk, "attempt");
-    msgpack_pack_unsigned_int(pk, attempt);
-}
-
-/* ------------------------------------------------------------------------ */
-/* The rider: records into ingress's transactions. */
-
-static size_t
-s_rider_queued(void *arg)
-{
-    struct delivery *d = arg;
-    return delivery_journal_queued(d->journal);
-}
-
-static void
-s_rider_take(void *arg)
-{
-    struct delivery *d = arg;
-    delivery_journal_take(d->journal);
-}
-
-static int
-s_rider_write(void *arg, struct audit_log *log, bool *wrote)
-{
-    struct delivery *d = arg;
-    return delivery_journal_write(d->journal, log, wrote);
+    return monotonic_ms();
 }
 
 static void s_enqueue(struct delivery *d, struct area_state *a, uint64_t seq, unsigned attempt);
@@ -162,27 +103,19 @@ s_area_state(struct delivery *d, const struct area_conf *conf)
     return &d->areas[conf - d->cfg->areas];
 }
 
-/* A follow-up event is in the log: route it like any other. */
-static void
-s_on_emit_accepted(void *arg, const struct journal_emit *e)
+void
+delivery_route(void *arg, uint64_t seq, const struct area_conf *area)
+{
+    struct delivery *d = arg;
+    s_enqueue(d, s_area_state(d, area), seq, 1);
+}
+
+void
+delivery_route_emitted(void *arg, const struct journal_emit *e)
 {
     struct delivery *d = arg;
     d->stats.emitted++;
     s_enqueue(d, s_area_state(d, e->area), e->seq, 1);
-}
-
-static void
-s_rider_done(void *arg, int rc)
-{
-    struct delivery *d = arg;
-    delivery_journal_done(d->journal, rc, s_on_emit_accepted, d);
-}
-
-static void
-s_rider_accepted(void *arg, uint64_t seq, const struct area_conf *area)
-{
-    struct delivery *d = arg;
-    s_enqueue(d, s_area_state(d, area), seq, 1);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -299,60 +232,27 @@ static void
 s_retry_or_deadletter(struct delivery *d, struct area_state *a, uint64_t seq, unsigned attempt,
                       const char *reason)
 {
-    msgpack_packer pk;
     const char *area = a->conf->name;
     if (attempt >= d->cfg->delivery.max_attempts) {
-        struct journal_op *op = s_op_begin(d, AUDIT_KIND_DEADLETTERED, &pk);
-        s_pack_event_fields(&pk, seq, area, attempt);
-        audit_pack_key(&pk, "reason");
-        audit_pack_str(&pk, reason);
-        op->pending = PENDING_DELETE;
-        op->event_seq = seq;
-        op->area = area;
-        s_op_end(d, op, 4);
+        const struct audit_delivery rec = {
+            .event_seq = seq, .area = area, .attempt = attempt, .reason = reason};
+        delivery_records_deadlettered(d->records, &rec);
         d->stats.deadlettered++;
         log_warn("event %llu (%s): dead-lettered after %u attempt%s: %s", (unsigned long long)seq,
                  area, attempt, attempt == 1 ? "" : "s", reason);
         return;
     }
     unsigned delay = s_backoff_ms(d, attempt);
-    uint64_t due = realtime_ns() / 1000000u + delay;
-    struct journal_op *op = s_op_begin(d, AUDIT_KIND_RETRIED, &pk);
-    s_pack_event_fields(&pk, seq, area, attempt + 1);
-    audit_pack_key(&pk, "reason");
-    audit_pack_str(&pk, reason);
-    audit_pack_key(&pk, "due_ms");
-    msgpack_pack_uint64(&pk, due);
-    op->pending = PENDING_UPDATE;
-    op->event_seq = seq;
-    op->area = area;
-    op->attempt = attempt;
-    op->due_ms = due;
-    s_op_end(d, op, 5);
+    const struct audit_delivery rec = {
+        .event_seq = seq,
+        .area = area,
+        .attempt = attempt + 1,
+        .reason = reason,
+        .due_ms = unix_ms() + delay,
+    };
+    delivery_records_retried(d->records, &rec);
     d->stats.retried++;
     s_schedule_retry(d, a, seq, attempt + 1, delay);
-}
-
-static void
-s_worker_record(struct delivery *d, const char *kind, const struct worker *w, const char *reason,
-                unsigned inflight)
-{
-    msgpack_packer pk;
-    struct journal_op *op = s_op_begin(d, kind, &pk);
-    audit_pack_key(&pk, "worker");
-    audit_pack_str(&pk, w->name);
-    audit_pack_key(&pk, "area");
-    audit_pack_str(&pk, w->area->conf->name);
-    if (reason) {
-        audit_pack_key(&pk, "reason");
-        audit_pack_str(&pk, reason);
-        audit_pack_key(&pk, "inflight");
-        msgpack_pack_unsigned_int(&pk, inflight);
-    } else {
-        audit_pack_key(&pk, "credit");
-        msgpack_pack_unsigned_int(&pk, w->credit);
-    }
-    s_op_end(d, op, reason ? 4 : 3);
 }
 
 static void s_check_drained(struct delivery *d);
@@ -364,7 +264,9 @@ s_worker_lost(struct delivery *d, struct worker *w, const char *why)
     char reason[160];
     snprintf(reason, sizeof reason, "worker %s lost: %s", w->name, why);
     log_warn("%s (area %s, %u in flight)", reason, w->area->conf->name, w->ninflight);
-    s_worker_record(d, AUDIT_KIND_WORKER_LOST, w, why, w->ninflight);
+    const struct audit_worker rec = {
+        .worker = w->name, .area = w->area->conf->name, .reason = why, .inflight = w->ninflight};
+    delivery_records_worker_lost(d->records, &rec);
     d->stats.workers_lost++;
     for (unsigned i = 0; i < w->ninflight; i++)
         s_retry_or_deadletter(d, w->area, w->inflight[i].seq, w->inflight[i].attempt, reason);
@@ -459,25 +361,6 @@ s_send_request(struct delivery *d, struct worker *w, uint64_t seq, unsigned atte
     return s_send(d, w->identity, w->identity_len, MDP_REQUEST, frames, 3);
 }
 
-static void
-s_record_dispatched(struct delivery *d, struct worker *w, struct inflight *fl)
-{
-    uint64_t seq = fl->seq;
-    unsigned attempt = fl->attempt;
-    delivery_journal_position(d->journal, &fl->op_generation, &fl->op_index);
-    msgpack_packer pk;
-    const char *area = w->area->conf->name;
-    struct journal_op *op = s_op_begin(d, AUDIT_KIND_DISPATCHED, &pk);
-    s_pack_event_fields(&pk, seq, area, attempt);
-    audit_pack_key(&pk, "worker");
-    audit_pack_str(&pk, w->name);
-    op->pending = PENDING_UPDATE;
-    op->event_seq = seq;
-    op->area = area;
-    op->attempt = attempt;
-    s_op_end(d, op, 4);
-}
-
 /*
  * Sends a's queued events to its workers while they have credit (the read
  * snapshot is open). Returns a worker found gone, or NULL.
@@ -512,7 +395,9 @@ s_dispatch_area(struct delivery *d, struct area_state *a)
         w->ninflight++;
         d->inflight++;
         d->stats.dispatched++;
-        s_record_dispatched(d, w, fl);
+        const struct audit_delivery dispatched = {
+            .event_seq = seq, .area = a->conf->name, .attempt = attempt, .worker = w->name};
+        delivery_records_dispatched(d->records, &dispatched, &fl->dispatched);
         if (w->ninflight == w->credit)
             w = s_pick_worker(d, a);
     }
@@ -524,12 +409,12 @@ s_dispatch_area(struct delivery *d, struct area_state *a)
  * credit during it: one read snapshot for all, however many replies and
  * accepted events the turn brought.
  */
-static void
-s_on_dispatch(evutil_socket_t fd, short what, void *arg)
+void
+delivery_dispatch(struct delivery *d)
 {
-    struct delivery *d = arg;
-    if (d->draining)
+    if (!d->dirty || d->draining)
         return;
+    d->dirty = false;
     if (audit_log_snapshot_begin(d->log) < 0) {
         log_err("delivery: cannot read the audit log; events wait");
         return;
@@ -555,97 +440,12 @@ static void
 s_dispatch(struct delivery *d, struct area_state *a)
 {
     a->dirty = true;
-    event_active(d->dispatch_ev, EV_TIMEOUT, 0);
+    d->dirty = true;
+    loop_turn_request(d->turn);
 }
 
 /* ------------------------------------------------------------------------ */
 /* Replies. */
-
-/* A follow-up a worker emitted that does not enter the log, and why. */
-static void
-s_record_rejected_emit(struct delivery *d, const struct worker *w, const uint8_t *id,
-                       enum mep_code code, const char *reason, const char *type)
-{
-    char source[ENVELOPE_SOURCE_MAX + 1];
-    msgpack_packer pk;
-    snprintf(source, sizeof source, "area:%s", w->area->conf->name);
-    const struct audit_rejected r = {
-        .id = id,
-        .code = mep_code_name(code),
-        .reason = reason,
-        .source = source,
-        .type = type,
-        .peer = w->name,
-    };
-    struct journal_op *op = s_op_begin(d, AUDIT_KIND_REJECTED, &pk);
-    s_op_end(d, op, audit_pack_rejected(&pk, &r));
-}
-
-/*
- * Checks one emitted envelope and adds it to the journal's emits (returns
- * true), or writes a `rejected` record saying why not (returns false).
- */
-static bool
-s_add_emit(struct delivery *d, const struct worker *w, const msgpack_object *obj,
-           const uint8_t parent_id[ENVELOPE_ID_LEN])
-{
-    struct envelope env;
-    struct envelope_error err;
-    const struct area_conf *area = NULL;
-    char source[ENVELOPE_SOURCE_MAX + 1];
-    msgpack_packer pk;
-
-    snprintf(source, sizeof source, "area:%s", w->area->conf->name);
-    msgpack_sbuffer_clear(&d->body);
-    msgpack_packer_init(&pk, &d->body, pack_sbuffer_write);
-    msgpack_pack_object(&pk, *obj);
-    int rc = envelope_decode(d->body.data, d->body.size, &d->limits, &env, &err);
-    if (rc == 0) {
-        const struct catalogue_type *type = config_type(d->cfg, env.type);
-        area = config_area_for_type(d->cfg, env.type);
-        /* A type that goes where its case is stays with the emitting area:
-         * its case is the parent, or one the worker itself handled. */
-        if (!area && type && !type->area)
-            area = w->area->conf;
-        err.has_id = true;
-        memcpy(err.id, env.id, sizeof err.id);
-        if (!area) {
-            err.code = MEP_UNKNOWN_TYPE;
-            snprintf(err.reason, sizeof err.reason, "field 'type': '%s' is not in the catalogue",
-                     env.type);
-        } else if (type &&
-                   catalogue_check_data(type, env.data, err.reason, sizeof err.reason) < 0) {
-            err.code = MEP_INVALID_DATA;
-            area = NULL;
-        }
-    }
-    if (!area) {
-        log_warn("delivery: %s emitted an event that cannot be accepted: %s", w->name, err.reason);
-        s_record_rejected_emit(d, w, err.has_id ? err.id : NULL, err.code, err.reason,
-                               rc == 0 ? env.type : NULL);
-        if (rc == 0)
-            envelope_release(&env);
-        return false;
-    }
-
-    /* Re-encoded with the worker's area as source and the parent as corr. */
-    msgpack_sbuffer_clear(&d->data);
-    msgpack_packer_init(&pk, &d->data, pack_sbuffer_write);
-    msgpack_pack_object(&pk, *env.data);
-    struct envelope_fields f = {
-        .id = env.id,
-        .type = env.type,
-        .source = source,
-        .time_ms = env.time_ms,
-        .corr = env.has_corr ? env.corr : parent_id,
-        .subject = env.has_subject ? env.subject : NULL,
-        .data = d->data.data,
-        .data_len = d->data.size,
-    };
-    delivery_journal_add_emit(d->journal, &f, area, config_type(d->cfg, env.type));
-    envelope_release(&env);
-    return true;
-}
 
 static void
 s_on_reply(struct delivery *d, struct worker *w, const struct mdp_msg *m)
@@ -663,13 +463,7 @@ s_on_reply(struct delivery *d, struct worker *w, const struct mdp_msg *m)
     struct inflight fl = w->inflight[i];
     w->inflight[i] = w->inflight[--w->ninflight];
     d->inflight--;
-    /* Every outcome below rewrites or deletes the pending entry. If the
-     * `dispatched` op is still queued, both land in one transaction and its
-     * own pending rewrite would be overwritten at once: skip it. */
-    struct journal_op *dispatched =
-        delivery_journal_queued_op(d->journal, fl.op_generation, fl.op_index);
-    if (dispatched)
-        dispatched->pending = PENDING_KEEP;
+    delivery_records_attempt_ended(d->records, &fl.dispatched);
 
     struct mdp_outcome out;
     const void *body = m->nbody ? m->body[0].data : "";
@@ -686,61 +480,22 @@ s_on_reply(struct delivery *d, struct worker *w, const struct mdp_msg *m)
     mdp_outcome_decode(body, body_len, &out);
 
     struct area_state *a = w->area;
-    const char *area = a->conf->name;
-    msgpack_packer pk;
+    struct audit_delivery rec = {
+        .event_seq = fl.seq,
+        .area = a->conf->name,
+        .attempt = fl.attempt,
+        .worker = w->name,
+        .note = out.note,
+        .result = out.result,
+        .opaque_hash = out.opaque ? out.hash : NULL,
+    };
     if (out.status == MDP_STATUS_DONE) {
-        /* Follow-ups first: their envelopes go into the journal, rejections ahead of the
-         * completion, which then names the accepted ones. */
-        size_t emit_first = delivery_journal_emits(d->journal), nemit = 0;
-        size_t nobj = out.nemit < EMIT_MAX ? out.nemit : EMIT_MAX;
-        for (size_t k = 0; k < nobj; k++)
-            nemit += s_add_emit(d, w, &out.emit[k], fl.id);
-        if (out.nemit > EMIT_MAX) {
-            /* Not dropped silently: the surplus is one `rejected` record. */
-            char reason[128];
-            snprintf(reason, sizeof reason,
-                     "%zu follow-up events past the first %d of one reply were not accepted",
-                     out.nemit - EMIT_MAX, EMIT_MAX);
-            log_warn("delivery: %s: %s", w->name, reason);
-            s_record_rejected_emit(d, w, NULL, MEP_TOO_LARGE, reason, NULL);
-        }
-        struct journal_op *op = s_op_begin(d, AUDIT_KIND_COMPLETED, &pk);
-        op->emit_first = emit_first;
-        op->nemit = nemit;
-        op->track_deadlines = out.result && deadline_tracker_result_tracks(out.result);
-        s_pack_event_fields(&pk, fl.seq, area, fl.attempt);
-        audit_pack_key(&pk, "worker");
-        audit_pack_str(&pk, w->name);
-        audit_pack_key(&pk, "status");
-        audit_pack_str(&pk, "done");
-        audit_pack_key(&pk, "note");
-        audit_pack_str_or_nil(&pk, out.note);
-        audit_pack_key(&pk, "result");
-        if (out.result)
-            msgpack_pack_object(&pk, *out.result);
-        else
-            msgpack_pack_nil(&pk);
-        unsigned n = 7;
-        if (out.opaque) {
-            audit_pack_key(&pk, "opaque");
-            msgpack_pack_bin_with_body(&pk, out.hash, sizeof out.hash);
-            n++;
-        }
-        op->pending = PENDING_DELETE;
-        op->event_seq = fl.seq;
-        op->area = area;
-        s_op_end(d, op, n);
+        delivery_records_completed(d->records, &rec, a->conf, &out, fl.id);
         d->stats.completed++;
     } else {
         char reason[MDP_NOTE_MAX + 64];
         if (out.status == MDP_STATUS_FAILED) {
-            struct journal_op *op = s_op_begin(d, AUDIT_KIND_FAILED, &pk);
-            s_pack_event_fields(&pk, fl.seq, area, fl.attempt);
-            audit_pack_key(&pk, "worker");
-            audit_pack_str(&pk, w->name);
-            audit_pack_key(&pk, "note");
-            audit_pack_str_or_nil(&pk, out.note);
-            s_op_end(d, op, 5);
+            delivery_records_failed(d->records, &rec);
             d->stats.failed++;
             snprintf(reason, sizeof reason, "failed: %s", out.note[0] ? out.note : "(no note)");
         } else {
@@ -777,7 +532,8 @@ s_on_ready(struct delivery *d, const uint8_t *id, size_t id_len, const struct md
     w->next = d->workers;
     d->workers = w;
     d->stats.workers_joined++;
-    s_worker_record(d, AUDIT_KIND_WORKER_JOINED, w, NULL, 0);
+    const struct audit_worker rec = {.worker = w->name, .area = conf->name, .credit = w->credit};
+    delivery_records_worker_joined(d->records, &rec);
     log_info("worker %s joined area %s with credit %u", w->name, conf->name, w->credit);
     s_dispatch(d, w->area);
 }
@@ -1008,23 +764,9 @@ s_recover_one(void *arg, const struct audit_pending *p)
 }
 
 int
-delivery_start(struct delivery *d, struct ingress *in)
+delivery_start(struct delivery *d)
 {
-    struct ingress_rider rider = {
-        .queued = s_rider_queued,
-        .take = s_rider_take,
-        .write = s_rider_write,
-        .done = s_rider_done,
-        .accepted = s_rider_accepted,
-        .arg = d,
-    };
-    d->ingress = in;
-    ingress_set_rider(in, &rider);
-    d->deadlines = deadline_tracker_new(d->base, d->cfg, d->log, d->journal, in);
-    if (!d->deadlines)
-        return -ENOMEM;
-
-    struct recover_ctx rc = {.d = d, .now_wall = realtime_ns() / 1000000u};
+    struct recover_ctx rc = {.d = d, .now_wall = unix_ms()};
     int r = audit_log_pending_foreach(d->log, s_recover_one, &rc);
     if (r < 0) {
         log_err("delivery: cannot read pending deliveries: %s", strerror(-r));
@@ -1040,15 +782,14 @@ delivery_start(struct delivery *d, struct ingress *in)
 
 struct delivery *
 delivery_new(struct event_base *base, void *zmq_ctx, const struct mandated_config *cfg,
-             struct audit_log *log)
+             struct audit_log *log, struct group_commit *commit, struct loop_turn *turn)
 {
     struct delivery *d = xcalloc(1, sizeof *d);
 
     d->base = base;
     d->cfg = cfg;
     d->log = log;
-    d->limits = envelope_default_limits;
-    d->limits.max_bytes = cfg->broker.max_event_bytes;
+    d->turn = turn;
     d->areas = xcalloc(cfg->nareas ? cfg->nareas : 1, sizeof *d->areas);
     for (size_t i = 0; i < cfg->nareas; i++) {
         struct area_state *a = &d->areas[i];
@@ -1058,14 +799,19 @@ delivery_new(struct event_base *base, void *zmq_ctx, const struct mandated_confi
         retry_heap_init(&a->retries);
         a->retry_ev = evtimer_new(base, s_on_retry, a);
     }
-    d->journal = delivery_journal_new();
+    d->records = delivery_records_new(cfg, log, turn);
+    struct group_commit_producer producer;
+    journal_producer(delivery_records_journal(d->records), "delivery", delivery_route_emitted, d,
+                     &producer);
+    group_commit_add(commit, &producer);
     msgpack_sbuffer_init(&d->body);
     msgpack_sbuffer_init(&d->data);
 
-    /* A reply carries at most EMIT_MAX follow-ups besides its result: a worker
-     * sending more than that is cut off by libzmq before it is buffered. */
+    /* A reply carries at most DELIVERY_EMIT_MAX follow-ups besides its result:
+     * a worker sending more than that is cut off by libzmq before it is buffered. */
     const struct router_options ropts = {
-        .max_msg_bytes = (int64_t)(EMIT_MAX + 2) * (int64_t)cfg->broker.max_event_bytes + 4096,
+        .max_msg_bytes =
+            (int64_t)(DELIVERY_EMIT_MAX + 2) * (int64_t)cfg->broker.max_event_bytes + 4096,
         .sndhwm = 1000000,
         .rcvhwm = 1000000,
         .linger_ms = 0,   /* unanswered requests are pending in the log: nothing to flush */
@@ -1084,7 +830,6 @@ delivery_new(struct event_base *base, void *zmq_ctx, const struct mandated_confi
     d->heartbeat_ev = event_new(base, -1, EV_PERSIST, s_on_heartbeat, d);
     event_add(d->heartbeat_ev, &tv);
     d->drain_ev = evtimer_new(base, s_on_drain_timeout, d);
-    d->dispatch_ev = event_new(base, -1, 0, s_on_dispatch, d);
     return d;
 
 out_error:
@@ -1106,7 +851,7 @@ delivery_destroy(struct delivery **d_p)
         free(w->inflight);
         free(w);
     }
-    struct event *evs[] = {d->ev, d->heartbeat_ev, d->drain_ev, d->dispatch_ev};
+    struct event *evs[] = {d->ev, d->heartbeat_ev, d->drain_ev};
     for (size_t i = 0; i < sizeof evs / sizeof evs[0]; i++)
         if (evs[i])
             event_free(evs[i]);
@@ -1119,8 +864,7 @@ delivery_destroy(struct delivery **d_p)
             event_free(d->areas[i].retry_ev);
     }
     free(d->areas);
-    deadline_tracker_destroy(&d->deadlines);
-    delivery_journal_destroy(&d->journal);
+    delivery_records_destroy(&d->records);
     msgpack_sbuffer_destroy(&d->body);
     msgpack_sbuffer_destroy(&d->data);
     free(d);
@@ -1131,12 +875,6 @@ const struct delivery_stats *
 delivery_stats(const struct delivery *d)
 {
     return &d->stats;
-}
-
-const struct deadline_tracker_stats *
-delivery_deadline_stats(const struct delivery *d)
-{
-    return d->deadlines ? deadline_tracker_stats(d->deadlines) : NULL;
 }
 
 uint64_t

@@ -1,13 +1,11 @@
 /*
  * delivery: routes accepted events to area workers over MDP/0.1 (DESIGN.md
- * "Worker protocol") and audits what becomes of them: dispatched, completed,
- * failed, retried, dead-lettered, worker joined / lost.
- *
- * Its records ride in ingress's transactions (struct ingress_rider), so the
- * log keeps one writer and a loop turn's records share one fsync. Delivery
- * is at least once: an event leaves `pending` only in the transaction that
- * records its completion or dead letter, and whatever is pending at start is
- * queued again.
+ * "Worker protocol"): per-area queues, workers' credit, heartbeats and
+ * liveness, retries with backoff, dead letters. What becomes of each event
+ * (dispatched, completed, failed, retried, dead-lettered, worker joined /
+ * lost) is recorded through daemon/delivery_records.h, whose journal is a
+ * group commit producer. Delivery is at least once: whatever is pending at
+ * start is queued again.
  */
 #ifndef MANDATE_DELIVERY_H
 #define MANDATE_DELIVERY_H
@@ -18,11 +16,11 @@
 
 #include "config/config.h"
 #include "daemon/audit_log.h"
-#include "daemon/ingress.h"
+#include "daemon/group_commit.h"
+#include "daemon/journal.h"
+#include "daemon/loop_turn.h"
 
 struct delivery;
-
-struct deadline_tracker_stats;
 
 struct delivery_stats {
     uint64_t dispatched;
@@ -37,15 +35,24 @@ struct delivery_stats {
     uint64_t sends_failed;
 };
 
-/* Binds cfg->broker.workers on zmq_ctx and joins base. NULL on failure (logged). */
+/* Binds cfg->broker.workers on zmq_ctx, joins base and adds its records to
+ * commit as a producer. NULL on failure (logged). */
 struct delivery *delivery_new(struct event_base *base, void *zmq_ctx,
-                              const struct mandated_config *cfg, struct audit_log *log);
+                              const struct mandated_config *cfg, struct audit_log *log,
+                              struct group_commit *commit, struct loop_turn *turn);
 /*
- * Rides on in's transactions and queues everything found in `pending`
- * (events in flight when the broker stopped get a `retried` record). Returns
- * 0 or -errno (logged).
+ * Queues everything found in `pending` (events in flight when the broker
+ * stopped get a `retried` record). Returns 0 or -errno (logged).
  */
-int delivery_start(struct delivery *d, struct ingress *in);
+int delivery_start(struct delivery *d);
+/* A newly accepted event (its record committed) goes to its area's queue.
+ * arg is the delivery: the signature is ingress_accepted_fn's. */
+void delivery_route(void *arg, uint64_t seq, const struct area_conf *area);
+/* The same for a follow-up or broker event a journal brought in (counted as emitted). */
+void delivery_route_emitted(void *arg, const struct journal_emit *e);
+/* End of a loop turn: sends the areas that got events or credit to their
+ * workers, in one read snapshot. */
+void delivery_dispatch(struct delivery *d);
 /*
  * SIGTERM: dispatches nothing more and calls done(arg) once no request is in
  * flight, or after timeout_ms. What is still in flight then stays pending.
@@ -54,8 +61,6 @@ void delivery_drain(struct delivery *d, unsigned timeout_ms, void (*done)(void *
 void delivery_destroy(struct delivery **d_p);
 
 const struct delivery_stats *delivery_stats(const struct delivery *d);
-/* The counts of its deadline tracker (daemon/deadline_tracker.h); NULL before start. */
-const struct deadline_tracker_stats *delivery_deadline_stats(const struct delivery *d);
 /* Events waiting for a worker (queued or waiting for a retry), and in flight. */
 uint64_t delivery_waiting(const struct delivery *d);
 uint64_t delivery_inflight(const struct delivery *d);

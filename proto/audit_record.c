@@ -67,31 +67,6 @@ audit_pack_str_or_nil(msgpack_packer *pk, const char *s)
         msgpack_pack_nil(pk);
 }
 
-unsigned
-audit_pack_rejected(msgpack_packer *pk, const struct audit_rejected *r)
-{
-    audit_pack_key(pk, "id");
-    if (r->id)
-        msgpack_pack_bin_with_body(pk, r->id, 16);
-    else
-        msgpack_pack_nil(pk);
-    audit_pack_key(pk, "code");
-    audit_pack_str(pk, r->code);
-    audit_pack_key(pk, "reason");
-    audit_pack_str(pk, r->reason);
-    audit_pack_key(pk, "source");
-    audit_pack_str_or_nil(pk, r->source);
-    audit_pack_key(pk, "type");
-    audit_pack_str_or_nil(pk, r->type);
-    audit_pack_key(pk, "peer");
-    audit_pack_str_or_nil(pk, r->peer);
-    if (!r->suppressed)
-        return 6;
-    audit_pack_key(pk, "suppressed");
-    msgpack_pack_uint64(pk, r->suppressed);
-    return 7;
-}
-
 void
 audit_record_begin(msgpack_packer *pk, uint64_t seq, uint64_t at_ns, const char *kind,
                    const uint8_t prev[AUDIT_HASH_LEN], unsigned extra_fields)

@@ -62,19 +62,7 @@ void audit_pack_str(msgpack_packer *pk, const char *s);
 /* A string, or nil when s is NULL or empty. */
 void audit_pack_str_or_nil(msgpack_packer *pk, const char *s);
 
-/* What a `rejected` record says; NULL strings and id pack as nil. */
-struct audit_rejected {
-    const uint8_t *id; /* 16 bytes, or NULL when it could not be read */
-    const char *code;  /* the NACK code's name */
-    const char *reason;
-    const char *source;
-    const char *type;
-    const char *peer;    /* the connection's address, or the worker's name */
-    uint64_t suppressed; /* rejections not written before this one; 0: no field */
-};
-
-/* Packs the kind-specific fields of a `rejected` record; returns how many. */
-unsigned audit_pack_rejected(msgpack_packer *pk, const struct audit_rejected *r);
+/* The kinds' own fields: proto/audit_kinds.h. */
 
 /* A decoded record: the common fields, plus the whole map for the rest. */
 struct audit_record {

@@ -16,6 +16,9 @@ int pack_sbuffer_write(void *sbuf, const char *buf, size_t len);
 void pack_cstr(msgpack_packer *pk, const char *s);
 /* Packs the first n bytes of s as a str. */
 void pack_strn(msgpack_packer *pk, const char *s, size_t n);
+/* Copies the str o into buf as a C string: false if o is no str, is empty or
+ * does not fit in size - 1 bytes (buf is then untouched). */
+bool pack_str_copy(const msgpack_object *o, char *buf, size_t size);
 /* Whether o is the str s. */
 bool pack_str_is(const msgpack_object *o, const char *s);
 

@@ -1,5 +1,5 @@
 /*
- * delivery_journal: two buffers of ops, packed fields and follow-up
+ * journal: two buffers of ops, packed fields and follow-up
  * envelopes. Only one side is ever taken, and the generation counts takes,
  * so an in-flight request can find its own `dispatched` op again while it
  * is still queued.
@@ -9,11 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon/deadline_tracker.h"
-#include "daemon/delivery_journal.h"
-#include "proto/msgpack_scan.h"
 #include "common/alloc.h"
-#include "common/log.h"
+#include "daemon/acceptance.h"
+#include "daemon/deadline_table.h"
+#include "daemon/journal.h"
 #include "proto/pack.h"
 
 struct side {
@@ -24,11 +23,16 @@ struct side {
     msgpack_sbuffer buf;
 };
 
-struct delivery_journal {
+struct journal {
     struct side sides[2];
     struct side *queued, *taken;
     uint64_t generation;     /* takes (and failed writes) so far */
     msgpack_sbuffer scratch; /* writer thread: a record's fields plus `emitted` */
+    uint64_t *seqs;          /* writer thread: the seqs `emitted` names */
+    size_t seqs_cap;
+    /* journal_producer(): who hears of the follow-ups that entered the log */
+    void (*accepted)(void *arg, const struct journal_emit *e);
+    void *accepted_arg;
 };
 
 static void
@@ -74,10 +78,10 @@ s_new_emit(struct side *s)
     return &s->emits[s->nemits++];
 }
 
-struct delivery_journal *
-delivery_journal_new(void)
+struct journal *
+journal_new(void)
 {
-    struct delivery_journal *j = xcalloc(1, sizeof *j);
+    struct journal *j = xcalloc(1, sizeof *j);
     s_side_init(&j->sides[0]);
     s_side_init(&j->sides[1]);
     j->queued = &j->sides[0];
@@ -87,20 +91,21 @@ delivery_journal_new(void)
 }
 
 void
-delivery_journal_destroy(struct delivery_journal **j_p)
+journal_destroy(struct journal **j_p)
 {
-    struct delivery_journal *j = *j_p;
+    struct journal *j = *j_p;
     if (!j)
         return;
     s_side_destroy(&j->sides[0]);
     s_side_destroy(&j->sides[1]);
     msgpack_sbuffer_destroy(&j->scratch);
+    free(j->seqs);
     free(j);
     *j_p = NULL;
 }
 
 struct journal_op *
-delivery_journal_begin(struct delivery_journal *j, const char *kind, msgpack_packer *pk)
+journal_begin(struct journal *j, const char *kind, msgpack_packer *pk)
 {
     struct side *s = j->queued;
     struct journal_op *op = s_new_op(s);
@@ -113,14 +118,14 @@ delivery_journal_begin(struct delivery_journal *j, const char *kind, msgpack_pac
 }
 
 void
-delivery_journal_end(struct delivery_journal *j, struct journal_op *op, unsigned nfields)
+journal_end(struct journal *j, struct journal_op *op, unsigned nfields)
 {
     op->len = j->queued->buf.size - op->off;
     op->nfields = nfields;
 }
 
 size_t
-delivery_journal_append_raw(struct delivery_journal *j, const void *bytes, size_t len)
+journal_append_raw(struct journal *j, const void *bytes, size_t len)
 {
     size_t off = j->queued->buf.size;
     pack_sbuffer_write(&j->queued->buf, bytes, len);
@@ -128,8 +133,8 @@ delivery_journal_append_raw(struct delivery_journal *j, const void *bytes, size_
 }
 
 void
-delivery_journal_add_emit(struct delivery_journal *j, const struct envelope_fields *f,
-                          const struct area_conf *area, const struct catalogue_type *ctype)
+journal_add_emit(struct journal *j, const struct envelope_fields *f, const struct area_conf *area,
+                 const struct catalogue_type *ctype)
 {
     struct side *s = j->queued;
     struct journal_emit *e = s_new_emit(s);
@@ -144,21 +149,20 @@ delivery_journal_add_emit(struct delivery_journal *j, const struct envelope_fiel
 }
 
 size_t
-delivery_journal_emits(const struct delivery_journal *j)
+journal_emits(const struct journal *j)
 {
     return j->queued->nemits;
 }
 
 void
-delivery_journal_position(const struct delivery_journal *j, uint64_t *ret_generation,
-                          size_t *ret_index)
+journal_position(const struct journal *j, uint64_t *ret_generation, size_t *ret_index)
 {
     *ret_generation = j->generation;
     *ret_index = j->queued->nops;
 }
 
 struct journal_op *
-delivery_journal_queued_op(struct delivery_journal *j, uint64_t generation, size_t index)
+journal_queued_op(struct journal *j, uint64_t generation, size_t index)
 {
     if (generation != j->generation || index >= j->queued->nops)
         return NULL;
@@ -166,13 +170,13 @@ delivery_journal_queued_op(struct delivery_journal *j, uint64_t generation, size
 }
 
 size_t
-delivery_journal_queued(const struct delivery_journal *j)
+journal_queued(const struct journal *j)
 {
     return j->queued->nops;
 }
 
 void
-delivery_journal_take(struct delivery_journal *j)
+journal_take(struct journal *j)
 {
     struct side *t = j->taken;
     j->taken = j->queued;
@@ -180,33 +184,7 @@ delivery_journal_take(struct delivery_journal *j)
     j->generation++;
 }
 
-/* A follow-up of a closing type closes the deadlines of its case: its corr
- * and subject, read from its envelope. */
-static int
-s_close_deadlines(struct audit_log *log, const struct catalogue_type *ctype, const char *env,
-                  size_t len)
-{
-    size_t off, flen;
-    const uint8_t *corr = NULL;
-    const char *subject = NULL;
-    size_t subject_len = 0;
-    if (msgpack_scan_map_field(env, len, "corr", &off, &flen) == 0 && flen == 18 &&
-        (uint8_t)env[off] == 0xc4 && env[off + 1] == 16)
-        corr = (const uint8_t *)env + off + 2;
-    msgpack_unpacked u;
-    msgpack_unpacked_init(&u);
-    if (msgpack_scan_map_field(env, len, "subject", &off, &flen) == 0 &&
-        msgpack_unpack_next(&u, env + off, flen, NULL) == MSGPACK_UNPACK_SUCCESS &&
-        u.data.type == MSGPACK_OBJECT_STR) {
-        subject = u.data.via.str.ptr;
-        subject_len = u.data.via.str.size;
-    }
-    int rc = deadline_tracker_close(log, ctype, corr, subject, subject_len);
-    msgpack_unpacked_destroy(&u);
-    return rc;
-}
-
-/* Accepts op's follow-ups, each claiming its id first: a retried worker may emit one again. */
+/* Accepts op's follow-ups; a retried worker may emit one again (a dup then). */
 static int
 s_write_emits(struct side *s, const struct journal_op *op, struct audit_log *log)
 {
@@ -217,17 +195,7 @@ s_write_emits(struct side *s, const struct journal_op *op, struct audit_log *log
         snprintf(source, sizeof source, "area:%s", op->area);
     for (size_t i = 0; i < op->nemit; i++) {
         struct journal_emit *e = &s->emits[op->emit_first + i];
-        uint64_t seq;
-        e->dup = false;
-        int rc = audit_log_claim_id(log, e->id, &seq);
-        if (rc == -EEXIST) {
-            e->dup = true;
-            e->seq = seq;
-            continue;
-        }
-        if (rc < 0)
-            return rc;
-        struct audit_accepted a = {
+        const struct audit_accepted a = {
             .id = e->id,
             .type = e->type,
             .source = source,
@@ -236,9 +204,7 @@ s_write_emits(struct side *s, const struct journal_op *op, struct audit_log *log
             .event = s->buf.data + e->off,
             .event_len = e->len,
         };
-        rc = audit_log_append_accepted(log, &a, &e->seq);
-        if (rc == 0 && e->ctype && e->ctype->closes)
-            rc = s_close_deadlines(log, e->ctype, s->buf.data + e->off, e->len);
+        int rc = acceptance_write(log, &a, e->ctype, &e->seq, &e->dup);
         if (rc < 0)
             return rc;
     }
@@ -246,7 +212,7 @@ s_write_emits(struct side *s, const struct journal_op *op, struct audit_log *log
 }
 
 int
-delivery_journal_write(struct delivery_journal *j, struct audit_log *log, bool *wrote)
+journal_write(struct journal *j, struct audit_log *log, bool *wrote)
 {
     struct side *s = j->taken;
     int rc = 0;
@@ -257,7 +223,7 @@ delivery_journal_write(struct delivery_journal *j, struct audit_log *log, bool *
         unsigned n = op->nfields;
         const char *dkey = s->buf.data + op->deadline_key_off;
         bool warning = op->deadline == JOURNAL_DEADLINE_WARNED;
-        if (op->deadline && !deadline_tracker_applies(log, dkey, op->deadline_key_len, warning)) {
+        if (op->deadline && !deadline_table_applies(log, dkey, op->deadline_key_len, warning)) {
             /* Closed, or already reported by an earlier scan: nothing to say. */
             for (size_t k = 0; k < op->nemit; k++)
                 s->emits[op->emit_first + k].dup = true;
@@ -268,24 +234,26 @@ delivery_journal_write(struct delivery_journal *j, struct audit_log *log, bool *
             if (rc < 0)
                 break;
             /* The completion names the follow-ups it brought in. */
+            if (op->nemit > j->seqs_cap) {
+                j->seqs_cap = op->nemit;
+                j->seqs = xreallocarray(j->seqs, j->seqs_cap, sizeof *j->seqs);
+            }
+            for (size_t k = 0; k < op->nemit; k++)
+                j->seqs[k] = s->emits[op->emit_first + k].seq;
             msgpack_packer pk;
             msgpack_sbuffer_clear(&j->scratch);
             pack_sbuffer_write(&j->scratch, fields, len);
             msgpack_packer_init(&pk, &j->scratch, pack_sbuffer_write);
-            audit_pack_key(&pk, "emitted");
-            msgpack_pack_array(&pk, op->nemit);
-            for (size_t k = 0; k < op->nemit; k++)
-                msgpack_pack_uint64(&pk, s->emits[op->emit_first + k].seq);
+            n += audit_pack_emitted(&pk, j->seqs, op->nemit);
             fields = j->scratch.data;
             len = j->scratch.size;
-            n++;
         }
         rc = audit_log_append(log, op->kind, fields, len, n, NULL);
         if (rc == 0 && op->deadline)
-            rc = deadline_tracker_apply(log, dkey, op->deadline_key_len, warning);
+            rc = deadline_table_apply(log, dkey, op->deadline_key_len, warning);
         if (rc == 0 && op->track_deadlines)
-            rc = deadline_tracker_track(log, op->event_seq, op->area, s->buf.data + op->off,
-                                        op->len, op->nfields);
+            rc = deadline_table_track(log, op->event_seq, op->area, s->buf.data + op->off, op->len,
+                                      op->nfields);
         if (rc == 0 && op->pending == PENDING_UPDATE) {
             rc = audit_log_update_pending(log, op->event_seq, op->area, op->attempt, op->due_ms);
         } else if (rc == 0 && op->pending == PENDING_DELETE) {
@@ -321,8 +289,8 @@ s_side_append(struct side *dst, const struct side *src)
 }
 
 void
-delivery_journal_done(struct delivery_journal *j, int rc,
-                      void (*accepted)(void *arg, const struct journal_emit *e), void *arg)
+journal_done(struct journal *j, int rc, void (*accepted)(void *arg, const struct journal_emit *e),
+             void *arg)
 {
     struct side *t = j->taken;
     if (rc < 0) {
@@ -338,4 +306,50 @@ delivery_journal_done(struct delivery_journal *j, int rc,
         if (!t->emits[i].dup)
             accepted(arg, &t->emits[i]);
     s_side_clear(t);
+}
+
+/* ------------------------------------------------------------------------ */
+/* As a group commit producer. */
+
+static size_t
+s_producer_queued(void *arg)
+{
+    return journal_queued(arg);
+}
+
+static void
+s_producer_take(void *arg)
+{
+    journal_take(arg);
+}
+
+static int
+s_producer_write(void *arg, struct audit_log *log, bool *wrote)
+{
+    return journal_write(arg, log, wrote);
+}
+
+static void
+s_producer_done(void *arg, int rc)
+{
+    struct journal *j = arg;
+    journal_done(j, rc, j->accepted, j->accepted_arg);
+}
+
+void
+journal_producer(struct journal *j, const char *name,
+                 void (*accepted)(void *arg, const struct journal_emit *e), void *arg,
+                 struct group_commit_producer *ret)
+{
+    j->accepted = accepted;
+    j->accepted_arg = arg;
+    *ret = (struct group_commit_producer){
+        .name = name,
+        .awaited = false,
+        .queued = s_producer_queued,
+        .take = s_producer_take,
+        .write = s_producer_write,
+        .done = s_producer_done,
+        .arg = j,
+    };
 }

@@ -1,45 +1,21 @@
 /*
- * deadline_tracker: see deadline_tracker.h.
- *
- * Table layout: key = due (u64 BE, unix ms; UINT64_MAX for an open case),
- * event seq (u64 BE), deadline name; value = msgpack map {"seq", "area",
- * "name", "due" (int or nil), "rule", "basis", "subject" (str or nil),
- * "closed_by": [types], "warned": bool}. Keys sort by due time, so a scan
- * reads only what is due or nearly due and stops.
+ * deadline_table: see deadline_table.h. Everything here but the readers
+ * runs in the open write transaction.
  */
 #include <errno.h>
-#include <inttypes.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/clock.h"
-#include "daemon/deadline_tracker.h"
-#include "daemon/ingress.h"
-#include "common/alloc.h"
-#include "common/log.h"
-#include "proto/audit_record.h"
+#include "daemon/deadline_table.h"
 #include "proto/be64.h"
-#include "proto/msgpack_scan.h"
+#include "proto/envelope.h"
 #include "proto/pack.h"
 
-#define MAX_TRACKED     8   /* per result */
-#define MAX_PER_SCAN    256 /* records queued by one scan; the next goes on */
-#define NAME_MAX_LEN    64
+#define MAX_TRACKED     8    /* per result */
 #define TEXT_MAX        1024 /* a rule or basis: a line of the catalogue */
 #define MAX_CLOSED_BY   16
 #define CLOSURE_KEY_MAX (2 + ENVELOPE_SUBJECT_MAX + ENVELOPE_TYPE_MAX)
-
-struct tracked {
-    uint64_t seq;
-    char area[65];
-    char name[NAME_MAX_LEN + 1];
-    bool open;
-    uint64_t due;
-    const msgpack_object *rule, *basis, *subject, *closed_by;
-    bool warned;
-};
 
 /* ------------------------------------------------------------------------ */
 /* Keys and values. */
@@ -54,6 +30,15 @@ s_key(uint8_t *key, uint64_t due, uint64_t seq, const char *name)
     return 16 + n;
 }
 
+bool
+deadline_key_due(const void *key, size_t klen, uint64_t *ret_due)
+{
+    if (klen < 16 || klen > DEADLINE_KEY_MAX)
+        return false;
+    *ret_due = be64_get(key);
+    return true;
+}
+
 static const msgpack_object *
 s_get(const msgpack_object *map, const char *key)
 {
@@ -63,16 +48,6 @@ s_get(const msgpack_object *map, const char *key)
         if (pack_str_is(&map->via.map.ptr[i].key, key))
             return &map->via.map.ptr[i].val;
     return NULL;
-}
-
-static bool
-s_copy_str(const msgpack_object *o, char *buf, size_t size)
-{
-    if (!o || o->type != MSGPACK_OBJECT_STR || o->via.str.size == 0 || o->via.str.size >= size)
-        return false;
-    memcpy(buf, o->via.str.ptr, o->via.str.size);
-    buf[o->via.str.size] = '\0';
-    return true;
 }
 
 static void
@@ -85,7 +60,7 @@ s_pack_str_obj(msgpack_packer *pk, const msgpack_object *o)
 }
 
 static void
-s_pack_value(msgpack_sbuffer *sb, const struct tracked *t)
+s_pack_value(msgpack_sbuffer *sb, const struct deadline_entry *t)
 {
     msgpack_packer pk;
     msgpack_packer_init(&pk, sb, pack_sbuffer_write);
@@ -128,14 +103,14 @@ s_text(const msgpack_object *o, size_t max)
 }
 
 /* Reads a stored value (or a result's deadline entry) into *t. */
-static bool
-s_read(const msgpack_object *m, struct tracked *t)
+bool
+deadline_entry_read(const msgpack_object *m, struct deadline_entry *t)
 {
     memset(t, 0, sizeof *t);
     const msgpack_object *due = s_get(m, "due"), *seq = s_get(m, "seq");
-    if (!s_copy_str(s_get(m, "name"), t->name, sizeof t->name))
+    if (!pack_str_copy(s_get(m, "name"), t->name, sizeof t->name))
         return false;
-    s_copy_str(s_get(m, "area"), t->area, sizeof t->area);
+    pack_str_copy(s_get(m, "area"), t->area, sizeof t->area);
     if (seq && seq->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
         t->seq = seq->via.u64;
     if (due && due->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
@@ -186,7 +161,7 @@ s_closure_key(uint8_t *key, size_t size, uint64_t seq, const char *subject, size
 /* Whether an event of one of t's closed_by types already closed its case
  * (accepted before the completion that tracks t). */
 static bool
-s_already_closed(struct audit_log *log, const struct tracked *t)
+s_already_closed(struct audit_log *log, const struct deadline_entry *t)
 {
     uint8_t key[CLOSURE_KEY_MAX];
     for (uint32_t i = 0; t->closed_by && t->closed_by->type == MSGPACK_OBJECT_ARRAY &&
@@ -194,7 +169,7 @@ s_already_closed(struct audit_log *log, const struct tracked *t)
          i++) {
         const msgpack_object *c = &t->closed_by->via.array.ptr[i];
         char type[ENVELOPE_TYPE_MAX + 1];
-        if (!s_copy_str(c, type, sizeof type))
+        if (!pack_str_copy(c, type, sizeof type))
             continue;
         size_t n = s_closure_key(key, sizeof key, t->seq, NULL, 0, type);
         if (n && audit_log_closure_exists(log, key, n))
@@ -210,7 +185,7 @@ s_already_closed(struct audit_log *log, const struct tracked *t)
 }
 
 /* ------------------------------------------------------------------------ */
-/* Writer thread. */
+/* In the transaction. */
 
 static bool
 s_tracked(const msgpack_object *entry)
@@ -220,7 +195,7 @@ s_tracked(const msgpack_object *entry)
 }
 
 bool
-deadline_tracker_result_tracks(const msgpack_object *result)
+deadline_table_result_tracks(const msgpack_object *result)
 {
     const msgpack_object *list = s_get(result, "deadlines");
     for (uint32_t i = 0; list && list->type == MSGPACK_OBJECT_ARRAY && i < list->via.array.size;
@@ -231,8 +206,8 @@ deadline_tracker_result_tracks(const msgpack_object *result)
 }
 
 int
-deadline_tracker_track(struct audit_log *log, uint64_t event_seq, const char *area,
-                       const void *fields, size_t len, unsigned nfields)
+deadline_table_track(struct audit_log *log, uint64_t event_seq, const char *area,
+                     const void *fields, size_t len, unsigned nfields)
 {
     msgpack_zone zone;
     msgpack_zone_init(&zone, 2048);
@@ -256,8 +231,8 @@ deadline_tracker_track(struct audit_log *log, uint64_t event_seq, const char *ar
                          i < MAX_TRACKED && rc == 0;
          i++) {
         const msgpack_object *e = &list->via.array.ptr[i];
-        struct tracked t;
-        if (!s_tracked(e) || !s_read(e, &t))
+        struct deadline_entry t;
+        if (!s_tracked(e) || !deadline_entry_read(e, &t))
             continue;
         t.seq = event_seq;
         snprintf(t.area, sizeof t.area, "%s", area);
@@ -299,9 +274,9 @@ s_match(void *arg, const void *key, size_t klen, const void *val, size_t vlen)
     struct closing *c = arg;
     msgpack_unpacked u;
     msgpack_unpacked_init(&u);
-    struct tracked t;
-    if (msgpack_unpack_next(&u, val, vlen, NULL) == MSGPACK_UNPACK_SUCCESS && s_read(&u.data, &t) &&
-        s_names(t.closed_by, c->type)) {
+    struct deadline_entry t;
+    if (msgpack_unpack_next(&u, val, vlen, NULL) == MSGPACK_UNPACK_SUCCESS &&
+        deadline_entry_read(&u.data, &t) && s_names(t.closed_by, c->type)) {
         bool by_corr = c->case_seq && t.seq == c->case_seq;
         bool by_subject = c->subject && t.subject && t.subject->type == MSGPACK_OBJECT_STR &&
                           t.subject->via.str.size == c->subject_len &&
@@ -316,8 +291,8 @@ s_match(void *arg, const void *key, size_t klen, const void *val, size_t vlen)
 }
 
 int
-deadline_tracker_close(struct audit_log *log, const struct catalogue_type *type,
-                       const uint8_t *corr, const char *subject, size_t subject_len)
+deadline_table_close(struct audit_log *log, const struct catalogue_type *type, const uint8_t *corr,
+                     const char *subject, size_t subject_len)
 {
     if (!type || !type->closes)
         return 0;
@@ -354,7 +329,7 @@ deadline_tracker_close(struct audit_log *log, const struct catalogue_type *type,
 }
 
 bool
-deadline_tracker_applies(struct audit_log *log, const void *key, size_t klen, bool warning)
+deadline_table_applies(struct audit_log *log, const void *key, size_t klen, bool warning)
 {
     const void *val;
     size_t vlen;
@@ -364,15 +339,15 @@ deadline_tracker_applies(struct audit_log *log, const void *key, size_t klen, bo
         return true;
     msgpack_unpacked u;
     msgpack_unpacked_init(&u);
-    struct tracked t;
+    struct deadline_entry t;
     bool applies = msgpack_unpack_next(&u, val, vlen, NULL) == MSGPACK_UNPACK_SUCCESS &&
-                   s_read(&u.data, &t) && !t.warned;
+                   deadline_entry_read(&u.data, &t) && !t.warned;
     msgpack_unpacked_destroy(&u);
     return applies;
 }
 
 int
-deadline_tracker_apply(struct audit_log *log, const void *key, size_t klen, bool warning)
+deadline_table_apply(struct audit_log *log, const void *key, size_t klen, bool warning)
 {
     if (!warning)
         return audit_log_deadline_del(log, key, klen);
@@ -383,10 +358,11 @@ deadline_tracker_apply(struct audit_log *log, const void *key, size_t klen, bool
         return rc;
     msgpack_unpacked u;
     msgpack_unpacked_init(&u);
-    struct tracked t;
+    struct deadline_entry t;
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
-    if (msgpack_unpack_next(&u, val, vlen, NULL) == MSGPACK_UNPACK_SUCCESS && s_read(&u.data, &t)) {
+    if (msgpack_unpack_next(&u, val, vlen, NULL) == MSGPACK_UNPACK_SUCCESS &&
+        deadline_entry_read(&u.data, &t)) {
         t.warned = true;
         s_pack_value(&sb, &t);
         rc = audit_log_deadline_put(log, key, klen, sb.data, sb.size);
@@ -394,229 +370,4 @@ deadline_tracker_apply(struct audit_log *log, const void *key, size_t klen, bool
     msgpack_sbuffer_destroy(&sb);
     msgpack_unpacked_destroy(&u);
     return rc;
-}
-
-/* ------------------------------------------------------------------------ */
-/* The loop side. */
-
-struct deadline_tracker {
-    struct event_base *base;
-    const struct mandated_config *cfg;
-    struct audit_log *log;
-    struct delivery_journal *journal;
-    struct ingress *in;
-    struct event *timer;
-    msgpack_sbuffer data;
-    uint64_t now_ms;
-    unsigned queued;    /* by this scan */
-    bool told_unrouted; /* logged that a deadline's area is gone */
-    struct deadline_tracker_stats stats;
-};
-
-static uint64_t
-s_unix_ms(void)
-{
-    return realtime_ns() / 1000000u;
-}
-
-/* The tracked event's id (for the deadline event's corr; false if unreadable)
- * and type, read once from its accepted record in the snapshot. */
-static bool
-s_tracked_event(struct deadline_tracker *t, uint64_t seq, uint8_t id[16], char *type, size_t size)
-{
-    const void *rec;
-    size_t len, off, flen;
-    bool has_id = false;
-    snprintf(type, size, "unknown");
-    if (audit_log_snapshot_get(t->log, seq, &rec, &len) < 0)
-        return false;
-    msgpack_unpacked u;
-    msgpack_unpacked_init(&u);
-    if (msgpack_scan_map_field(rec, len, "type", &off, &flen) == 0 &&
-        msgpack_unpack_next(&u, (const char *)rec + off, flen, NULL) == MSGPACK_UNPACK_SUCCESS)
-        s_copy_str(&u.data, type, size);
-    if (msgpack_scan_map_field(rec, len, "id", &off, &flen) == 0 &&
-        msgpack_unpack_next(&u, (const char *)rec + off, flen, NULL) == MSGPACK_UNPACK_SUCCESS &&
-        u.data.type == MSGPACK_OBJECT_BIN && u.data.via.bin.size == 16) {
-        memcpy(id, u.data.via.bin.ptr, 16);
-        has_id = true;
-    }
-    msgpack_unpacked_destroy(&u);
-    return has_id;
-}
-
-static void
-s_queue(struct deadline_tracker *t, const void *key, size_t klen, const struct tracked *d,
-        bool warning)
-{
-    const struct area_conf *area = config_area(t->cfg, d->area);
-    if (!area) {
-        /* It waits for a config that has its area again; said once, not
-         * every scan. */
-        if (!t->told_unrouted)
-            log_warn("deadline: %s of event %" PRIu64 " belongs to area '%s', no longer "
-                     "configured: such deadlines wait for it",
-                     d->name, d->seq, d->area);
-        t->told_unrouted = true;
-        return;
-    }
-    const char *type = warning ? "deadline.warning" : "deadline.breached";
-    char event_type[ENVELOPE_TYPE_MAX + 1], text[160];
-    uint8_t id[16], corr[16];
-    bool has_corr = s_tracked_event(t, d->seq, corr, event_type, sizeof event_type);
-    snprintf(text, sizeof text, "mandate:%s:%" PRIu64 ":%s", type, d->seq, d->name);
-    crypto_generichash(id, sizeof id, (const unsigned char *)text, strlen(text), NULL, 0);
-
-    msgpack_packer pk;
-    msgpack_sbuffer_clear(&t->data);
-    msgpack_packer_init(&pk, &t->data, pack_sbuffer_write);
-    msgpack_pack_map(&pk, 6);
-    pack_cstr(&pk, "event_seq");
-    msgpack_pack_uint64(&pk, d->seq);
-    pack_cstr(&pk, "event_type");
-    pack_cstr(&pk, event_type);
-    pack_cstr(&pk, "deadline");
-    pack_cstr(&pk, d->name);
-    pack_cstr(&pk, "due");
-    msgpack_pack_uint64(&pk, d->due);
-    /* The catalogue wants rule and basis as strings: "" if the worker gave none. */
-    pack_cstr(&pk, "rule");
-    if (d->rule)
-        msgpack_pack_object(&pk, *d->rule);
-    else
-        pack_cstr(&pk, "");
-    pack_cstr(&pk, "basis");
-    if (d->basis)
-        msgpack_pack_object(&pk, *d->basis);
-    else
-        pack_cstr(&pk, "");
-    char subject[ENVELOPE_SUBJECT_MAX + 1] = "";
-    bool has_subject = s_copy_str(d->subject, subject, sizeof subject);
-    struct envelope_fields f = {.id = id,
-                                .type = type,
-                                .source = "broker",
-                                .time_ms = t->now_ms,
-                                .corr = has_corr ? corr : NULL,
-                                .subject = has_subject ? subject : NULL,
-                                .data = t->data.data,
-                                .data_len = t->data.size};
-    size_t emit_first = delivery_journal_emits(t->journal);
-    delivery_journal_add_emit(t->journal, &f, area, config_type(t->cfg, type));
-
-    struct journal_op *op = delivery_journal_begin(t->journal, AUDIT_KIND_DEADLINE, &pk);
-    op->emit_first = emit_first;
-    op->nemit = 1;
-    op->event_seq = d->seq;
-    op->area = area->name;
-    op->emit_source = "broker";
-    op->deadline = warning ? JOURNAL_DEADLINE_WARNED : JOURNAL_DEADLINE_BREACHED;
-    audit_pack_key(&pk, "event_seq");
-    msgpack_pack_uint64(&pk, d->seq);
-    audit_pack_key(&pk, "area");
-    audit_pack_str(&pk, area->name);
-    audit_pack_key(&pk, "deadline");
-    audit_pack_str(&pk, d->name);
-    audit_pack_key(&pk, "due");
-    msgpack_pack_uint64(&pk, d->due);
-    audit_pack_key(&pk, "state");
-    audit_pack_str(&pk, warning ? "warning" : "breached");
-    delivery_journal_end(t->journal, op, 5);
-    /* The table key rides in the journal too, outside the record. */
-    op->deadline_key_off = delivery_journal_append_raw(t->journal, key, klen);
-    op->deadline_key_len = klen;
-    t->queued++;
-    if (warning)
-        t->stats.warned++;
-    else
-        t->stats.breached++;
-}
-
-static int
-s_visit(void *arg, const void *key, size_t klen, const void *val, size_t vlen)
-{
-    struct deadline_tracker *t = arg;
-    if (klen < 16 || klen > DEADLINE_KEY_MAX)
-        return 0;
-    uint64_t due = be64_get(key);
-    uint64_t warn = t->cfg->delivery.deadline_warn_ms;
-    if (due == UINT64_MAX || due > t->now_ms + warn)
-        return 1; /* in due order: nothing later is due either */
-    if (t->queued >= MAX_PER_SCAN)
-        return 1;
-    msgpack_unpacked u;
-    msgpack_unpacked_init(&u);
-    struct tracked d;
-    if (msgpack_unpack_next(&u, val, vlen, NULL) == MSGPACK_UNPACK_SUCCESS && s_read(&u.data, &d)) {
-        if (due <= t->now_ms)
-            s_queue(t, key, klen, &d, false);
-        else if (warn && !d.warned)
-            s_queue(t, key, klen, &d, true);
-    }
-    msgpack_unpacked_destroy(&u);
-    return 0;
-}
-
-static void
-s_scan(struct deadline_tracker *t)
-{
-    t->now_ms = s_unix_ms();
-    t->queued = 0;
-    t->stats.scans++;
-    if (audit_log_snapshot_begin(t->log) < 0)
-        return;
-    int rc = audit_log_deadline_foreach(t->log, true, s_visit, t);
-    audit_log_snapshot_end(t->log);
-    if (rc < 0)
-        log_warn("deadline: scan failed: %s", strerror(-rc));
-    if (t->queued)
-        ingress_kick(t->in);
-}
-
-static void
-s_on_timer(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    s_scan(arg);
-}
-
-struct deadline_tracker *
-deadline_tracker_new(struct event_base *base, const struct mandated_config *cfg,
-                     struct audit_log *log, struct delivery_journal *journal, struct ingress *in)
-{
-    struct deadline_tracker *t = xcalloc(1, sizeof *t);
-    t->base = base;
-    t->cfg = cfg;
-    t->log = log;
-    t->journal = journal;
-    t->in = in;
-    msgpack_sbuffer_init(&t->data);
-    t->timer = event_new(base, -1, EV_PERSIST, s_on_timer, t);
-    unsigned ms = cfg->delivery.deadline_scan_ms;
-    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
-    if (!t->timer || event_add(t->timer, &tv) < 0) {
-        log_err("deadline: cannot start the scan timer");
-        deadline_tracker_destroy(&t);
-        return NULL;
-    }
-    return t;
-}
-
-const struct deadline_tracker_stats *
-deadline_tracker_stats(const struct deadline_tracker *t)
-{
-    return &t->stats;
-}
-
-void
-deadline_tracker_destroy(struct deadline_tracker **t_p)
-{
-    struct deadline_tracker *t = *t_p;
-    if (!t)
-        return;
-    if (t->timer)
-        event_free(t->timer);
-    msgpack_sbuffer_destroy(&t->data);
-    free(t);
-    *t_p = NULL;
 }

@@ -1,5 +1,5 @@
 /*
- * delivery_journal against a real audit log: records keep their order, a
+ * journal against a real audit log: records keep their order, a
  * failed transaction puts its records back ahead of newer ones, positions of
  * moved ops are forgotten, and follow-ups are accepted once.
  */
@@ -7,7 +7,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "daemon/delivery_journal.h"
+#include "daemon/journal.h"
 #include "tests/support/daemon_harness.h"
 #include "tests/support/log_inspect.h"
 
@@ -25,7 +25,7 @@ s_teardown(void)
     cr_assert_eq(harness_rm_rf(s_dir), 0);
 }
 
-TestSuite(delivery_journal, .init = s_setup, .fini = s_teardown);
+TestSuite(journal, .init = s_setup, .fini = s_teardown);
 
 static struct audit_log *
 s_open(void)
@@ -39,23 +39,23 @@ s_open(void)
 
 /* A record with one field, "n". */
 static struct journal_op *
-s_queue(struct delivery_journal *j, const char *kind, uint64_t n)
+s_queue(struct journal *j, const char *kind, uint64_t n)
 {
     msgpack_packer pk;
-    struct journal_op *op = delivery_journal_begin(j, kind, &pk);
+    struct journal_op *op = journal_begin(j, kind, &pk);
     audit_pack_key(&pk, "n");
     msgpack_pack_uint64(&pk, n);
-    delivery_journal_end(j, op, 1);
+    journal_end(j, op, 1);
     return op;
 }
 
 static int
-s_commit(struct delivery_journal *j, struct audit_log *log)
+s_commit(struct journal *j, struct audit_log *log)
 {
     bool wrote = false;
     int rc = audit_log_begin(log);
     if (rc == 0)
-        rc = delivery_journal_write(j, log, &wrote);
+        rc = journal_write(j, log, &wrote);
     if (rc == 0)
         rc = audit_log_commit(log);
     else
@@ -83,33 +83,33 @@ s_no_emit(void *arg, const struct journal_emit *e)
     cr_assert_fail("no follow-up was queued");
 }
 
-Test(delivery_journal, a_failed_transaction_puts_its_records_back_first)
+Test(journal, a_failed_transaction_puts_its_records_back_first)
 {
     struct audit_log *log = s_open();
-    struct delivery_journal *j = delivery_journal_new();
+    struct journal *j = journal_new();
     uint64_t gen;
     size_t index;
 
     s_queue(j, "first", 1);
-    delivery_journal_position(j, &gen, &index);
+    journal_position(j, &gen, &index);
     s_queue(j, "second", 2);
-    cr_assert_not_null(delivery_journal_queued_op(j, gen, index), "still queued: found");
-    delivery_journal_take(j);
-    cr_expect_null(delivery_journal_queued_op(j, gen, index), "taken: forgotten");
-    cr_expect_eq(delivery_journal_queued(j), 0);
+    cr_assert_not_null(journal_queued_op(j, gen, index), "still queued: found");
+    journal_take(j);
+    cr_expect_null(journal_queued_op(j, gen, index), "taken: forgotten");
+    cr_expect_eq(journal_queued(j), 0);
 
     /* Queued while the first two were being written, which then failed. */
     s_queue(j, "third", 3);
-    delivery_journal_done(j, -ENOSPC, s_no_emit, NULL);
-    cr_expect_eq(delivery_journal_queued(j), 3, "the failed records are queued again");
+    journal_done(j, -ENOSPC, s_no_emit, NULL);
+    cr_expect_eq(journal_queued(j), 3, "the failed records are queued again");
 
-    delivery_journal_take(j);
+    journal_take(j);
     cr_assert_eq(s_commit(j, log), 0);
-    delivery_journal_done(j, 0, s_no_emit, NULL);
-    cr_expect_eq(delivery_journal_queued(j), 0);
+    journal_done(j, 0, s_no_emit, NULL);
+    cr_expect_eq(journal_queued(j), 0);
 
     struct order o = {0};
-    delivery_journal_destroy(&j);
+    journal_destroy(&j);
     audit_log_destroy(&log);
     log_inspect_each(s_dir, s_order, &o);
     cr_assert_eq(o.n, 3);
@@ -148,10 +148,10 @@ s_follow_up(uint64_t seq, const struct audit_record *rec, const void *b, size_t 
     return true;
 }
 
-Test(delivery_journal, follow_ups_are_accepted_once_with_their_cause)
+Test(journal, follow_ups_are_accepted_once_with_their_cause)
 {
     struct audit_log *log = s_open();
-    struct delivery_journal *j = delivery_journal_new();
+    struct journal *j = journal_new();
     static const struct area_conf area = {.name = "cyber"};
     uint8_t id[16] = {7, 7, 7};
     uint8_t data[] = {0x80};
@@ -165,20 +165,20 @@ Test(delivery_journal, follow_ups_are_accepted_once_with_their_cause)
 
     /* Twice, as a retried worker would: the second time the id is already in. */
     for (int round = 0; round < 2; round++) {
-        size_t first = delivery_journal_emits(j);
-        delivery_journal_add_emit(j, &f, &area, NULL);
+        size_t first = journal_emits(j);
+        journal_add_emit(j, &f, &area, NULL);
         struct journal_op *op = s_queue(j, "completed", 1);
         op->event_seq = 42;
         op->area = "press";
         op->emit_first = first;
         op->nemit = 1;
-        delivery_journal_take(j);
+        journal_take(j);
         cr_assert_eq(s_commit(j, log), 0);
-        delivery_journal_done(j, 0, s_count_emit, &accepted);
+        journal_done(j, 0, s_count_emit, &accepted);
     }
     cr_expect_eq(accepted, 1, "routed once");
 
-    delivery_journal_destroy(&j);
+    journal_destroy(&j);
     audit_log_destroy(&log);
     struct follow_up fu = {0};
     log_inspect_each(s_dir, s_follow_up, &fu);

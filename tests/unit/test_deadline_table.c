@@ -1,5 +1,5 @@
 /*
- * test_deadline_tracker: the writer side against a real audit log in a
+ * test_deadline_table: the writer side against a real audit log in a
  * temporary directory. A completion's result, which a worker wrote, is
  * outside input: only well-formed deadlines marked track are kept, the
  * rest is skipped without harm. Closing by corr and by subject, and only
@@ -13,7 +13,8 @@
 #include "config/config.h"
 #include "config/embedded.h"
 #include "daemon/audit_log.h"
-#include "daemon/deadline_tracker.h"
+#include "daemon/deadline_table.h"
+#include "proto/envelope.h"
 #include "proto/pack.h"
 #include "tests/support/daemon_harness.h"
 
@@ -39,7 +40,7 @@ s_teardown(void)
     harness_rm_rf(s_dir);
 }
 
-TestSuite(deadline_tracker, .init = s_setup, .fini = s_teardown);
+TestSuite(deadline_table, .init = s_setup, .fini = s_teardown);
 
 static int
 s_count_one(void *arg, const void *key, size_t klen, const void *val, size_t vlen)
@@ -103,7 +104,7 @@ s_track(uint64_t event_seq, void (*fn)(msgpack_packer *pk))
     pack_cstr(&pk, "result");
     fn(&pk);
     cr_assert_eq(audit_log_begin(s_log), 0);
-    cr_assert_eq(deadline_tracker_track(s_log, event_seq, "ads", sb.data, sb.size, 2), 0);
+    cr_assert_eq(deadline_table_track(s_log, event_seq, "ads", sb.data, sb.size, 2), 0);
     cr_assert_eq(audit_log_commit(s_log), 0);
     msgpack_sbuffer_destroy(&sb);
 }
@@ -164,7 +165,7 @@ s_result_too_many(msgpack_packer *pk)
     }
 }
 
-Test(deadline_tracker, keeps_only_wellformed_tracked_deadlines)
+Test(deadline_table, keeps_only_wellformed_tracked_deadlines)
 {
     s_track(7, s_result_mixed);
     cr_expect_eq(s_count(), 2, "removal and the open case");
@@ -196,13 +197,13 @@ static void
 s_close(const char *type, const uint8_t *corr, const char *subject)
 {
     cr_assert_eq(audit_log_begin(s_log), 0);
-    cr_assert_eq(deadline_tracker_close(s_log, config_type(s_cfg, type), corr, subject,
-                                        subject ? strlen(subject) : 0),
+    cr_assert_eq(deadline_table_close(s_log, config_type(s_cfg, type), corr, subject,
+                                      subject ? strlen(subject) : 0),
                  0);
     cr_assert_eq(audit_log_commit(s_log), 0);
 }
 
-Test(deadline_tracker, closes_by_corr_or_subject_and_type_only)
+Test(deadline_table, closes_by_corr_or_subject_and_type_only)
 {
     uint8_t id[16] = {7, 7, 7}, other[16] = {9};
     uint64_t seq;
@@ -246,7 +247,7 @@ s_first_key(void *arg, const void *key, size_t klen, const void *val, size_t vle
     return 1;
 }
 
-Test(deadline_tracker, warns_once_and_a_breach_removes)
+Test(deadline_table, warns_once_and_a_breach_removes)
 {
     s_track(7, s_result_mixed);
     uint8_t key[DEADLINE_KEY_MAX + 1];
@@ -256,19 +257,19 @@ Test(deadline_tracker, warns_once_and_a_breach_removes)
     size_t klen = key[DEADLINE_KEY_MAX];
 
     cr_assert_eq(audit_log_begin(s_log), 0);
-    cr_expect(deadline_tracker_applies(s_log, key, klen, true));
-    cr_assert_eq(deadline_tracker_apply(s_log, key, klen, true), 0);
-    cr_expect_not(deadline_tracker_applies(s_log, key, klen, true), "warned once");
-    cr_expect(deadline_tracker_applies(s_log, key, klen, false), "still there to breach");
-    cr_assert_eq(deadline_tracker_apply(s_log, key, klen, false), 0);
-    cr_expect_not(deadline_tracker_applies(s_log, key, klen, false), "breached: gone");
+    cr_expect(deadline_table_applies(s_log, key, klen, true));
+    cr_assert_eq(deadline_table_apply(s_log, key, klen, true), 0);
+    cr_expect_not(deadline_table_applies(s_log, key, klen, true), "warned once");
+    cr_expect(deadline_table_applies(s_log, key, klen, false), "still there to breach");
+    cr_assert_eq(deadline_table_apply(s_log, key, klen, false), 0);
+    cr_expect_not(deadline_table_applies(s_log, key, klen, false), "breached: gone");
     cr_assert_eq(audit_log_commit(s_log), 0);
     cr_expect_eq(s_count(), 1);
 }
 
 /* A case decided before the completion that tracks its deadline is written
  * (a decision sent right after its application's ACK): it stays closed. */
-Test(deadline_tracker, a_case_closed_before_tracking_stays_closed)
+Test(deadline_table, a_case_closed_before_tracking_stays_closed)
 {
     uint8_t id[16] = {5, 5, 5};
     uint64_t seq;
@@ -298,7 +299,7 @@ s_tracks(void (*fn)(msgpack_packer *pk))
     fn(&pk);
     msgpack_unpacked_init(&u);
     cr_assert_eq(msgpack_unpack_next(&u, sb.data, sb.size, NULL), MSGPACK_UNPACK_SUCCESS);
-    bool tracks = deadline_tracker_result_tracks(&u.data);
+    bool tracks = deadline_table_result_tracks(&u.data);
     msgpack_unpacked_destroy(&u);
     msgpack_sbuffer_destroy(&sb);
     return tracks;
@@ -313,7 +314,7 @@ s_result_untracked(msgpack_packer *pk)
     s_pack_deadline(pk, "notice", 1000, false, "case.decision", NULL);
 }
 
-Test(deadline_tracker, says_which_results_track)
+Test(deadline_table, says_which_results_track)
 {
     cr_expect(s_tracks(s_result_mixed));
     cr_expect(s_tracks(s_result_too_many));
@@ -358,7 +359,7 @@ s_result_oversized(msgpack_packer *pk)
     s_pack_deadline(pk, "c", 12, true, "cyber.incident_final_report", big);
 }
 
-Test(deadline_tracker, oversized_worker_strings_and_lists)
+Test(deadline_table, oversized_worker_strings_and_lists)
 {
     s_track(7, s_result_oversized);
     cr_expect_eq(s_count(), 1);

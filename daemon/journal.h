@@ -1,12 +1,17 @@
 /*
- * delivery_journal: delivery's audit records waiting for ingress's next
- * transaction (struct ingress_rider). The loop thread appends to the queued
- * side; take() hands it to the writer thread, which writes it inside the
- * batch's transaction while the loop queues the next records; a failed
- * transaction puts the taken records back ahead of the newer ones.
+ * journal: audit records waiting for the group commit (daemon/group_commit.h),
+ * each with what it does to the tables in the same transaction: its event's
+ * pending entry, a tracked deadline, the follow-up events it brings in.
+ * Delivery and the deadline scan each keep one and hand it to the group
+ * commit as a producer (journal_producer()).
+ *
+ * The loop thread appends to the queued side; take() hands it to the writer
+ * thread, which writes it inside the transaction while the loop queues the
+ * next records; a failed transaction puts the taken records back ahead of
+ * the newer ones.
  */
-#ifndef MANDATE_DELIVERY_JOURNAL_H
-#define MANDATE_DELIVERY_JOURNAL_H
+#ifndef MANDATE_JOURNAL_H
+#define MANDATE_JOURNAL_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -15,12 +20,13 @@
 
 #include "config/config.h"
 #include "daemon/audit_log.h"
+#include "daemon/group_commit.h"
 #include "proto/envelope.h"
 
 /* What a record does to its event's pending entry, in the same transaction. */
 enum pending_action { PENDING_KEEP, PENDING_UPDATE, PENDING_DELETE };
 
-/* A `deadline` record's table entry (daemon/deadline_tracker.h): the record
+/* A `deadline` record's table entry (daemon/deadline_table.h): the record
  * is written only if the entry still applies, then marked or removed. */
 enum journal_deadline { JOURNAL_DEADLINE_NONE, JOURNAL_DEADLINE_WARNED, JOURNAL_DEADLINE_BREACHED };
 
@@ -52,38 +58,41 @@ struct journal_emit {
     bool dup;
 };
 
-struct delivery_journal;
+struct journal;
 
-struct delivery_journal *delivery_journal_new(void);
-void delivery_journal_destroy(struct delivery_journal **j_p);
+struct journal *journal_new(void);
+void journal_destroy(struct journal **j_p);
 
 /* Loop thread: starts a record; pack its fields with *pk, then _end(). */
-struct journal_op *delivery_journal_begin(struct delivery_journal *j, const char *kind,
-                                          msgpack_packer *pk);
-void delivery_journal_end(struct delivery_journal *j, struct journal_op *op, unsigned nfields);
+struct journal_op *journal_begin(struct journal *j, const char *kind, msgpack_packer *pk);
+void journal_end(struct journal *j, struct journal_op *op, unsigned nfields);
 /* Encodes f as a follow-up for the area; the next op with nemit > 0 carries it. */
-void delivery_journal_add_emit(struct delivery_journal *j, const struct envelope_fields *f,
-                               const struct area_conf *area, const struct catalogue_type *ctype);
+void journal_add_emit(struct journal *j, const struct envelope_fields *f,
+                      const struct area_conf *area, const struct catalogue_type *ctype);
 /* Appends bytes an op refers to outside its record; returns their offset. */
-size_t delivery_journal_append_raw(struct delivery_journal *j, const void *bytes, size_t len);
-size_t delivery_journal_emits(const struct delivery_journal *j);
+size_t journal_append_raw(struct journal *j, const void *bytes, size_t len);
+size_t journal_emits(const struct journal *j);
 
 /*
  * Where the next op will be, as (generation, index): an op can be found
  * again with _queued_op() for as long as it has not been taken.
  */
-void delivery_journal_position(const struct delivery_journal *j, uint64_t *ret_generation,
-                               size_t *ret_index);
-struct journal_op *delivery_journal_queued_op(struct delivery_journal *j, uint64_t generation,
-                                              size_t index);
+void journal_position(const struct journal *j, uint64_t *ret_generation, size_t *ret_index);
+struct journal_op *journal_queued_op(struct journal *j, uint64_t generation, size_t index);
 
-/* The ingress_rider side. */
-size_t delivery_journal_queued(const struct delivery_journal *j);
-void delivery_journal_take(struct delivery_journal *j);
+/* The producer's side (struct group_commit_producer). */
+size_t journal_queued(const struct journal *j);
+void journal_take(struct journal *j);
 /* Writer thread. Repeatable: a map-full retry runs it again on a fresh transaction. */
-int delivery_journal_write(struct delivery_journal *j, struct audit_log *log, bool *wrote);
+int journal_write(struct journal *j, struct audit_log *log, bool *wrote);
 /* Loop thread, after the transaction: on success calls accepted() for every new follow-up. */
-void delivery_journal_done(struct delivery_journal *j, int rc,
-                           void (*accepted)(void *arg, const struct journal_emit *e), void *arg);
+void journal_done(struct journal *j, int rc,
+                  void (*accepted)(void *arg, const struct journal_emit *e), void *arg);
+
+/* The journal as a group commit producer named name, whose done() calls
+ * accepted(arg, e) for every follow-up that entered the log. */
+void journal_producer(struct journal *j, const char *name,
+                      void (*accepted)(void *arg, const struct journal_emit *e), void *arg,
+                      struct group_commit_producer *ret);
 
 #endif
