@@ -11,10 +11,8 @@
 #include "proto/be64.h"
 #include "proto/envelope.h"
 #include "proto/pack.h"
+#include "proto/worker_result.h"
 
-#define MAX_TRACKED     8    /* per result */
-#define TEXT_MAX        1024 /* a rule or basis: a line of the catalogue */
-#define MAX_CLOSED_BY   16
 #define CLOSURE_KEY_MAX (2 + ENVELOPE_SUBJECT_MAX + ENVELOPE_TYPE_MAX)
 
 /* ------------------------------------------------------------------------ */
@@ -37,17 +35,6 @@ deadline_key_due(const void *key, size_t klen, uint64_t *ret_due)
         return false;
     *ret_due = be64_get(key);
     return true;
-}
-
-static const msgpack_object *
-s_get(const msgpack_object *map, const char *key)
-{
-    if (!map || map->type != MSGPACK_OBJECT_MAP)
-        return NULL;
-    for (uint32_t i = 0; i < map->via.map.size; i++)
-        if (pack_str_is(&map->via.map.ptr[i].key, key))
-            return &map->via.map.ptr[i].val;
-    return NULL;
 }
 
 static void
@@ -94,41 +81,35 @@ s_pack_value(msgpack_sbuffer *sb, const struct deadline_entry *t)
         msgpack_pack_false(&pk);
 }
 
-/* A string a worker wrote, if it is one and fits what a deadline event can
- * carry; NULL otherwise (the deadline then goes without it). */
-static const msgpack_object *
-s_text(const msgpack_object *o, size_t max)
+/* A result's deadline entry, as the worker_result reader found it, for the table. */
+static void
+s_entry_from(struct deadline_entry *t, const struct worker_result_deadline *d)
 {
-    return o && o->type == MSGPACK_OBJECT_STR && o->via.str.size <= max ? o : NULL;
+    memset(t, 0, sizeof *t);
+    memcpy(t->name, d->name, sizeof t->name);
+    t->open = d->open;
+    t->due = d->due_ms;
+    t->rule = d->rule;
+    t->basis = d->basis;
+    t->subject = d->subject;
+    t->closed_by = d->closed_by;
 }
 
-/* Reads a stored value (or a result's deadline entry) into *t. */
+/* A stored value is a result's deadline entry plus seq, area and warned. */
 bool
 deadline_entry_read(const msgpack_object *m, struct deadline_entry *t)
 {
-    memset(t, 0, sizeof *t);
-    const msgpack_object *due = s_get(m, "due"), *seq = s_get(m, "seq");
-    if (!pack_str_copy(s_get(m, "name"), t->name, sizeof t->name))
+    struct worker_result_deadline d;
+    if (!worker_result_deadline_read(m, &d)) {
+        memset(t, 0, sizeof *t);
         return false;
-    pack_str_copy(s_get(m, "area"), t->area, sizeof t->area);
+    }
+    s_entry_from(t, &d);
+    const msgpack_object *seq = worker_result_get(m, "seq");
     if (seq && seq->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
         t->seq = seq->via.u64;
-    if (due && due->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
-        t->due = due->via.u64;
-    else if (due && due->type == MSGPACK_OBJECT_NIL)
-        t->open = true;
-    else
-        return false;
-    if (t->open)
-        t->due = UINT64_MAX;
-    t->rule = s_text(s_get(m, "rule"), TEXT_MAX);
-    t->basis = s_text(s_get(m, "basis"), TEXT_MAX);
-    t->subject = s_text(s_get(m, "subject"), ENVELOPE_SUBJECT_MAX);
-    t->closed_by = s_get(m, "closed_by");
-    if (t->closed_by && (t->closed_by->type != MSGPACK_OBJECT_ARRAY ||
-                         t->closed_by->via.array.size > MAX_CLOSED_BY))
-        return false;
-    const msgpack_object *w = s_get(m, "warned");
+    pack_str_copy(worker_result_get(m, "area"), t->area, sizeof t->area);
+    const msgpack_object *w = worker_result_get(m, "warned");
     t->warned = w && w->type == MSGPACK_OBJECT_BOOLEAN && w->via.boolean;
     return true;
 }
@@ -187,24 +168,6 @@ s_already_closed(struct audit_log *log, const struct deadline_entry *t)
 /* ------------------------------------------------------------------------ */
 /* In the transaction. */
 
-static bool
-s_tracked(const msgpack_object *entry)
-{
-    const msgpack_object *track = s_get(entry, "track");
-    return track && track->type == MSGPACK_OBJECT_BOOLEAN && track->via.boolean;
-}
-
-bool
-deadline_table_result_tracks(const msgpack_object *result)
-{
-    const msgpack_object *list = s_get(result, "deadlines");
-    for (uint32_t i = 0; list && list->type == MSGPACK_OBJECT_ARRAY && i < list->via.array.size;
-         i++)
-        if (s_tracked(&list->via.array.ptr[i]))
-            return true;
-    return false;
-}
-
 int
 deadline_table_track(struct audit_log *log, uint64_t event_seq, const char *area,
                      const void *fields, size_t len, unsigned nfields)
@@ -223,17 +186,17 @@ deadline_table_track(struct audit_log *log, uint64_t event_seq, const char *area
         if (pack_str_is(&key, "result"))
             result = &val;
     }
-    const msgpack_object *list = s_get(result, "deadlines");
+    const msgpack_object *list = worker_result_deadlines(result);
     int rc = 0;
     msgpack_sbuffer sb;
     msgpack_sbuffer_init(&sb);
-    for (uint32_t i = 0; list && list->type == MSGPACK_OBJECT_ARRAY && i < list->via.array.size &&
-                         i < MAX_TRACKED && rc == 0;
-         i++) {
-        const msgpack_object *e = &list->via.array.ptr[i];
+    for (uint32_t i = 0;
+         list && i < list->via.array.size && i < WORKER_RESULT_DEADLINES_MAX && rc == 0; i++) {
+        struct worker_result_deadline d;
         struct deadline_entry t;
-        if (!s_tracked(e) || !deadline_entry_read(e, &t))
+        if (!worker_result_deadline_read(&list->via.array.ptr[i], &d) || !d.track)
             continue;
+        s_entry_from(&t, &d);
         t.seq = event_seq;
         snprintf(t.area, sizeof t.area, "%s", area);
         t.warned = false;

@@ -14,7 +14,9 @@
  * writer thread's, daemon/group_commit.h); deadline_entry_read() and the key
  * layout are also what the loop's scan (daemon/deadline_scan.h) reads.
  *
- * Table layout: key = due (u64 BE, unix ms; UINT64_MAX for an open case),
+ * A stored value is the deadline's entry of the worker's result
+ * (proto/worker_result.h) with the tracked event's seq and area and whether
+ * it was warned. Table layout: key = due (u64 BE, unix ms; UINT64_MAX for an open case),
  * event seq (u64 BE), deadline name; value = msgpack map {"seq", "area",
  * "name", "due" (int or nil), "rule", "basis", "subject" (str or nil),
  * "closed_by": [types], "warned": bool}. Keys sort by due time, so a scan
@@ -30,8 +32,9 @@
 
 #include "config/config.h"
 #include "daemon/audit_log.h"
+#include "proto/worker_result.h"
 
-#define DEADLINE_NAME_MAX 64
+#define DEADLINE_NAME_MAX WORKER_RESULT_NAME_MAX
 #define DEADLINE_KEY_MAX  (16 + DEADLINE_NAME_MAX)
 
 /* One tracked deadline, as stored; the objects point into the unpacked value. */
@@ -50,9 +53,6 @@ bool deadline_entry_read(const msgpack_object *value, struct deadline_entry *ret
 /* The due time a key sorts by; false if the key is not one of the table's. */
 bool deadline_key_due(const void *key, size_t klen, uint64_t *ret_due);
 
-/* Whether a worker's result lists a deadline to track (so that the writer
- * parses only the completions that need it). */
-bool deadline_table_result_tracks(const msgpack_object *result);
 /* In the transaction: keeps the tracked deadlines of a `completed` record's
  * fields (nfields key/value pairs). Malformed entries are skipped. */
 int deadline_table_track(struct audit_log *log, uint64_t event_seq, const char *area,

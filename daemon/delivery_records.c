@@ -6,10 +6,10 @@
 #include "common/alloc.h"
 #include "common/log.h"
 #include "daemon/admission.h"
-#include "daemon/deadline_table.h"
 #include "daemon/delivery_records.h"
 #include "proto/envelope.h"
 #include "proto/pack.h"
+#include "proto/worker_result.h"
 
 struct delivery_records {
     const struct mandated_config *cfg;
@@ -238,7 +238,7 @@ delivery_records_completed(struct delivery_records *r, const struct audit_delive
     struct journal_op *op = s_begin_event(r, AUDIT_KIND_COMPLETED, rec, PENDING_DELETE, &pk);
     op->emit_first = emit_first;
     op->nemit = nemit;
-    op->track_deadlines = out->result && deadline_table_result_tracks(out->result);
+    op->track_deadlines = out->result && worker_result_tracks(out->result);
     s_end(r, op, audit_pack_completed(&pk, rec));
     return nemit;
 }

@@ -44,3 +44,14 @@ pack_str_copy(const msgpack_object *o, char *buf, size_t size)
     buf[o->via.str.size] = '\0';
     return true;
 }
+
+const msgpack_object *
+pack_map_get(const msgpack_object *map, const char *key)
+{
+    if (!map || map->type != MSGPACK_OBJECT_MAP)
+        return NULL;
+    for (uint32_t i = 0; i < map->via.map.size; i++)
+        if (pack_str_is(&map->via.map.ptr[i].key, key))
+            return &map->via.map.ptr[i].val;
+    return NULL;
+}

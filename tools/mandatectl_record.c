@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 
+#include "proto/pack.h"
 #include "tools/json_msgpack.h"
 #include "tools/mandatectl.h"
 
@@ -71,21 +72,13 @@ static const struct layout {
 bool
 ctl_str_is(const msgpack_object *o, const char *s)
 {
-    size_t n = strlen(s);
-
-    return o && o->type == MSGPACK_OBJECT_STR && o->via.str.size == n &&
-           memcmp(o->via.str.ptr, s, n) == 0;
+    return o && pack_str_is(o, s);
 }
 
 const msgpack_object *
 ctl_map_get(const msgpack_object *map, const char *key)
 {
-    if (!map || map->type != MSGPACK_OBJECT_MAP)
-        return NULL;
-    for (uint32_t i = 0; i < map->via.map.size; i++)
-        if (ctl_str_is(&map->via.map.ptr[i].key, key))
-            return &map->via.map.ptr[i].val;
-    return NULL;
+    return pack_map_get(map, key);
 }
 
 bool

@@ -22,6 +22,13 @@
  * serious-incident test on the system it names, if the registry knows it.
  * cyber.incident_final_report: late if more than 5 days after the response
  * ended. Alerts and incidents are triaged by the area's triage unit.
+ *
+ * State: the incident store, in the handler's state (area_cyber_open() at
+ * the runtime's start, area_cyber_close() at its stop, through the handler
+ * table), opened on the first alert rather than at start: a worker that
+ * only sees notifications needs none, and a store that cannot be opened
+ * yet makes each alert answer retry (and the open be tried again), not the
+ * worker stop.
  */
 #include <errno.h>
 #include <sodium.h>
@@ -29,9 +36,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/alloc.h"
 #include "common/log.h"
 #include "proto/pack.h"
 #include "workers/area_result.h"
+#include "workers/handler_dispatch.h"
 #include "workers/incident_store.h"
 #include "workers/soc_severity.h"
 
@@ -41,28 +50,48 @@ static const char *const s_impact_names[] = {"service_interruption", "data_leak"
 /* An asset or system name: the catalogue allows 256 characters, 4 bytes at most each. */
 #define ASSET_BYTES (4 * 256 + 1)
 
-static struct incident_store *s_store;
-static int s_store_rc;
+/* The handler's state, from area_cyber_open(). */
+struct cyber_state {
+    const struct mandated_config *cfg;
+    struct incident_store *store; /* NULL until the first alert opens it */
+};
 
-void
-area_cyber_close(void)
+int
+area_cyber_open(const struct mandated_config *cfg, void **ret_state)
 {
-    incident_store_destroy(&s_store);
-    s_store_rc = 0;
+    struct cyber_state *st = xcalloc(1, sizeof *st);
+    st->cfg = cfg;
+    *ret_state = st;
+    return 0;
 }
 
-/* Opened on the first alert, under the config's state directory. */
-static struct incident_store *
-s_open_store(const struct mandated_config *cfg)
+void
+area_cyber_close(void **state_p)
 {
-    if (s_store)
-        return s_store;
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s/cyber", cfg->broker.state_dir);
-    s_store_rc = incident_store_open(dir, &s_store);
-    if (s_store_rc < 0)
-        log_err("cyber: cannot open the incident store %s: %s", dir, strerror(-s_store_rc));
-    return s_store;
+    struct cyber_state *st = *state_p;
+    if (!st)
+        return;
+    incident_store_destroy(&st->store);
+    free(st);
+    *state_p = NULL;
+}
+
+/* The store, opened on first use under the config's state directory.
+ * Returns 0 or -errno (logged). */
+static int
+s_open_store(struct cyber_state *st, struct incident_store **ret)
+{
+    if (!st->store) {
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s/cyber", st->cfg->broker.state_dir);
+        int rc = incident_store_open(dir, &st->store);
+        if (rc < 0) {
+            log_err("cyber: cannot open the incident store %s: %s", dir, strerror(-rc));
+            return rc;
+        }
+    }
+    *ret = st->store;
+    return 0;
 }
 
 /* The impact bits an array of criterion names sets (other strings ignored). */
@@ -119,10 +148,9 @@ s_emit_id(uint8_t id[16], const char *what, const char *incident, uint32_t n)
 }
 
 static void
-s_emit(struct area_result *r, struct handler_outcome *out, const char *type, const uint8_t id[16],
-       uint64_t time_ms, const char *subject, const msgpack_sbuffer *data)
+s_emit(struct area_result *r, const char *type, const uint8_t id[16], uint64_t time_ms,
+       const char *subject, const msgpack_sbuffer *data)
 {
-    (void)r;
     const struct envelope_fields f = {.id = id,
                                       .type = type,
                                       .source = "area:cyber",
@@ -130,7 +158,7 @@ s_emit(struct area_result *r, struct handler_outcome *out, const char *type, con
                                       .subject = subject,
                                       .data = data->data,
                                       .data_len = data->size};
-    handler_outcome_emit(out, &f);
+    area_result_emit(r, &f);
 }
 
 static const char *
@@ -140,8 +168,8 @@ s_p(int priority)
     return names[priority >= 1 && priority <= 4 ? priority : 4];
 }
 
-static int
-s_soc_alert(struct area_result *r, struct handler_outcome *out)
+static void
+s_soc_alert(struct area_result *r)
 {
     const struct handler_request *req = r->req;
     char format[16] = "", asset[ASSET_BYTES] = "", why[160];
@@ -173,11 +201,16 @@ s_soc_alert(struct area_result *r, struct handler_outcome *out)
     struct incident_params params = {.window_ms = (uint64_t)(window_s * 1000),
                                      .confirm_priority = confirm_p,
                                      .serious_system = s_serious_system(r, asset, &level)};
-    struct incident_store *store = s_open_store(req->cfg);
+    struct incident_store *store;
     struct incident_decision d;
-    int rc = store ? incident_store_correlate(store, &facts, &params, &d) : s_store_rc;
-    if (rc < 0)
-        return rc; /* the runtime answers retry: the alert comes back */
+    /* No state: the runtime did not open the handler's (a programming error). */
+    int rc = req->state ? s_open_store(req->state, &store) : -EINVAL;
+    if (rc == 0)
+        rc = incident_store_correlate(store, &facts, &params, &d);
+    if (rc < 0) {
+        area_result_retry(r, rc); /* the alert comes back */
+        return;
+    }
 
     area_result_outcome(r, d.opened ? "incident_opened" : "incident_joined");
     area_result_subject(r, NULL);
@@ -207,7 +240,7 @@ s_soc_alert(struct area_result *r, struct handler_outcome *out)
         pack_cstr(&pk, "alerts");
         msgpack_pack_uint32(&pk, d.alerts);
         s_emit_id(id, opened ? "opened" : "updated", d.incident_id, opened ? 0 : d.alerts);
-        s_emit(r, out, opened ? "cyber.incident_opened" : "cyber.incident_updated", id, time_ms,
+        s_emit(r, opened ? "cyber.incident_opened" : "cyber.incident_updated", id, time_ms,
                d.incident_id, &data);
     }
     if (d.escalate_now) {
@@ -224,7 +257,7 @@ s_soc_alert(struct area_result *r, struct handler_outcome *out)
         pack_cstr(&pk, "priority");
         pack_cstr(&pk, s_p(d.priority));
         s_emit_id(id, "escalation", d.incident_id, 0);
-        s_emit(r, out, "cyber.serious_incident_escalation", id, time_ms, d.incident_id, &data);
+        s_emit(r, "cyber.serious_incident_escalation", id, time_ms, d.incident_id, &data);
         area_result_finding(r, "serious_incident", "Quyết định 05/2017/QĐ-TTg",
                             "%s on level-%u system '%s', owner cannot cope: escalated",
                             d.incident_id, level, asset);
@@ -238,7 +271,6 @@ s_soc_alert(struct area_result *r, struct handler_outcome *out)
                             "alert",
                             d.incident_id, s_p(d.priority));
     }
-    return 0;
 }
 
 /* Late if received after the deadline name (anchored on its data field). */
@@ -254,8 +286,8 @@ s_lateness(struct area_result *r, const char *name, const char *code)
     }
 }
 
-static int
-s_notification(struct area_result *r, struct handler_outcome *out)
+static void
+s_notification(struct area_result *r)
 {
     char system[ASSET_BYTES] = "";
     uint64_t level = 0;
@@ -291,41 +323,35 @@ s_notification(struct area_result *r, struct handler_outcome *out)
         pack_cstr(&pk, "priority");
         pack_cstr(&pk, "P1");
         s_emit_id(id, "escalation", ref, 0);
-        s_emit(r, out, "cyber.serious_incident_escalation", id, r->req->env->time_ms, ref, &data);
+        s_emit(r, "cyber.serious_incident_escalation", id, r->req->env->time_ms, ref, &data);
         msgpack_sbuffer_destroy(&data);
         area_result_finding(r, "serious_incident", "Quyết định 05/2017/QĐ-TTg",
                             "level-%llu system '%s', owner cannot cope: escalated",
                             (unsigned long long)level, system);
     }
-    return 0;
 }
 
-static int
-s_final_report(struct area_result *r, struct handler_outcome *out)
+static void
+s_final_report(struct area_result *r)
 {
-    (void)out;
     area_result_outcome(r, "case_closed");
     s_lateness(r, "report", "late_report");
-    return 0;
 }
 
-static int
-s_incident_event(struct area_result *r, struct handler_outcome *out)
+static void
+s_incident_event(struct area_result *r)
 {
-    (void)out;
     char incident[INCIDENT_ID_MAX + 8] = "";
     area_data_str(r->req, "incident_id", incident, sizeof incident);
     area_result_triage(r);
     bool opened = strcmp(r->type->base, "cyber.incident_opened") == 0;
     area_result_outcome(r, opened ? "incident_triaged" : "update_triaged");
     pack_cstr(area_result_extra(r, "incident_id"), incident);
-    return 0;
 }
 
-static int
-s_escalation(struct area_result *r, struct handler_outcome *out)
+static void
+s_escalation(struct area_result *r)
 {
-    (void)out;
     char incident[INCIDENT_ID_MAX + 8] = "", asset[ASSET_BYTES] = "";
     area_data_str(r->req, "incident_id", incident, sizeof incident);
     area_data_str(r->req, "asset", asset, sizeof asset);
@@ -334,34 +360,20 @@ s_escalation(struct area_result *r, struct handler_outcome *out)
     area_result_finding(r, "notify_now", NULL,
                         "%s: notify the owner (%s), VNCERT/CC and the standing response unit",
                         incident, a ? a->owner : "unknown");
-    return 0;
 }
+
+static const struct area_rules s_rules[] = {
+    {"cyber.soc_alert", s_soc_alert},
+    {"cyber.incident_notification", s_notification},
+    {"cyber.incident_final_report", s_final_report},
+    {"cyber.incident_opened", s_incident_event},
+    {"cyber.incident_updated", s_incident_event},
+    {"cyber.serious_incident_escalation", s_escalation},
+    {NULL, NULL},
+};
 
 int
 area_cyber(const struct handler_request *req, struct handler_outcome *out)
 {
-    static const struct {
-        const char *base;
-        int (*apply)(struct area_result *r, struct handler_outcome *out);
-    } rules[] = {
-        {"cyber.soc_alert", s_soc_alert},
-        {"cyber.incident_notification", s_notification},
-        {"cyber.incident_final_report", s_final_report},
-        {"cyber.incident_opened", s_incident_event},
-        {"cyber.incident_updated", s_incident_event},
-        {"cyber.serious_incident_escalation", s_escalation},
-    };
-    const struct catalogue_type *t = req->env ? config_type(req->cfg, req->env->type) : NULL;
-    for (size_t i = 0; t && i < sizeof rules / sizeof *rules; i++) {
-        if (strcmp(rules[i].base, t->base) != 0)
-            continue;
-        struct area_result r;
-        area_result_init(&r, req, t);
-        int rc = rules[i].apply(&r, out);
-        if (rc == 0)
-            area_result_finish(&r, out);
-        area_result_destroy(&r);
-        return rc;
-    }
-    return handler_generic(req, out);
+    return handler_dispatch(req, out, s_rules);
 }

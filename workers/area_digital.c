@@ -12,6 +12,7 @@
 #include "config/calendar.h"
 #include "proto/pack.h"
 #include "workers/area_result.h"
+#include "workers/handler_dispatch.h"
 
 static size_t
 s_chars(const msgpack_object *o)
@@ -84,5 +85,5 @@ static const struct area_rules s_rules[] = {
 int
 area_digital(const struct handler_request *req, struct handler_outcome *out)
 {
-    return area_result_run(req, out, s_rules);
+    return handler_dispatch(req, out, s_rules);
 }

@@ -10,6 +10,7 @@
 
 #include "proto/pack.h"
 #include "workers/area_result.h"
+#include "workers/handler_dispatch.h"
 
 static void
 s_display_request(struct area_result *r)
@@ -36,5 +37,5 @@ static const struct area_rules s_rules[] = {
 int
 area_foreign_info(const struct handler_request *req, struct handler_outcome *out)
 {
-    return area_result_run(req, out, s_rules);
+    return handler_dispatch(req, out, s_rules);
 }

@@ -18,6 +18,7 @@
 #include "config/calendar.h"
 #include "proto/pack.h"
 #include "workers/area_result.h"
+#include "workers/handler_dispatch.h"
 
 static void
 s_complaint(struct area_result *r)
@@ -82,5 +83,5 @@ static const struct area_rules s_rules[] = {
 int
 area_inspection(const struct handler_request *req, struct handler_outcome *out)
 {
-    return area_result_run(req, out, s_rules);
+    return handler_dispatch(req, out, s_rules);
 }

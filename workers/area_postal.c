@@ -13,6 +13,7 @@
 
 #include "proto/pack.h"
 #include "workers/area_result.h"
+#include "workers/handler_dispatch.h"
 
 static void
 s_activity_notification(struct area_result *r)
@@ -59,5 +60,5 @@ static const struct area_rules s_rules[] = {
 int
 area_postal(const struct handler_request *req, struct handler_outcome *out)
 {
-    return area_result_run(req, out, s_rules);
+    return handler_dispatch(req, out, s_rules);
 }

@@ -15,6 +15,7 @@
 
 #include "proto/pack.h"
 #include "workers/area_result.h"
+#include "workers/handler_dispatch.h"
 
 static void
 s_conference_notice(struct area_result *r)
@@ -107,5 +108,5 @@ static const struct area_rules s_rules[] = {
 int
 area_press(const struct handler_request *req, struct handler_outcome *out)
 {
-    return area_result_run(req, out, s_rules);
+    return handler_dispatch(req, out, s_rules);
 }

@@ -14,14 +14,16 @@
 #include "config/calendar.h"
 #include "proto/pack.h"
 #include "proto/text.h"
+#include "proto/worker_result.h"
 #include "workers/area_result.h"
 
 void
 area_result_init(struct area_result *r, const struct handler_request *req,
-                 const struct catalogue_type *type)
+                 const struct catalogue_type *type, struct handler_outcome *out)
 {
     memset(r, 0, sizeof *r);
     r->req = req;
+    r->out = out;
     r->type = type;
     r->unit = req->area_conf && req->area_conf->unit[0] ? req->area_conf->unit : "(none)";
     r->outcome = "recorded";
@@ -171,6 +173,18 @@ area_result_extra(struct area_result *r, const char *key)
 }
 
 void
+area_result_emit(struct area_result *r, const struct envelope_fields *f)
+{
+    handler_outcome_emit(r->out, f);
+}
+
+void
+area_result_retry(struct area_result *r, int rc)
+{
+    r->rc = rc;
+}
+
+void
 area_format_time(int64_t unix_ms, char *buf, size_t size)
 {
     int64_t local = unix_ms + CALENDAR_UTC_OFFSET_MS;
@@ -191,83 +205,66 @@ static void
 s_pack_deadline(msgpack_packer *pk, const struct area_deadline *dl, const char *subject)
 {
     const struct catalogue_deadline *d = dl->rule;
-    char text[48];
+    char due_text[48] = "";
     bool open = d->form == DEADLINE_OPEN;
-    msgpack_pack_map(pk, 8);
-    pack_cstr(pk, "subject");
-    if (subject)
-        pack_cstr(pk, subject);
-    else
-        msgpack_pack_nil(pk);
-    pack_cstr(pk, "name");
-    pack_cstr(pk, d->name);
-    pack_cstr(pk, "due");
-    if (open)
-        msgpack_pack_nil(pk);
-    else
-        msgpack_pack_int64(pk, dl->due_ms);
-    pack_cstr(pk, "due_text");
-    if (open) {
-        pack_cstr(pk, "open until closed");
-    } else {
-        area_format_time(dl->due_ms, text, sizeof text);
-        pack_cstr(pk, text);
-    }
-    pack_cstr(pk, "rule");
-    pack_cstr(pk, d->rule);
-    pack_cstr(pk, "basis");
-    pack_cstr(pk, dl->basis);
-    pack_cstr(pk, "track");
-    if (d->track)
-        msgpack_pack_true(pk);
-    else
-        msgpack_pack_false(pk);
-    pack_cstr(pk, "closed_by");
-    msgpack_pack_array(pk, (uint32_t)d->nclosed_by);
-    for (size_t i = 0; i < d->nclosed_by; i++)
-        pack_cstr(pk, d->closed_by[i]);
+    if (!open)
+        area_format_time(dl->due_ms, due_text, sizeof due_text);
+    const struct worker_result_deadline_fields f = {
+        .subject = subject,
+        .name = d->name,
+        .open = open,
+        .due_ms = dl->due_ms,
+        .due_text = due_text,
+        .rule = d->rule,
+        .basis = dl->basis,
+        .track = d->track,
+        .closed_by = (const char *const *)d->closed_by,
+        .nclosed_by = d->nclosed_by,
+    };
+    worker_result_pack_deadline(pk, &f);
 }
 
 void
-area_result_finish(struct area_result *r, struct handler_outcome *out)
+area_result_finish(struct area_result *r)
 {
+    struct handler_outcome *out = r->out;
     msgpack_packer *pk = &out->result_pk;
     const struct envelope *env = r->req->env;
 
-    msgpack_pack_map(pk, 10 + r->nextra);
-    pack_cstr(pk, "area");
+    msgpack_pack_map(pk, WORKER_RESULT_NKEYS + r->nextra);
+    pack_cstr(pk, WORKER_RESULT_AREA);
     pack_cstr(pk, r->req->area);
-    pack_cstr(pk, "unit");
+    pack_cstr(pk, WORKER_RESULT_UNIT);
     pack_cstr(pk, r->unit);
-    pack_cstr(pk, "type");
+    pack_cstr(pk, WORKER_RESULT_TYPE);
     pack_cstr(pk, env->type);
-    pack_cstr(pk, "version");
+    pack_cstr(pk, WORKER_RESULT_VERSION);
     msgpack_pack_unsigned_int(pk, r->type ? r->type->version : 1);
-    pack_cstr(pk, "outcome");
+    pack_cstr(pk, WORKER_RESULT_OUTCOME);
     pack_cstr(pk, r->outcome);
-    pack_cstr(pk, "findings");
+    pack_cstr(pk, WORKER_RESULT_FINDINGS);
     msgpack_pack_array(pk, (uint32_t)r->nfindings);
     for (size_t i = 0; i < r->nfindings; i++) {
         msgpack_pack_map(pk, 3);
-        pack_cstr(pk, "code");
+        pack_cstr(pk, WORKER_RESULT_FINDING_CODE);
         pack_cstr(pk, r->findings[i].code);
-        pack_cstr(pk, "detail");
+        pack_cstr(pk, WORKER_RESULT_FINDING_DETAIL);
         pack_cstr(pk, r->findings[i].detail);
-        pack_cstr(pk, "basis");
+        pack_cstr(pk, WORKER_RESULT_FINDING_BASIS);
         pack_cstr(pk, r->findings[i].basis);
     }
-    pack_cstr(pk, "deadlines");
+    pack_cstr(pk, WORKER_RESULT_DEADLINES);
     msgpack_pack_array(pk, (uint32_t)r->ndeadlines);
     for (size_t i = 0; i < r->ndeadlines; i++)
         s_pack_deadline(pk, &r->deadlines[i], r->subject);
-    pack_cstr(pk, "calendar_missing");
+    pack_cstr(pk, WORKER_RESULT_CALENDAR_MISSING);
     if (r->calendar_missing)
         msgpack_pack_true(pk);
     else
         msgpack_pack_false(pk);
-    pack_cstr(pk, "basis");
+    pack_cstr(pk, WORKER_RESULT_BASIS);
     pack_cstr(pk, r->type ? r->type->basis : "");
-    pack_cstr(pk, "handled_at");
+    pack_cstr(pk, WORKER_RESULT_HANDLED_AT);
     msgpack_pack_int64(pk, (int64_t)unix_ms());
     if (r->nextra)
         pack_sbuffer_write(&out->result, r->extra.data, r->extra.size);
@@ -277,24 +274,6 @@ area_result_finish(struct area_result *r, struct handler_outcome *out)
         handler_outcome_note(out, "%s: %s", r->outcome, r->findings[0].detail);
     else
         handler_outcome_note(out, "%s", r->outcome);
-}
-
-int
-area_result_run(const struct handler_request *req, struct handler_outcome *out,
-                const struct area_rules *rules)
-{
-    const struct catalogue_type *t = req->env ? config_type(req->cfg, req->env->type) : NULL;
-    for (const struct area_rules *rule = rules; t && rule->base; rule++) {
-        if (strcmp(rule->base, t->base) != 0)
-            continue;
-        struct area_result r;
-        area_result_init(&r, req, t);
-        rule->apply(&r);
-        area_result_finish(&r, out);
-        area_result_destroy(&r);
-        return 0;
-    }
-    return handler_generic(req, out);
 }
 
 /* ------------------------------------------------------------------------ */

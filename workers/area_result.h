@@ -1,18 +1,22 @@
 /*
- * area_result: what every area handler answers, built the same way for all
- * areas so that operators read one shape in the audit log:
+ * area_result: the result builder: what every area handler answers, built
+ * the same way for all areas so that operators read one shape in the audit
+ * log, the shape proto/worker_result.h defines (its keys, and the deadline
+ * entries the broker reads back):
  *
  *   {"area", "unit", "type", "version", "outcome",
  *    "findings":  [{"code", "detail", "basis"}],
- *    "deadlines": [{"name", "due" (unix ms), "due_text", "rule", "basis",
- *                   "track", "closed_by": [types], "subject"}],
- *    "calendar_missing" (bool), "handled_at" (unix ms), ...extras}
+ *    "deadlines": [{"subject", "name", "due" (unix ms), "due_text", "rule",
+ *                   "basis", "track", "closed_by": [types]}],
+ *    "calendar_missing" (bool), "basis", "handled_at" (unix ms), ...extras}
  *
- * A handler starts one with area_result_init(), reads data with the
- * area_data_* accessors, adds findings, deadlines and extras, and ends with
- * area_result_finish(), which packs it into the outcome (status done, note
- * = the outcome and the first finding). Deadlines come from the catalogue's
- * rules and the calendar; "due" is the instant the period ends.
+ * The dispatcher (handler_dispatch.h) starts one with area_result_init()
+ * and ends it with area_result_finish(), which packs it into the outcome
+ * (status done, note = the outcome and the first finding); in between, a
+ * rule reads data with the area_data_* accessors, adds findings, deadlines
+ * and extras, and may emit events or find it cannot run now. Deadlines come
+ * from the catalogue's rules and the calendar; "due" is the instant the
+ * period ends.
  */
 #ifndef MANDATE_AREA_RESULT_H
 #define MANDATE_AREA_RESULT_H
@@ -39,6 +43,8 @@ struct area_deadline {
 
 struct area_result {
     const struct handler_request *req;
+    struct handler_outcome *out;       /* where it is packed, and events emitted */
+    int rc;                            /* 0, or the -errno of area_result_retry() */
     const struct catalogue_type *type; /* NULL for a type outside the catalogue */
     const char *unit;
     const char *outcome;
@@ -55,9 +61,10 @@ struct area_result {
 };
 
 /* Starts a result for req (its env must be valid), whose catalogue type the
- * caller looked up (NULL: outside the catalogue): outcome "recorded". */
+ * caller looked up (NULL: outside the catalogue), to answer in out: outcome
+ * "recorded". */
 void area_result_init(struct area_result *r, const struct handler_request *req,
-                      const struct catalogue_type *type);
+                      const struct catalogue_type *type, struct handler_outcome *out);
 void area_result_destroy(struct area_result *r);
 
 void area_result_outcome(struct area_result *r, const char *outcome);
@@ -90,22 +97,18 @@ bool area_limit_number(struct area_result *r, const char *name, double *ret);
 /* Packs key and returns the packer for its value (exactly one object). */
 msgpack_packer *area_result_extra(struct area_result *r, const char *key);
 
-/* Packs the result into out and sets status done and the note. */
-void area_result_finish(struct area_result *r, struct handler_outcome *out);
-
-/* One type's rules: fill r (outcome, findings, deadlines, extras). */
-struct area_rules {
-    const char *base; /* the type without its version */
-    void (*apply)(struct area_result *r);
-};
+/* Emits one event with the answer (handler_outcome_emit()). */
+void area_result_emit(struct area_result *r, const struct envelope_fields *f);
 
 /*
- * An area handler: finds the event's type in rules (ended by a NULL base)
- * and applies it; anything else (case.decision, deadline.*, types routed by
- * glob) goes to handler_generic(), as does an invalid envelope.
+ * The rule cannot run now (rc: -errno, a resource it needs is missing): no
+ * result is packed, and the runtime answers retry so that the event comes
+ * back later.
  */
-int area_result_run(const struct handler_request *req, struct handler_outcome *out,
-                    const struct area_rules *rules);
+void area_result_retry(struct area_result *r, int rc);
+
+/* Packs the result into its outcome and sets status done and the note. */
+void area_result_finish(struct area_result *r);
 
 /* "2026-06-12 24:00 +07:00": an instant in Vietnam's time, a day's end as 24:00. */
 void area_format_time(int64_t unix_ms, char *buf, size_t size);

@@ -7,6 +7,7 @@
 
 #include "proto/pack.h"
 #include "workers/area_result.h"
+#include "workers/handler_dispatch.h"
 
 static void
 s_infrastructure(struct area_result *r)
@@ -30,5 +31,5 @@ static const struct area_rules s_rules[] = {
 int
 area_telecom(const struct handler_request *req, struct handler_outcome *out)
 {
-    return area_result_run(req, out, s_rules);
+    return handler_dispatch(req, out, s_rules);
 }

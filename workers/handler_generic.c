@@ -2,14 +2,15 @@
  * handler_generic: what every area does with an event its own rules do not
  * name: a decision on one of its cases, a deadline warning or breach about
  * one, a type routed to it by glob, or an area with no rules of its own
- * (it_industry). It records who took it, in the shape of area_result.h. An
- * event that is not a valid envelope fails with the decoder's reason, which
- * names the field.
+ * (it_industry). It records who took it, in the shape of area_result.h.
+ * A rule like any area's: handler_dispatch() looks the type up, builds the
+ * result around it and decides when it applies.
  */
 #include <string.h>
 
 #include "proto/pack.h"
 #include "workers/area_result.h"
+#include "workers/handler_generic.h"
 
 static void
 s_deadline_event(struct area_result *r, bool breached)
@@ -27,28 +28,18 @@ s_deadline_event(struct area_result *r, bool breached)
                         breached ? "passed at" : "falls due at", due_text);
 }
 
-int
-handler_generic(const struct handler_request *req, struct handler_outcome *out)
+void
+handler_generic_apply(struct area_result *r)
 {
-    if (!req->env) {
-        out->status = MDP_STATUS_FAILED;
-        handler_outcome_note(out, "%s", req->env_err->reason);
-        return 0;
-    }
-    struct area_result r;
-    area_result_init(&r, req, config_type(req->cfg, req->env->type));
-    const char *type = req->env->type;
+    const char *type = r->req->env->type;
     char decision[65];
     if (strcmp(type, "deadline.warning") == 0) {
-        s_deadline_event(&r, false);
+        s_deadline_event(r, false);
     } else if (strcmp(type, "deadline.breached") == 0) {
-        s_deadline_event(&r, true);
+        s_deadline_event(r, true);
     } else if (strcmp(type, "case.decision") == 0 &&
-               area_data_str(req, "decision", decision, sizeof decision)) {
-        area_result_outcome(&r, "decision_recorded");
-        pack_cstr(area_result_extra(&r, "decision"), decision);
+               area_data_str(r->req, "decision", decision, sizeof decision)) {
+        area_result_outcome(r, "decision_recorded");
+        pack_cstr(area_result_extra(r, "decision"), decision);
     }
-    area_result_finish(&r, out);
-    area_result_destroy(&r);
-    return 0;
 }

@@ -1,8 +1,11 @@
 /*
  * handlers: what an area handler sees and what it answers. One handler per
  * area, found by name in the table of handler_table.c; an area's own file
- * (workers/area_press.c, ...) defines one handler_fn and adds one line to
- * that table.
+ * (workers/area_press.c, ...) defines one handler_fn, which hands its rule
+ * table to handler_dispatch(), and adds one line to that table. A handler
+ * that keeps state across requests (cyber: its incident store) names an
+ * open and a close hook on that line; the runtime opens the state at start,
+ * hands it to every call and closes it at stop.
  *
  * The runtime (worker.c) decodes the REQUEST, re-packs its event and runs
  * envelope_decode() on it, calls the handler once per request, and packs
@@ -33,6 +36,8 @@ struct handler_request {
     const struct envelope_error *env_err;
     const struct mandated_config *cfg;
     const struct area_conf *area_conf;
+    /* What the area's open hook made (NULL without one), kept across requests. */
+    void *state;
 };
 
 /*
@@ -60,15 +65,28 @@ struct handler_outcome {
  */
 typedef int (*handler_fn)(const struct handler_request *req, struct handler_outcome *out);
 
+/*
+ * An area handler's state across requests. open makes it once, before the
+ * first request, and returns 0 or -errno (the worker does not start then);
+ * close ends it after the last, accepts a NULL *state_p, is safe twice and
+ * nulls it.
+ */
+typedef int (*handler_open_fn)(const struct mandated_config *cfg, void **ret_state);
+typedef void (*handler_close_fn)(void **state_p);
+
 struct handler_entry {
     const char *area;
     handler_fn handle;
+    handler_open_fn open;   /* NULL: the handler keeps no state */
+    handler_close_fn close; /* set with open */
 };
 
-/* The handler for an area, or NULL if the table has none. */
-handler_fn handler_lookup(const char *area);
+/* The entry of an area, or NULL if the table has none. */
+const struct handler_entry *handler_lookup(const char *area);
 /* The table itself, ended by a NULL area. */
 extern const struct handler_entry handler_table[];
+/* For an area the table does not name: handler_generic, no state. */
+extern const struct handler_entry handler_generic_entry;
 
 void handler_outcome_init(struct handler_outcome *out);
 /* Back to status done, no note, no result, no emit (keeps the buffers). */
@@ -80,7 +98,8 @@ void handler_outcome_note(struct handler_outcome *out, const char *fmt, ...)
 /* Appends one envelope to emit, encoded with envelope_encode(). */
 void handler_outcome_emit(struct handler_outcome *out, const struct envelope_fields *f);
 
-/* The areas' handlers: workers/area_NAME.c, and the generic one. */
+/* The areas' handlers: workers/area_NAME.c; and the generic one, for an
+ * area without rules (handler_dispatch.c). */
 int handler_generic(const struct handler_request *req, struct handler_outcome *out);
 int area_press(const struct handler_request *req, struct handler_outcome *out);
 int area_publishing(const struct handler_request *req, struct handler_outcome *out);
@@ -94,7 +113,8 @@ int area_rf(const struct handler_request *req, struct handler_outcome *out);
 int area_digital(const struct handler_request *req, struct handler_outcome *out);
 int area_cyber(const struct handler_request *req, struct handler_outcome *out);
 int area_inspection(const struct handler_request *req, struct handler_outcome *out);
-/* Closes what the cyber handler opened (its incident store); safe twice. */
-void area_cyber_close(void);
+/* The cyber handler's state: its incident store, opened on the first alert. */
+int area_cyber_open(const struct mandated_config *cfg, void **ret_state);
+void area_cyber_close(void **state_p);
 
 #endif

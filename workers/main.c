@@ -122,10 +122,10 @@ main(int argc, char **argv)
         config_destroy(&cfg);
         return EX_CONFIG;
     }
-    handler_fn handler = handler_lookup(area->name);
+    const struct handler_entry *handler = handler_lookup(area->name);
     if (!handler) {
         log_notice("area %s has no handler of its own; using the generic one", area->name);
-        handler = handler_generic;
+        handler = &handler_generic_entry;
     }
     if (credit == 0)
         credit = area->credit ? area->credit : 1;
@@ -146,8 +146,7 @@ main(int argc, char **argv)
         return EX_OSERR;
     }
     rc = worker_run(w);
-    worker_destroy(&w);
-    area_cyber_close();
+    worker_destroy(&w); /* and with it the handler's state */
     config_destroy(&cfg);
     if (rc == -EINVAL)
         return EX_CONFIG; /* the endpoint: a config error */

@@ -73,6 +73,7 @@ struct worker {
     msgpack_sbuffer credit, body, repack;
     struct envelope_decoder decoder; /* reused: no allocation per request once warm */
     struct handler_outcome outcome;
+    void *handler_state; /* the handler's open hook made it; its close hook ends it */
     uint64_t served, malformed, dropped;
 };
 
@@ -239,10 +240,11 @@ s_handle(struct worker *w, const struct mdp_request *req)
         .env_err = have_env ? NULL : &env_err,
         .cfg = w->opt.cfg,
         .area_conf = w->opt.area,
+        .state = w->handler_state,
     };
 
     handler_outcome_reset(out);
-    rc = w->opt.handler(&hreq, out);
+    rc = w->opt.handler->handle(&hreq, out);
     if (rc < 0) {
         handler_outcome_reset(out);
         out->status = MDP_STATUS_RETRY;
@@ -443,6 +445,13 @@ worker_new(const struct worker_options *opt)
         log_err("zmq_ctx_new: %s", zmq_strerror(errno));
         goto fail;
     }
+    if (opt->handler->open) {
+        int rc = opt->handler->open(opt->cfg, &w->handler_state);
+        if (rc < 0) {
+            log_err("area %s: cannot open its handler's state: %s", opt->area->name, strerror(-rc));
+            goto fail;
+        }
+    }
     return w;
 
 fail:
@@ -523,6 +532,8 @@ worker_destroy(struct worker **w_p)
 
     if (!w)
         return;
+    if (w->opt.handler->close)
+        w->opt.handler->close(&w->handler_state);
     s_close(w, 0);
     if (w->ctx)
         zmq_ctx_term(w->ctx);

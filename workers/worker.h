@@ -14,14 +14,18 @@
 struct worker;
 
 struct worker_options {
-    const struct mandated_config *cfg; /* borrowed; outlives the worker */
-    const struct area_conf *area;      /* one of cfg's areas */
-    const char *endpoint;              /* the broker's [broker] workers endpoint */
-    unsigned credit;                   /* 1..MDP_CREDIT_MAX */
-    handler_fn handler;
+    const struct mandated_config *cfg;   /* borrowed; outlives the worker */
+    const struct area_conf *area;        /* one of cfg's areas */
+    const char *endpoint;                /* the broker's [broker] workers endpoint */
+    unsigned credit;                     /* 1..MDP_CREDIT_MAX */
+    const struct handler_entry *handler; /* the area's; borrowed */
 };
 
-/* NULL on failure (logged). Blocks SIGTERM and SIGINT: the worker reads them itself. */
+/*
+ * NULL on failure (logged). Blocks SIGTERM and SIGINT: the worker reads them
+ * itself. Opens the handler's state (its entry's open hook), which
+ * worker_destroy() closes.
+ */
 struct worker *worker_new(const struct worker_options *opt);
 /*
  * Serves until SIGTERM / SIGINT, then drains. Returns 0 after a clean

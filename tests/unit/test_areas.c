@@ -19,9 +19,12 @@
 
 static struct mandated_config *s_cfg;
 static char s_state[256];
+/* Each handler's state (its table entry's open hook), by table index, kept
+ * for the whole test as a worker keeps it while it runs. */
+static void *s_handler_state[32];
 
 /* The shipped config with its state directory (the cyber worker's incident
- * store) in a fresh temporary directory. */
+ * store) in a fresh temporary directory, and every handler's state open. */
 static void
 s_setup(void)
 {
@@ -31,12 +34,23 @@ s_setup(void)
     cr_assert_eq(harness_mkdtemp(s_state, sizeof s_state, "areas"), 0);
     free(s_cfg->broker.state_dir);
     s_cfg->broker.state_dir = strdup(s_state);
+    for (size_t i = 0; handler_table[i].area; i++) {
+        cr_assert_lt(i, sizeof s_handler_state / sizeof *s_handler_state);
+        if (handler_table[i].open)
+            cr_assert_eq(handler_table[i].open(s_cfg, &s_handler_state[i]), 0, "%s",
+                         handler_table[i].area);
+    }
 }
 
 static void
 s_teardown(void)
 {
-    area_cyber_close();
+    for (size_t i = 0; handler_table[i].area; i++) {
+        if (handler_table[i].close) {
+            handler_table[i].close(&s_handler_state[i]);
+            cr_assert_null(s_handler_state[i], "%s", handler_table[i].area);
+        }
+    }
     config_destroy(&s_cfg);
     harness_rm_rf(s_state);
 }
@@ -122,13 +136,18 @@ s_run_seq(struct run *run, const char *type, const char *overrides, const char *
     cr_assert_eq(catalogue_check_data(t, env.data, reason, sizeof reason), 0, "%s", reason);
     const struct area_conf *area = config_area_for_type(s_cfg, type);
     cr_assert_not_null(area, "%s is not routed", type);
-    handler_fn fn = handler_lookup(area->name);
-    cr_assert_not_null(fn);
+    const struct handler_entry *handler = handler_lookup(area->name);
+    cr_assert_not_null(handler);
     struct handler_outcome out;
     handler_outcome_init(&out);
-    const struct handler_request req = {
-        .seq = seq, .attempt = 1, .area = area->name, .env = &env, .cfg = s_cfg, .area_conf = area};
-    cr_assert_eq(fn(&req, &out), 0);
+    const struct handler_request req = {.seq = seq,
+                                        .attempt = 1,
+                                        .area = area->name,
+                                        .env = &env,
+                                        .cfg = s_cfg,
+                                        .area_conf = area,
+                                        .state = s_handler_state[handler - handler_table]};
+    cr_assert_eq(handler->handle(&req, &out), 0);
     cr_assert_eq(out.status, MDP_STATUS_DONE, "%s: %s", type, out.note);
     snprintf(run->note, sizeof run->note, "%s", out.note);
     run->nemit = out.nemit < 8 ? out.nemit : 8;

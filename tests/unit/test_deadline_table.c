@@ -15,6 +15,7 @@
 #include "daemon/audit_log.h"
 #include "daemon/deadline_table.h"
 #include "proto/envelope.h"
+#include "proto/worker_result.h"
 #include "proto/pack.h"
 #include "tests/support/daemon_harness.h"
 
@@ -299,7 +300,7 @@ s_tracks(void (*fn)(msgpack_packer *pk))
     fn(&pk);
     msgpack_unpacked_init(&u);
     cr_assert_eq(msgpack_unpack_next(&u, sb.data, sb.size, NULL), MSGPACK_UNPACK_SUCCESS);
-    bool tracks = deadline_table_result_tracks(&u.data);
+    bool tracks = worker_result_tracks(&u.data);
     msgpack_unpacked_destroy(&u);
     msgpack_sbuffer_destroy(&sb);
     return tracks;
