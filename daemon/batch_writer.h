@@ -1,6 +1,6 @@
 /*
- * batch_writer: runs the audit log's write transactions on a thread of its
- * own. The loop hands over one batch at a time and keeps reading and checking
+ * batch_writer: the writer thread of the group commit (daemon/group_commit.h),
+ * which alone uses it. The loop hands over one batch at a time and keeps reading and checking
  * the next while this one is written and fsynced; the completion comes back
  * into the loop through an eventfd, so replies are still sent from the loop.
  *

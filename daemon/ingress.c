@@ -386,11 +386,16 @@ s_queued(void *arg)
     return in->filling->nitems;
 }
 
+/* Asked before every transaction with our items in it. The query may
+ * consume ZMQ_FD's edge, so input it sees is read in this turn. */
 static bool
 s_more_coming(void *arg)
 {
     struct ingress *in = arg;
-    return router_has_input(in->sock);
+    bool more = router_has_input(in->sock);
+    if (more && !in->stopped)
+        event_active(in->ev, EV_READ, 0);
+    return more;
 }
 
 static void
@@ -429,12 +434,11 @@ s_on_readable(evutil_socket_t fd, short what, void *arg)
             break;
     }
     in->stats.read_ns += monotonic_ns() - now;
+    /* Reading ended on EAGAIN, which leaves ZMQ_FD armed, or on a full
+     * batch, which goes on once the batch is taken (s_more_coming) or
+     * answered (s_done). */
     if (in->filling->nitems)
         loop_turn_request(in->turn);
-    /* A full batch waits for the writer (s_done reads on); otherwise keep
-     * reading while input is there, since ZMQ_FD only signals edges. */
-    if (in->filling->nitems < in->cfg->broker.commit_max_batch && router_has_input(in->sock))
-        event_active(in->ev, EV_READ, 0);
 }
 
 struct ingress *

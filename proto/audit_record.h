@@ -40,7 +40,7 @@
 /* Worker pool membership: worker, area, then credit (joined) or reason, inflight (lost). */
 #define AUDIT_KIND_WORKER_JOINED "worker_joined"
 #define AUDIT_KIND_WORKER_LOST   "worker_lost"
-/* A tracked deadline near or past its due time (daemon/deadline_tracker.h):
+/* A tracked deadline near or past its due time (daemon/deadline_scan.h):
  * event_seq, area, deadline, due (unix ms), state "warning" | "breached";
  * emitted: the deadline.* event it brought in. */
 #define AUDIT_KIND_DEADLINE "deadline"

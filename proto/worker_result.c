@@ -1,8 +1,7 @@
 /*
- * worker_result: see worker_result.h. The reader's rules are the broker's
- * own as they stand in daemon/deadline_table.c (deadline_entry_read,
- * s_text, s_tracked; before that deadline_tracker.c's s_read), so that
- * reading through here changes nothing it accepts.
+ * worker_result: see worker_result.h. The reader is what the broker's
+ * deadline table accepts from a worker (daemon/deadline_table.c): a
+ * malformed entry is skipped, an over-long text is dropped from it.
  */
 #include <string.h>
 

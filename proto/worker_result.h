@@ -2,7 +2,7 @@
  * worker_result: the shape of the result map an area worker puts in its
  * REPLY, defined once for both sides: the workers pack it
  * (workers/area_result.c), the broker reads its deadlines back to track
- * them (daemon/deadline_tracker.c).
+ * them (daemon/deadline_table.c).
  *
  *   {"area", "unit", "type", "version", "outcome",
  *    "findings":  [{"code", "detail", "basis"}],
