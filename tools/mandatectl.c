@@ -74,6 +74,10 @@ static const struct {
                "      Recompute the hash chain; exit 1 naming the first bad seq.\n"},
     {"stats", "  stats\n"
               "      Record counts by kind, ids, pending deliveries, chain head.\n"},
+    {"keygen", "  keygen NAME [--dir DIR]\n"
+               "      Write a new CURVE key pair in the ZeroMQ certificate format: DIR/NAME.key\n"
+               "      (public, to hand over) and DIR/NAME.key_secret (mode 0600). DIR defaults\n"
+               "      to the working directory; an existing key is never overwritten.\n"},
 };
 
 void
@@ -267,6 +271,7 @@ static const struct {
     {"show", ctl_show},
     {"verify", ctl_verify},
     {"stats", ctl_stats},
+    {"keygen", ctl_keygen},
     /* clang-format on */
 };
 
@@ -301,7 +306,8 @@ main(int argc, char **argv)
         }
     }
     if (optind == argc) {
-        fprintf(stderr, "%s: missing command (publish, tail, show, verify, stats)\n", CTL_PROG);
+        fprintf(stderr, "%s: missing command (publish, tail, show, verify, stats, keygen)\n",
+                CTL_PROG);
         return ctl_bad_option(NULL);
     }
     if (strcmp(argv[optind], "help") == 0) {
@@ -324,7 +330,7 @@ main(int argc, char **argv)
             return rc;
         }
     }
-    fprintf(stderr, "%s: unknown command '%s' (publish, tail, show, verify, stats)\n", CTL_PROG,
-            argv[optind]);
+    fprintf(stderr, "%s: unknown command '%s' (publish, tail, show, verify, stats, keygen)\n",
+            CTL_PROG, argv[optind]);
     return ctl_bad_option(NULL);
 }

@@ -68,6 +68,7 @@ int ctl_tail(struct ctl *ctl, int argc, char **argv);
 int ctl_show(struct ctl *ctl, int argc, char **argv);
 int ctl_verify(struct ctl *ctl, int argc, char **argv);
 int ctl_stats(struct ctl *ctl, int argc, char **argv);
+int ctl_keygen(struct ctl *ctl, int argc, char **argv);
 
 /* The usage text of one subcommand (NULL: all of them). */
 void ctl_usage(FILE *out, const char *cmd);

@@ -248,3 +248,30 @@ Test(cli, curve_on_is_refused_not_ignored)
     free(out);
     harness_destroy(&h);
 }
+
+static const char *
+s_ctl_bin(void)
+{
+    const char *b = getenv("MANDATECTL_BIN");
+    return b ? b : "build/mandatectl";
+}
+
+Test(cli, keygen_writes_a_pair_once)
+{
+    char dir[256], *out;
+    cr_assert_eq(harness_mkdtemp(dir, sizeof dir, "keygen"), 0);
+    cr_assert_eq(s_run(&out, "%s keygen --dir %s soc", s_ctl_bin(), dir), 0, "%s", out);
+    cr_expect(strstr(out, "/soc.key_secret") && strstr(out, "public-key "), "%s", out);
+    free(out);
+    /* A second run with the same name must not replace the secret. */
+    cr_assert_eq(s_run(&out, "%s keygen --dir %s soc", s_ctl_bin(), dir), 73, "%s", out);
+    cr_expect(strstr(out, "soc.key_secret: cannot create: File exists"), "%s", out);
+    free(out);
+    cr_assert_eq(s_run(&out, "%s keygen --dir %s ../up", s_ctl_bin(), dir), 64, "%s", out);
+    cr_expect(strstr(out, "not a key name"), "%s", out);
+    free(out);
+    cr_assert_eq(s_run(&out, "%s keygen", s_ctl_bin()), 64);
+    cr_expect(strstr(out, "missing NAME"), "%s", out);
+    free(out);
+    harness_rm_rf(dir);
+}
