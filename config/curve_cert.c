@@ -282,11 +282,24 @@ curve_cert_load(const char *path, bool want_secret, struct curve_cert *ret,
     char *buf = xmalloc(CURVE_CERT_MAX_SIZE + 1);
     size_t len = 0;
     ssize_t n;
-    while (len <= CURVE_CERT_MAX_SIZE &&
-           (n = read(fd, buf + len, CURVE_CERT_MAX_SIZE + 1 - len)) > 0)
+    for (;;) {
+        n = read(fd, buf + len, CURVE_CERT_MAX_SIZE + 1 - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
         len += (size_t)n;
+        if (len > CURVE_CERT_MAX_SIZE)
+            break; /* parse says it is too large */
+    }
+    if (n < 0) {
+        /* A part of a key file is not a smaller key file. */
+        rc = -errno;
+        config_error_set(err, path, 0, "", "cannot read: %s", strerror(-rc));
+    }
     close(fd);
-    rc = curve_cert_parse(buf, len, path, want_secret, ret, err);
+    if (rc == 0)
+        rc = curve_cert_parse(buf, len, path, want_secret, ret, err);
     sodium_memzero(buf, len);
     free(buf);
     return rc;
