@@ -39,8 +39,7 @@ struct group_commit {
     size_t nproducers;
     bool taken[GROUP_COMMIT_PRODUCERS_MAX]; /* in the transaction in flight */
     bool writing;                           /* a transaction is in flight */
-    int rc;                                 /* of the last write */
-    uint64_t write_ns;
+    uint64_t write_ns;                      /* of the last one, set by s_write */
 
     bool last_commit_failed;
     struct group_commit_stats stats;
@@ -75,15 +74,13 @@ s_write(void *arg)
             break;
     }
     gc->write_ns = monotonic_ns() - t0;
-    gc->rc = rc;
     return rc;
 }
 
 /* Loop thread: the transaction ended; every producer in it hears how. */
 static void
-s_finish(struct group_commit *gc)
+s_finish(struct group_commit *gc, int rc)
 {
-    int rc = gc->rc;
     gc->stats.batches++;
     gc->stats.write_ns += gc->write_ns;
     if (rc < 0) {
@@ -178,8 +175,7 @@ s_submit(struct group_commit *gc, bool force)
         batch_writer_submit(gc->writer, s_write, gc);
         return;
     }
-    s_write(gc);
-    s_finish(gc);
+    s_finish(gc, s_write(gc));
 }
 
 /* Loop thread, after the writer thread finished. */
@@ -187,8 +183,7 @@ static void
 s_on_written(void *arg, int rc)
 {
     struct group_commit *gc = arg;
-    (void)rc; /* kept in gc->rc with its timing */
-    s_finish(gc);
+    s_finish(gc, rc);
     /* What queued meanwhile is the next batch. */
     s_submit(gc, false);
 }
@@ -248,14 +243,14 @@ group_commit_flush(struct group_commit *gc)
     s_submit(gc, false);
 }
 
+/* Records still queued, and of those awaited; nothing is written here. */
 static size_t
-s_queued(struct group_commit *gc, bool awaited_only)
+s_left(struct group_commit *gc, size_t *ret_awaited)
 {
-    size_t n = 0;
-    for (size_t i = 0; i < gc->nproducers; i++)
-        if (!awaited_only || gc->producers[i].awaited)
-            n += gc->producers[i].queued(gc->producers[i].arg);
-    return n;
+    size_t others;
+    bool more_coming;
+    s_count(gc, ret_awaited, &others, &more_coming);
+    return *ret_awaited + others;
 }
 
 void
@@ -263,14 +258,15 @@ group_commit_drain(struct group_commit *gc)
 {
     /* What was read before the stop is written and answered, not dropped;
      * so are the other producers' records. */
-    while (gc->writing || s_queued(gc, false)) {
+    size_t awaited;
+    while (gc->writing || s_left(gc, &awaited)) {
         s_submit(gc, true);
         batch_writer_wait(gc->writer);
         /* Events get their NACK when a commit fails, but the other records
          * would be retried for ever: give up on them at a stop. Their events
          * are still pending, so they are delivered again after the restart. */
-        if (gc->last_commit_failed && !gc->writing && s_queued(gc, true) == 0) {
-            size_t left = s_queued(gc, false);
+        size_t left = s_left(gc, &awaited);
+        if (gc->last_commit_failed && !gc->writing && awaited == 0) {
             if (left)
                 log_err("audit log: %zu delivery record(s) could not be written at the stop; "
                         "their events stay pending and are offered again at the next start",
