@@ -11,6 +11,7 @@
 #include "config/embedded.h"
 #include "daemon/admission.h"
 #include "proto/pack.h"
+#include "tests/unit/unit_log.h"
 #include "tests/support/daemon_harness.h"
 #include "tests/support/sample_data.h"
 
@@ -22,9 +23,7 @@ static void
 s_setup(void)
 {
     cr_assert_eq(harness_mkdtemp(s_dir, sizeof s_dir, "admission"), 0);
-    struct audit_log_options o = {.durable = false, .map_initial = 1 << 20, .map_max = 1 << 24};
-    char err[256];
-    cr_assert_eq(audit_log_open(s_dir, &o, &s_log, err, sizeof err), 0, "%s", err);
+    s_log = unit_log_open(s_dir, 1 << 20, 1 << 24);
     cr_assert_eq(config_load_string(embedded_config.text, embedded_config.name, &s_cfg, NULL), 0);
 }
 

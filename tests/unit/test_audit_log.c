@@ -12,6 +12,7 @@
 #include <lmdb.h>
 
 #include "daemon/audit_log.h"
+#include "tests/unit/unit_log.h"
 #include "tests/support/daemon_harness.h"
 #include "tests/support/log_inspect.h"
 
@@ -34,11 +35,7 @@ TestSuite(audit_log, .init = s_setup, .fini = s_teardown);
 static struct audit_log *
 s_open(uint64_t initial, uint64_t max)
 {
-    struct audit_log_options o = {.durable = false, .map_initial = initial, .map_max = max};
-    struct audit_log *log = NULL;
-    char err[256];
-    cr_assert_eq(audit_log_open(s_dir, &o, &log, err, sizeof err), 0, "%s", err);
-    return log;
+    return unit_log_open(s_dir, initial, max);
 }
 
 /* One record with one field, "n". */

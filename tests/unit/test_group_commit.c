@@ -17,6 +17,7 @@
 #include "config/embedded.h"
 #include "daemon/group_commit.h"
 #include "proto/pack.h"
+#include "tests/unit/unit_log.h"
 #include "tests/support/daemon_harness.h"
 #include "tests/support/log_inspect.h"
 
@@ -45,11 +46,7 @@ TestSuite(group_commit, .init = s_setup, .fini = s_teardown);
 static struct audit_log *
 s_open(uint64_t map_initial, uint64_t map_max)
 {
-    struct audit_log_options o = {.durable = false, .map_initial = map_initial, .map_max = map_max};
-    struct audit_log *log = NULL;
-    char err[256];
-    cr_assert_eq(audit_log_open(s_dir, &o, &log, err, sizeof err), 0, "%s", err);
-    return log;
+    return unit_log_open(s_dir, map_initial, map_max);
 }
 
 /* A producer of records of kind `name` with one field "n" (and "pad" bytes). */
