@@ -69,7 +69,7 @@ s_queue(struct deadline_scan *t, const void *key, size_t klen, const struct dead
         if (!t->told_unrouted)
             log_warn("deadline: %s of event %" PRIu64 " belongs to area '%s', no longer "
                      "configured: such deadlines wait for it",
-                     d->name, d->seq, d->area);
+                     d->deadline.name, d->seq, d->area);
         t->told_unrouted = true;
         return;
     }
@@ -77,7 +77,7 @@ s_queue(struct deadline_scan *t, const void *key, size_t klen, const struct dead
     char event_type[ENVELOPE_TYPE_MAX + 1], text[160];
     uint8_t id[16], corr[16];
     bool has_corr = s_tracked_event(t, d->seq, corr, event_type, sizeof event_type);
-    snprintf(text, sizeof text, "mandate:%s:%" PRIu64 ":%s", type, d->seq, d->name);
+    snprintf(text, sizeof text, "mandate:%s:%" PRIu64 ":%s", type, d->seq, d->deadline.name);
     crypto_generichash(id, sizeof id, (const unsigned char *)text, strlen(text), NULL, 0);
 
     msgpack_packer pk;
@@ -89,22 +89,22 @@ s_queue(struct deadline_scan *t, const void *key, size_t klen, const struct dead
     pack_cstr(&pk, "event_type");
     pack_cstr(&pk, event_type);
     pack_cstr(&pk, "deadline");
-    pack_cstr(&pk, d->name);
+    pack_cstr(&pk, d->deadline.name);
     pack_cstr(&pk, "due");
-    msgpack_pack_uint64(&pk, d->due);
+    msgpack_pack_uint64(&pk, d->deadline.due_ms);
     /* The catalogue wants rule and basis as strings: "" if the worker gave none. */
     pack_cstr(&pk, "rule");
-    if (d->rule)
-        msgpack_pack_object(&pk, *d->rule);
+    if (d->deadline.rule)
+        msgpack_pack_object(&pk, *d->deadline.rule);
     else
         pack_cstr(&pk, "");
     pack_cstr(&pk, "basis");
-    if (d->basis)
-        msgpack_pack_object(&pk, *d->basis);
+    if (d->deadline.basis)
+        msgpack_pack_object(&pk, *d->deadline.basis);
     else
         pack_cstr(&pk, "");
     char subject[ENVELOPE_SUBJECT_MAX + 1] = "";
-    bool has_subject = pack_str_copy(d->subject, subject, sizeof subject);
+    bool has_subject = pack_str_copy(d->deadline.subject, subject, sizeof subject);
     struct envelope_fields f = {.id = id,
                                 .type = type,
                                 .source = "broker",
@@ -130,8 +130,8 @@ s_queue(struct deadline_scan *t, const void *key, size_t klen, const struct dead
         /* A catalogue that no longer fits its own deadline events: the
          * deadline waits for one that does; said once. */
         if (!t->told_refused)
-            log_err("deadline: %s of event %" PRIu64 ": %s refused: %s", d->name, d->seq, type,
-                    v.reason);
+            log_err("deadline: %s of event %" PRIu64 ": %s refused: %s", d->deadline.name, d->seq,
+                    type, v.reason);
         t->told_refused = true;
         return;
     }
@@ -148,8 +148,8 @@ s_queue(struct deadline_scan *t, const void *key, size_t klen, const struct dead
     const struct audit_deadline rec = {
         .event_seq = d->seq,
         .area = area->name,
-        .deadline = d->name,
-        .due_ms = d->due,
+        .deadline = d->deadline.name,
+        .due_ms = d->deadline.due_ms,
         .breached = !warning,
     };
     journal_end(t->journal, op, audit_pack_deadline(&pk, &rec));
@@ -222,7 +222,7 @@ deadline_scan_new(struct event_base *base, const struct mandated_config *cfg, st
     t->turn = turn;
     t->limits = envelope_default_limits;
     t->limits.max_bytes = cfg->broker.max_event_bytes;
-    t->journal = journal_new();
+    t->journal = journal_new(accepted, arg);
     msgpack_sbuffer_init(&t->data);
     msgpack_sbuffer_init(&t->event);
     t->timer = event_new(base, -1, EV_PERSIST, s_on_timer, t);
@@ -234,7 +234,7 @@ deadline_scan_new(struct event_base *base, const struct mandated_config *cfg, st
         return NULL;
     }
     struct group_commit_producer producer;
-    journal_producer(t->journal, "deadline scan", accepted, arg, &producer);
+    journal_producer(t->journal, "deadline scan", &producer);
     group_commit_add(commit, &producer);
     return t;
 }

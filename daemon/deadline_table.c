@@ -57,21 +57,21 @@ s_pack_value(msgpack_sbuffer *sb, const struct deadline_entry *t)
     pack_cstr(&pk, "area");
     pack_cstr(&pk, t->area);
     pack_cstr(&pk, "name");
-    pack_cstr(&pk, t->name);
+    pack_cstr(&pk, t->deadline.name);
     pack_cstr(&pk, "due");
-    if (t->open)
+    if (t->deadline.open)
         msgpack_pack_nil(&pk);
     else
-        msgpack_pack_uint64(&pk, t->due);
+        msgpack_pack_uint64(&pk, t->deadline.due_ms);
     pack_cstr(&pk, "rule");
-    s_pack_str_obj(&pk, t->rule);
+    s_pack_str_obj(&pk, t->deadline.rule);
     pack_cstr(&pk, "basis");
-    s_pack_str_obj(&pk, t->basis);
+    s_pack_str_obj(&pk, t->deadline.basis);
     pack_cstr(&pk, "subject");
-    s_pack_str_obj(&pk, t->subject);
+    s_pack_str_obj(&pk, t->deadline.subject);
     pack_cstr(&pk, "closed_by");
-    if (t->closed_by && t->closed_by->type == MSGPACK_OBJECT_ARRAY)
-        msgpack_pack_object(&pk, *t->closed_by);
+    if (t->deadline.closed_by && t->deadline.closed_by->type == MSGPACK_OBJECT_ARRAY)
+        msgpack_pack_object(&pk, *t->deadline.closed_by);
     else
         msgpack_pack_array(&pk, 0);
     pack_cstr(&pk, "warned");
@@ -81,30 +81,13 @@ s_pack_value(msgpack_sbuffer *sb, const struct deadline_entry *t)
         msgpack_pack_false(&pk);
 }
 
-/* A result's deadline entry, as the worker_result reader found it, for the table. */
-static void
-s_entry_from(struct deadline_entry *t, const struct worker_result_deadline *d)
-{
-    memset(t, 0, sizeof *t);
-    memcpy(t->name, d->name, sizeof t->name);
-    t->open = d->open;
-    t->due = d->due_ms;
-    t->rule = d->rule;
-    t->basis = d->basis;
-    t->subject = d->subject;
-    t->closed_by = d->closed_by;
-}
-
 /* A stored value is a result's deadline entry plus seq, area and warned. */
 bool
 deadline_entry_read(const msgpack_object *m, struct deadline_entry *t)
 {
-    struct worker_result_deadline d;
-    if (!worker_result_deadline_read(m, &d)) {
-        memset(t, 0, sizeof *t);
+    memset(t, 0, sizeof *t);
+    if (!worker_result_deadline_read(m, &t->deadline))
         return false;
-    }
-    s_entry_from(t, &d);
     const msgpack_object *seq = worker_result_get(m, "seq");
     if (seq && seq->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
         t->seq = seq->via.u64;
@@ -145,19 +128,20 @@ static bool
 s_already_closed(struct audit_log *log, const struct deadline_entry *t)
 {
     uint8_t key[CLOSURE_KEY_MAX];
-    for (uint32_t i = 0; t->closed_by && t->closed_by->type == MSGPACK_OBJECT_ARRAY &&
-                         i < t->closed_by->via.array.size;
+    for (uint32_t i = 0;
+         t->deadline.closed_by && t->deadline.closed_by->type == MSGPACK_OBJECT_ARRAY &&
+         i < t->deadline.closed_by->via.array.size;
          i++) {
-        const msgpack_object *c = &t->closed_by->via.array.ptr[i];
+        const msgpack_object *c = &t->deadline.closed_by->via.array.ptr[i];
         char type[ENVELOPE_TYPE_MAX + 1];
         if (!pack_str_copy(c, type, sizeof type))
             continue;
         size_t n = s_closure_key(key, sizeof key, t->seq, NULL, 0, type);
         if (n && audit_log_closure_exists(log, key, n))
             return true;
-        if (t->subject && t->subject->type == MSGPACK_OBJECT_STR) {
-            n = s_closure_key(key, sizeof key, 0, t->subject->via.str.ptr, t->subject->via.str.size,
-                              type);
+        if (t->deadline.subject && t->deadline.subject->type == MSGPACK_OBJECT_STR) {
+            n = s_closure_key(key, sizeof key, 0, t->deadline.subject->via.str.ptr,
+                              t->deadline.subject->via.str.size, type);
             if (n && audit_log_closure_exists(log, key, n))
                 return true;
         }
@@ -192,18 +176,16 @@ deadline_table_track(struct audit_log *log, uint64_t event_seq, const char *area
     msgpack_sbuffer_init(&sb);
     for (uint32_t i = 0;
          list && i < list->via.array.size && i < WORKER_RESULT_DEADLINES_MAX && rc == 0; i++) {
-        struct worker_result_deadline d;
-        struct deadline_entry t;
-        if (!worker_result_deadline_read(&list->via.array.ptr[i], &d) || !d.track)
+        struct deadline_entry t = {0};
+        if (!worker_result_deadline_read(&list->via.array.ptr[i], &t.deadline) || !t.deadline.track)
             continue;
-        s_entry_from(&t, &d);
         t.seq = event_seq;
         snprintf(t.area, sizeof t.area, "%s", area);
         t.warned = false;
         if (s_already_closed(log, &t))
             continue;
         uint8_t k[DEADLINE_KEY_MAX];
-        size_t klen = s_key(k, t.due, t.seq, t.name);
+        size_t klen = s_key(k, t.deadline.due_ms, t.seq, t.deadline.name);
         msgpack_sbuffer_clear(&sb);
         s_pack_value(&sb, &t);
         rc = audit_log_deadline_put(log, k, klen, sb.data, sb.size);
@@ -239,11 +221,12 @@ s_match(void *arg, const void *key, size_t klen, const void *val, size_t vlen)
     msgpack_unpacked_init(&u);
     struct deadline_entry t;
     if (msgpack_unpack_next(&u, val, vlen, NULL) == MSGPACK_UNPACK_SUCCESS &&
-        deadline_entry_read(&u.data, &t) && s_names(t.closed_by, c->type)) {
+        deadline_entry_read(&u.data, &t) && s_names(t.deadline.closed_by, c->type)) {
         bool by_corr = c->case_seq && t.seq == c->case_seq;
-        bool by_subject = c->subject && t.subject && t.subject->type == MSGPACK_OBJECT_STR &&
-                          t.subject->via.str.size == c->subject_len &&
-                          memcmp(t.subject->via.str.ptr, c->subject, c->subject_len) == 0;
+        bool by_subject = c->subject && t.deadline.subject &&
+                          t.deadline.subject->type == MSGPACK_OBJECT_STR &&
+                          t.deadline.subject->via.str.size == c->subject_len &&
+                          memcmp(t.deadline.subject->via.str.ptr, c->subject, c->subject_len) == 0;
         if (by_corr || by_subject) {
             pack_sbuffer_write(&c->keys, (const char *)&klen, sizeof klen);
             pack_sbuffer_write(&c->keys, key, klen);

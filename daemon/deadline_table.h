@@ -34,17 +34,13 @@
 #include "daemon/audit_log.h"
 #include "proto/worker_result.h"
 
-#define DEADLINE_NAME_MAX WORKER_RESULT_NAME_MAX
-#define DEADLINE_KEY_MAX  (16 + DEADLINE_NAME_MAX)
+#define DEADLINE_KEY_MAX (16 + WORKER_RESULT_NAME_MAX)
 
-/* One tracked deadline, as stored; the objects point into the unpacked value. */
+/* One tracked deadline, as stored: the worker's entry and whose it is. */
 struct deadline_entry {
-    uint64_t seq; /* the tracked event's */
+    struct worker_result_deadline deadline; /* objects point into the unpacked value */
+    uint64_t seq;                           /* the tracked event's */
     char area[65];
-    char name[DEADLINE_NAME_MAX + 1];
-    bool open;    /* no due time: open until closed */
-    uint64_t due; /* unix ms; UINT64_MAX when open */
-    const msgpack_object *rule, *basis, *subject, *closed_by;
     bool warned;
 };
 

@@ -64,7 +64,6 @@ struct area_state {
 };
 
 struct delivery {
-    struct event_base *base;
     const struct mandated_config *cfg;
     struct audit_log *log;
     struct loop_turn *turn;
@@ -104,9 +103,8 @@ s_area_state(struct delivery *d, const struct area_conf *conf)
 }
 
 void
-delivery_route(void *arg, uint64_t seq, const struct area_conf *area)
+delivery_route(struct delivery *d, uint64_t seq, const struct area_conf *area)
 {
-    struct delivery *d = arg;
     s_enqueue(d, s_area_state(d, area), seq, 1);
 }
 
@@ -430,8 +428,7 @@ delivery_dispatch(struct delivery *d)
     }
     audit_log_snapshot_end(d->log);
     /* A send may have consumed ZMQ_FD's edge while replies were already waiting. */
-    if (router_has_input(d->sock))
-        event_active(d->ev, EV_READ, 0);
+    router_rearm(d->sock, d->ev);
     if (lost)
         s_worker_lost(d, lost, "unreachable"); /* marks the area again */
 }
@@ -652,8 +649,7 @@ s_on_readable(evutil_socket_t fd, short what, void *arg)
         if (!s_read_one(d))
             break;
     /* ZMQ_FD signals edges only; sends may have consumed one. */
-    if (router_has_input(d->sock))
-        event_active(d->ev, EV_READ, 0);
+    router_rearm(d->sock, d->ev);
 }
 
 static void
@@ -670,8 +666,7 @@ s_on_heartbeat(evutil_socket_t fd, short what, void *arg)
         else if (s_send(d, w->identity, w->identity_len, MDP_HEARTBEAT, NULL, 0) == -EHOSTUNREACH)
             s_worker_lost(d, w, "unreachable");
     }
-    if (router_has_input(d->sock))
-        event_active(d->ev, EV_READ, 0);
+    router_rearm(d->sock, d->ev);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -786,7 +781,6 @@ delivery_new(struct event_base *base, void *zmq_ctx, const struct mandated_confi
 {
     struct delivery *d = xcalloc(1, sizeof *d);
 
-    d->base = base;
     d->cfg = cfg;
     d->log = log;
     d->turn = turn;
@@ -799,10 +793,9 @@ delivery_new(struct event_base *base, void *zmq_ctx, const struct mandated_confi
         retry_heap_init(&a->retries);
         a->retry_ev = evtimer_new(base, s_on_retry, a);
     }
-    d->records = delivery_records_new(cfg, log, turn);
+    d->records = delivery_records_new(cfg, log, turn, delivery_route_emitted, d);
     struct group_commit_producer producer;
-    journal_producer(delivery_records_journal(d->records), "delivery", delivery_route_emitted, d,
-                     &producer);
+    journal_producer(delivery_records_journal(d->records), "delivery", &producer);
     group_commit_add(commit, &producer);
     msgpack_sbuffer_init(&d->body);
     msgpack_sbuffer_init(&d->data);

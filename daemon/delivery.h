@@ -45,10 +45,10 @@ struct delivery *delivery_new(struct event_base *base, void *zmq_ctx,
  * stopped get a `retried` record). Returns 0 or -errno (logged).
  */
 int delivery_start(struct delivery *d);
-/* A newly accepted event (its record committed) goes to its area's queue.
- * arg is the delivery: the signature is ingress_accepted_fn's. */
-void delivery_route(void *arg, uint64_t seq, const struct area_conf *area);
-/* The same for a follow-up or broker event a journal brought in (counted as emitted). */
+/* A newly accepted event (its record committed) goes to its area's queue. */
+void delivery_route(struct delivery *d, uint64_t seq, const struct area_conf *area);
+/* The same for a follow-up or broker event a journal brought in (counted as
+ * emitted); arg is the delivery, as a journal's accepted callback gets it. */
 void delivery_route_emitted(void *arg, const struct journal_emit *e);
 /* End of a loop turn: sends the areas that got events or credit to their
  * workers, in one read snapshot. */

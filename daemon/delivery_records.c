@@ -22,13 +22,14 @@ struct delivery_records {
 
 struct delivery_records *
 delivery_records_new(const struct mandated_config *cfg, struct audit_log *log,
-                     struct loop_turn *turn)
+                     struct loop_turn *turn,
+                     void (*accepted)(void *arg, const struct journal_emit *e), void *arg)
 {
     struct delivery_records *r = xcalloc(1, sizeof *r);
     r->cfg = cfg;
     r->log = log;
     r->turn = turn;
-    r->journal = journal_new();
+    r->journal = journal_new(accepted, arg);
     msgpack_sbuffer_init(&r->body);
     msgpack_sbuffer_init(&r->data);
     r->limits = envelope_default_limits;

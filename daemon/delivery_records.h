@@ -28,8 +28,11 @@
 
 struct delivery_records;
 
-struct delivery_records *delivery_records_new(const struct mandated_config *cfg,
-                                              struct audit_log *log, struct loop_turn *turn);
+/* accepted(arg, e): a completion's follow-up entered the log (route it). */
+struct delivery_records *
+delivery_records_new(const struct mandated_config *cfg, struct audit_log *log,
+                     struct loop_turn *turn,
+                     void (*accepted)(void *arg, const struct journal_emit *e), void *arg);
 void delivery_records_destroy(struct delivery_records **r_p);
 struct journal *delivery_records_journal(struct delivery_records *r);
 

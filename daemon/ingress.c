@@ -64,7 +64,6 @@ struct batch {
 };
 
 struct ingress {
-    struct event_base *base;
     const struct mandated_config *cfg;
     struct audit_log *log;
     void *sock;
@@ -386,16 +385,13 @@ s_queued(void *arg)
     return in->filling->nitems;
 }
 
-/* Asked before every transaction with our items in it. The query may
- * consume ZMQ_FD's edge, so input it sees is read in this turn. */
+/* Asked before every transaction with our items in it; what it sees is
+ * read in this turn. */
 static bool
 s_more_coming(void *arg)
 {
     struct ingress *in = arg;
-    bool more = router_has_input(in->sock);
-    if (more && !in->stopped)
-        event_active(in->ev, EV_READ, 0);
-    return more;
+    return router_rearm(in->sock, in->ev);
 }
 
 static void
@@ -415,9 +411,9 @@ s_done(void *arg, int rc)
     s_reply_batch(in, in->writing, rc);
     in->writing = NULL;
     in->stats.reply_ns += monotonic_ns() - t0;
-    /* Reading may have paused on a full batch, and sends may have consumed the edge. */
-    if (!in->stopped && router_has_input(in->sock))
-        event_active(in->ev, EV_READ, 0);
+    /* Reading may have paused on a full batch, and sends may have consumed the edge.
+     * (After a stop the read callback returns at once.) */
+    router_rearm(in->sock, in->ev);
 }
 
 static void
@@ -449,7 +445,6 @@ ingress_new(struct event_base *base, void *zmq_ctx, const struct mandated_config
     struct ingress *in = xcalloc(1, sizeof *in);
     uint64_t now = monotonic_ns();
 
-    in->base = base;
     in->cfg = cfg;
     in->log = log;
     in->limits = envelope_default_limits;

@@ -30,7 +30,7 @@ struct journal {
     msgpack_sbuffer scratch; /* writer thread: a record's fields plus `emitted` */
     uint64_t *seqs;          /* writer thread: the seqs `emitted` names */
     size_t seqs_cap;
-    /* journal_producer(): who hears of the follow-ups that entered the log */
+    /* who hears of the follow-ups that entered the log */
     void (*accepted)(void *arg, const struct journal_emit *e);
     void *accepted_arg;
 };
@@ -79,9 +79,11 @@ s_new_emit(struct side *s)
 }
 
 struct journal *
-journal_new(void)
+journal_new(void (*accepted)(void *arg, const struct journal_emit *e), void *arg)
 {
     struct journal *j = xcalloc(1, sizeof *j);
+    j->accepted = accepted;
+    j->accepted_arg = arg;
     s_side_init(&j->sides[0]);
     s_side_init(&j->sides[1]);
     j->queued = &j->sides[0];
@@ -289,8 +291,7 @@ s_side_append(struct side *dst, const struct side *src)
 }
 
 void
-journal_done(struct journal *j, int rc, void (*accepted)(void *arg, const struct journal_emit *e),
-             void *arg)
+journal_done(struct journal *j, int rc)
 {
     struct side *t = j->taken;
     if (rc < 0) {
@@ -304,7 +305,7 @@ journal_done(struct journal *j, int rc, void (*accepted)(void *arg, const struct
     }
     for (size_t i = 0; i < t->nemits; i++)
         if (!t->emits[i].dup)
-            accepted(arg, &t->emits[i]);
+            j->accepted(j->accepted_arg, &t->emits[i]);
     s_side_clear(t);
 }
 
@@ -332,17 +333,12 @@ s_producer_write(void *arg, struct audit_log *log, bool *wrote)
 static void
 s_producer_done(void *arg, int rc)
 {
-    struct journal *j = arg;
-    journal_done(j, rc, j->accepted, j->accepted_arg);
+    journal_done(arg, rc);
 }
 
 void
-journal_producer(struct journal *j, const char *name,
-                 void (*accepted)(void *arg, const struct journal_emit *e), void *arg,
-                 struct group_commit_producer *ret)
+journal_producer(struct journal *j, const char *name, struct group_commit_producer *ret)
 {
-    j->accepted = accepted;
-    j->accepted_arg = arg;
     *ret = (struct group_commit_producer){
         .name = name,
         .awaited = false,

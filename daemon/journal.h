@@ -60,7 +60,8 @@ struct journal_emit {
 
 struct journal;
 
-struct journal *journal_new(void);
+/* accepted(arg, e) hears of every follow-up that entered the log (journal_done()). */
+struct journal *journal_new(void (*accepted)(void *arg, const struct journal_emit *e), void *arg);
 void journal_destroy(struct journal **j_p);
 
 /* Loop thread: starts a record; pack its fields with *pk, then _end(). */
@@ -86,13 +87,9 @@ void journal_take(struct journal *j);
 /* Writer thread. Repeatable: a map-full retry runs it again on a fresh transaction. */
 int journal_write(struct journal *j, struct audit_log *log, bool *wrote);
 /* Loop thread, after the transaction: on success calls accepted() for every new follow-up. */
-void journal_done(struct journal *j, int rc,
-                  void (*accepted)(void *arg, const struct journal_emit *e), void *arg);
+void journal_done(struct journal *j, int rc);
 
-/* The journal as a group commit producer named name, whose done() calls
- * accepted(arg, e) for every follow-up that entered the log. */
-void journal_producer(struct journal *j, const char *name,
-                      void (*accepted)(void *arg, const struct journal_emit *e), void *arg,
-                      struct group_commit_producer *ret);
+/* The journal as a group commit producer named name. */
+void journal_producer(struct journal *j, const char *name, struct group_commit_producer *ret);
 
 #endif

@@ -45,11 +45,12 @@ router_event_new(struct event_base *base, void *sock, event_callback_fn cb, void
 }
 
 bool
-router_has_input(void *sock)
+router_rearm(void *sock, struct event *ev)
 {
     int events = 0;
     size_t len = sizeof events;
-    if (zmq_getsockopt(sock, ZMQ_EVENTS, &events, &len) < 0)
+    if (zmq_getsockopt(sock, ZMQ_EVENTS, &events, &len) < 0 || !(events & ZMQ_POLLIN))
         return false;
-    return (events & ZMQ_POLLIN) != 0;
+    event_active(ev, EV_READ, 0);
+    return true;
 }

@@ -2,7 +2,7 @@
  * router: the broker's ROUTER sockets (ingress, workers), made the one way
  * every one of them needs, and joined to the libevent loop through ZMQ_FD.
  * ZMQ_FD signals edges only, and any send or ZMQ_EVENTS query may consume
- * one, so callers drain until EAGAIN and ask router_has_input() after sending.
+ * one, so callers drain until EAGAIN and call router_rearm() after sending.
  */
 #ifndef MANDATE_ROUTER_H
 #define MANDATE_ROUTER_H
@@ -31,7 +31,12 @@ void *router_new(void *zmq_ctx, const char *endpoint, const struct router_option
  */
 struct event *router_event_new(struct event_base *base, void *sock, event_callback_fn cb,
                                void *arg);
-/* Whether a message can be read now. */
-bool router_has_input(void *sock);
+/*
+ * Whether a message can be read now; if so, activates ev (sock's read
+ * event), since the ZMQ_EVENTS query itself may have consumed the edge
+ * that would have woken it. Call it after sends, and wherever input must
+ * not wait for the next edge.
+ */
+bool router_rearm(void *sock, struct event *ev);
 
 #endif

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "daemon/journal.h"
+#include "tests/unit/unit_log.h"
 #include "tests/support/daemon_harness.h"
 #include "tests/support/log_inspect.h"
 
@@ -30,11 +31,7 @@ TestSuite(journal, .init = s_setup, .fini = s_teardown);
 static struct audit_log *
 s_open(void)
 {
-    struct audit_log_options o = {.durable = false, .map_initial = 1 << 20, .map_max = 1 << 24};
-    struct audit_log *log = NULL;
-    char err[256];
-    cr_assert_eq(audit_log_open(s_dir, &o, &log, err, sizeof err), 0, "%s", err);
-    return log;
+    return unit_log_open(s_dir, 1 << 20, 1 << 24);
 }
 
 /* A record with one field, "n". */
@@ -86,7 +83,7 @@ s_no_emit(void *arg, const struct journal_emit *e)
 Test(journal, a_failed_transaction_puts_its_records_back_first)
 {
     struct audit_log *log = s_open();
-    struct journal *j = journal_new();
+    struct journal *j = journal_new(s_no_emit, NULL);
     uint64_t gen;
     size_t index;
 
@@ -100,12 +97,12 @@ Test(journal, a_failed_transaction_puts_its_records_back_first)
 
     /* Queued while the first two were being written, which then failed. */
     s_queue(j, "third", 3);
-    journal_done(j, -ENOSPC, s_no_emit, NULL);
+    journal_done(j, -ENOSPC);
     cr_expect_eq(journal_queued(j), 3, "the failed records are queued again");
 
     journal_take(j);
     cr_assert_eq(s_commit(j, log), 0);
-    journal_done(j, 0, s_no_emit, NULL);
+    journal_done(j, 0);
     cr_expect_eq(journal_queued(j), 0);
 
     struct order o = {0};
@@ -151,7 +148,8 @@ s_follow_up(uint64_t seq, const struct audit_record *rec, const void *b, size_t 
 Test(journal, follow_ups_are_accepted_once_with_their_cause)
 {
     struct audit_log *log = s_open();
-    struct journal *j = journal_new();
+    int accepted = 0;
+    struct journal *j = journal_new(s_count_emit, &accepted);
     static const struct area_conf area = {.name = "cyber"};
     uint8_t id[16] = {7, 7, 7};
     uint8_t data[] = {0x80};
@@ -161,7 +159,6 @@ Test(journal, follow_ups_are_accepted_once_with_their_cause)
                                 .time_ms = 1,
                                 .data = data,
                                 .data_len = 1};
-    int accepted = 0;
 
     /* Twice, as a retried worker would: the second time the id is already in. */
     for (int round = 0; round < 2; round++) {
@@ -174,7 +171,7 @@ Test(journal, follow_ups_are_accepted_once_with_their_cause)
         op->nemit = 1;
         journal_take(j);
         cr_assert_eq(s_commit(j, log), 0);
-        journal_done(j, 0, s_count_emit, &accepted);
+        journal_done(j, 0);
     }
     cr_expect_eq(accepted, 1, "routed once");
 
