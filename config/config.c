@@ -9,6 +9,7 @@
  * Allocation failure aborts with a message (STYLE.md rule 4): a config is
  * loaded at start and on SIGHUP, where there is nothing better to do.
  */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fnmatch.h>
@@ -50,6 +51,7 @@ enum section {
     SEC_SECURITY,
     SEC_AREA,
     SEC_SOURCE,
+    SEC_WORKER,
 };
 
 enum kind {
@@ -64,6 +66,7 @@ enum kind {
     K_U64,  /* uint64_t */
     K_RATE, /* double in 0..MAX_RATE */
     K_GLOBS,
+    K_AREAS, /* area names, separated by commas or blanks */
 };
 
 struct key_def {
@@ -81,6 +84,7 @@ struct key_def {
 #define SECURITY(m) offsetof(struct mandated_config, security.m)
 #define AREA(m)     offsetof(struct area_conf, m)
 #define SOURCE(m)   offsetof(struct source_conf, m)
+#define WORKER(m)   offsetof(struct worker_conf, m)
 
 static const struct key_def s_keys[] = {
     {SEC_BROKER, "ingress", K_ENDPOINT, BROKER(ingress), 0, 0},
@@ -107,7 +111,12 @@ static const struct key_def s_keys[] = {
     {SEC_DELIVERY, "deadline_warn_ms", K_UINT, DELIVERY(deadline_warn_ms), 0, 4000000000u},
     {SEC_SECURITY, "curve", K_BOOL, SECURITY(curve), 0, 0},
     {SEC_SECURITY, "server_secret_key", K_PATH, SECURITY(server_secret_key), 0, 0},
+    {SEC_SECURITY, "server_public_key", K_PATH, SECURITY(server_public_key), 0, 0},
     {SEC_SECURITY, "sources_dir", K_PATH, SECURITY(sources_dir), 0, 0},
+    {SEC_SECURITY, "workers_curve", K_BOOL, SECURITY(workers_curve), 0, 0},
+    {SEC_SECURITY, "worker_keys_dir", K_PATH, SECURITY(worker_keys_dir), 0, 0},
+    {SEC_SECURITY, "worker_secret_key", K_TEXT, SECURITY(worker_secret_key), 0, 0},
+    {SEC_SECURITY, "client_secret_key", K_TEXT, SECURITY(client_secret_key), 0, 0},
     {SEC_AREA, "unit", K_TEXT, AREA(unit), 0, 0},
     {SEC_AREA, "triage_unit", K_TEXT, AREA(triage_unit), 0, 0},
     {SEC_AREA, "types", K_GLOBS, AREA(types), 0, 0},
@@ -117,6 +126,7 @@ static const struct key_def s_keys[] = {
     {SEC_SOURCE, "allow", K_GLOBS, SOURCE(allow), 0, 0},
     {SEC_SOURCE, "rate", K_RATE, SOURCE(rate), 0, 0},
     {SEC_SOURCE, "burst", K_RATE, SOURCE(burst), 0, 0},
+    {SEC_WORKER, "areas", K_AREAS, WORKER(areas), 0, 0},
 };
 
 #define NKEYS (sizeof(s_keys) / sizeof(s_keys[0]))
@@ -139,6 +149,7 @@ static const char *const s_section_names[] = {
     [SEC_SECURITY] = "security",
     [SEC_AREA] = "area",
     [SEC_SOURCE] = "source",
+    [SEC_WORKER] = "worker",
 };
 
 /* ------------------------------------------------------------------------ */
@@ -160,9 +171,10 @@ struct parse {
 
     enum section cur;
     size_t cur_index; /* area or source index */
-    struct section_lines global[SEC_SOURCE + 1];
+    struct section_lines global[SEC_WORKER + 1];
     struct section_lines *area_lines;
     struct section_lines *source_lines;
+    struct section_lines *worker_lines;
 };
 
 /* ------------------------------------------------------------------------ */
@@ -197,6 +209,8 @@ s_key_name(const struct parse *p, enum section sec, size_t index, const char *ke
         snprintf(buf, size, "area.%s.%s", p->cfg->areas[index].name, key);
     else if (sec == SEC_SOURCE)
         snprintf(buf, size, "source.%s.%s", p->cfg->sources[index].name, key);
+    else if (sec == SEC_WORKER)
+        snprintf(buf, size, "worker.%s.%s", p->cfg->workers[index].name, key);
     else if (sec == SEC_NONE)
         snprintf(buf, size, "%s", key);
     else
@@ -210,6 +224,8 @@ s_lines(struct parse *p, enum section sec, size_t index)
         return &p->area_lines[index];
     if (sec == SEC_SOURCE)
         return &p->source_lines[index];
+    if (sec == SEC_WORKER)
+        return &p->worker_lines[index];
     return &p->global[sec];
 }
 
@@ -451,6 +467,8 @@ s_field(struct parse *p, const struct key_def *k)
         base = (char *)&p->cfg->areas[p->cur_index];
     else if (k->sec == SEC_SOURCE)
         base = (char *)&p->cfg->sources[p->cur_index];
+    else if (k->sec == SEC_WORKER)
+        base = (char *)&p->cfg->workers[p->cur_index];
     else
         base = (char *)p->cfg;
     return base + k->offset;
@@ -477,6 +495,33 @@ s_add_globs(struct parse *p, const struct key_def *k, const char *value, char *m
         }
         *list = xreallocarray(*list, *n + 1, sizeof **list);
         (*list)[(*n)++] = g;
+        c += len;
+    }
+}
+
+static bool s_valid_area_name(const char *s);
+
+/* Area names for [worker NAME] areas; that they are configured areas is
+ * checked once all sections are read. */
+static int
+s_add_areas(struct parse *p, const char *value, char *msg, size_t size)
+{
+    struct worker_conf *w = &p->cfg->workers[p->cur_index];
+    const char *c = value;
+    for (;;) {
+        while (*c == ' ' || *c == '\t' || *c == ',')
+            c++;
+        if (!*c)
+            return 0;
+        size_t len = strcspn(c, " \t,");
+        char *name = xstrndup(c, len);
+        if (!s_valid_area_name(name)) {
+            snprintf(msg, size, "bad area name '%.64s': must match [a-z][a-z0-9_]*", name);
+            free(name);
+            return -EINVAL;
+        }
+        w->areas = xreallocarray(w->areas, w->nareas + 1, sizeof *w->areas);
+        w->areas[w->nareas++] = name;
         c += len;
     }
 }
@@ -538,6 +583,8 @@ s_apply(struct parse *p, const struct key_def *k, const char *value, char *msg, 
         return s_parse_rate(value, (double *)field, msg, size);
     case K_GLOBS:
         return s_add_globs(p, k, value, msg, size);
+    case K_AREAS:
+        return s_add_areas(p, value, msg, size);
     }
     if (rc == 0) {
         /* The string kinds replace their default. */
@@ -564,6 +611,8 @@ s_continue(struct parse *p, const struct key_def *k, const char *value, char *ms
     }
     if (k->kind == K_GLOBS)
         return s_add_globs(p, k, value, msg, size);
+    if (k->kind == K_AREAS)
+        return s_add_areas(p, value, msg, size);
     if (k->kind == K_TEXT) {
         if (!s_is_text(value)) {
             snprintf(msg, size, "not valid UTF-8 text");
@@ -578,8 +627,8 @@ s_continue(struct parse *p, const struct key_def *k, const char *value, char *ms
         return 0;
     }
     snprintf(msg, size,
-             "indented line '%.64s' continues this key's value, but only types, allow "
-             "and unit may span lines",
+             "indented line '%.64s' continues this key's value, but only types, allow, "
+             "areas and unit may span lines",
              value);
     return -EINVAL;
 }
@@ -603,7 +652,7 @@ s_key(struct ini_file *f, void *user, const char *name, const char *value)
     if (p->cur == SEC_NONE) {
         s_fail(p, lineno, name,
                "key outside any section (put it under [broker], [delivery], [security], "
-               "[area NAME] or [source NAME])");
+               "[area NAME], [source NAME] or [worker NAME])");
         return;
     }
     s_key_name(p, p->cur, p->cur_index, name, key, sizeof key);
@@ -694,13 +743,13 @@ s_section(struct ini_file *f, void *user, const char *raw)
     snprintf(name, sizeof name, "%s", rest);
 
     enum section sec = SEC_NONE;
-    for (int s = SEC_BROKER; s <= SEC_SOURCE; s++)
+    for (int s = SEC_BROKER; s <= SEC_WORKER; s++)
         if (strcmp(kind, s_section_names[s]) == 0)
             sec = (enum section)s;
     if (sec == SEC_NONE) {
         s_fail(p, lineno, label,
-               "unknown section (expected [broker], [delivery], [security], [area NAME] or "
-               "[source NAME])");
+               "unknown section (expected [broker], [delivery], [security], [area NAME], "
+               "[source NAME] or [worker NAME])");
         return;
     }
 
@@ -743,7 +792,7 @@ s_section(struct ini_file *f, void *user, const char *raw)
         memset(&p->area_lines[cfg->nareas], 0, sizeof *p->area_lines);
         p->area_lines[cfg->nareas].header = lineno;
         p->cur_index = cfg->nareas++;
-    } else {
+    } else if (sec == SEC_SOURCE) {
         if (!s_valid_source_name(name)) {
             s_fail(p, lineno, label,
                    "bad source name '%.64s': use letters, digits and _ . : -, at most %d "
@@ -764,12 +813,148 @@ s_section(struct ini_file *f, void *user, const char *raw)
         memset(&p->source_lines[cfg->nsources], 0, sizeof *p->source_lines);
         p->source_lines[cfg->nsources].header = lineno;
         p->cur_index = cfg->nsources++;
+    } else {
+        /* A worker key's name is its key file's: a source name's rules. */
+        if (!s_valid_source_name(name) || strchr(name, ':')) {
+            s_fail(p, lineno, label,
+                   "bad worker key name '%.64s': use letters, digits and _ . -, at most %d "
+                   "characters",
+                   name, MAX_NAME);
+            return;
+        }
+        for (size_t i = 0; i < cfg->nworkers; i++)
+            if (strcmp(cfg->workers[i].name, name) == 0) {
+                s_fail(p, lineno, label, "duplicate worker (first on line %u)",
+                       p->worker_lines[i].header);
+                return;
+            }
+        cfg->workers = xreallocarray(cfg->workers, cfg->nworkers + 1, sizeof *cfg->workers);
+        p->worker_lines =
+            xreallocarray(p->worker_lines, cfg->nworkers + 1, sizeof *p->worker_lines);
+        memset(&cfg->workers[cfg->nworkers], 0, sizeof *cfg->workers);
+        cfg->workers[cfg->nworkers].name = xstrdup(name);
+        memset(&p->worker_lines[cfg->nworkers], 0, sizeof *p->worker_lines);
+        p->worker_lines[cfg->nworkers].header = lineno;
+        p->cur_index = cfg->nworkers++;
     }
     p->cur = sec;
 }
 
 /* ------------------------------------------------------------------------ */
 /* Whole-config checks, after every key is known. */
+
+/* The line a global key was set on, 0 for its default. */
+static unsigned
+s_global_line(struct parse *p, enum section sec, const char *key)
+{
+    return p->global[sec].key[s_key_index(sec, key)];
+}
+
+/* The public half of a NAME.key_secret path: NAME.key. */
+static char *
+s_public_of(const char *secret_path)
+{
+    size_t n = strlen(secret_path);
+    if (n > 7 && strcmp(secret_path + n - 7, "_secret") == 0)
+        return xstrndup(secret_path, n - 7);
+    return xstrdup(secret_path);
+}
+
+/* The name a key file gives: its base name without .key or .key_secret. */
+static void
+s_key_file_name(const char *path, char *out, size_t size)
+{
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    size_t n = strlen(base);
+    if (n > 11 && strcmp(base + n - 11, ".key_secret") == 0)
+        n -= 11;
+    else if (n > 4 && strcmp(base + n - 4, ".key") == 0)
+        n -= 4;
+    snprintf(out, size, "%.*s", (int)n, base);
+}
+
+/*
+ * What [security] and [worker] sections must agree on: every area a worker
+ * key names is configured; an endpoint that leaves the host has CURVE on
+ * (DESIGN.md: the broker refuses to start otherwise); spawned workers have
+ * a key that may serve their area when the workers endpoint wants one.
+ */
+static int
+s_check_security(struct parse *p)
+{
+    struct mandated_config *cfg = p->cfg;
+    size_t k_areas = s_key_index(SEC_WORKER, "areas");
+    char key[128];
+
+    if (!cfg->security.server_public_key[0]) {
+        free(cfg->security.server_public_key);
+        cfg->security.server_public_key = s_public_of(cfg->security.server_secret_key);
+    }
+    for (size_t i = 0; i < cfg->nworkers; i++) {
+        const struct worker_conf *w = &cfg->workers[i];
+        s_key_name(p, SEC_WORKER, i, "areas", key, sizeof key);
+        unsigned line = p->worker_lines[i].key[k_areas];
+        if (w->nareas == 0) {
+            s_fail(p, line ? line : p->worker_lines[i].header, key,
+                   "names no area: a worker key must serve at least one");
+            return -EINVAL;
+        }
+        for (size_t a = 0; a < w->nareas; a++)
+            if (!config_area(cfg, w->areas[a])) {
+                s_fail(p, line, key, "'%s' is not a configured area", w->areas[a]);
+                return -EINVAL;
+            }
+    }
+
+    const struct {
+        const char *key, *name;
+        const char *endpoint;
+        bool curve;
+        const char *how;
+    } ends[] = {
+        {"ingress", "broker.ingress", cfg->broker.ingress, cfg->security.curve, "curve = on"},
+        {"workers", "broker.workers", cfg->broker.workers, cfg->security.workers_curve,
+         "workers_curve = on"},
+    };
+    for (size_t i = 0; i < sizeof ends / sizeof ends[0]; i++)
+        if (!ends[i].curve && !config_endpoint_is_local(ends[i].endpoint)) {
+            s_fail(p, s_global_line(p, SEC_BROKER, ends[i].key), ends[i].name,
+                   "'%s' is reachable from other hosts, and without CURVE anyone there could "
+                   "%s: set [security] %s, or bind a loopback address",
+                   ends[i].endpoint, i == 0 ? "publish as any source" : "take events as a worker",
+                   ends[i].how);
+            return -EINVAL;
+        }
+
+    if (!cfg->security.workers_curve)
+        return 0;
+    bool spawns = false;
+    for (size_t a = 0; a < cfg->nareas; a++)
+        spawns = spawns || (cfg->areas[a].spawn && cfg->areas[a].workers > 0);
+    if (!spawns)
+        return 0;
+    unsigned line = s_global_line(p, SEC_SECURITY, "worker_secret_key");
+    if (!cfg->security.worker_secret_key[0]) {
+        s_fail(p, line, "security.worker_secret_key",
+               "workers_curve = on and areas spawn workers: name the key pair they connect with");
+        return -EINVAL;
+    }
+    char name[MAX_NAME + 16];
+    s_key_file_name(cfg->security.worker_secret_key, name, sizeof name);
+    const struct worker_conf *w = config_worker(cfg, name);
+    for (size_t a = 0; a < cfg->nareas; a++) {
+        const struct area_conf *area = &cfg->areas[a];
+        if (!area->spawn || area->workers == 0 || config_worker_serves(w, area->name))
+            continue;
+        s_fail(p, line, "security.worker_secret_key",
+               "spawned workers of area '%s' connect as '%s', but %s", area->name, name,
+               w ? "its [worker] areas do not name that area"
+                 : "there is no [worker] section of that name");
+        return -EINVAL;
+    }
+    return 0;
+}
 
 static void
 s_check(struct parse *p)
@@ -814,6 +999,9 @@ s_check(struct parse *p)
             return;
         }
     }
+
+    if (s_check_security(p) < 0)
+        return;
 
     /* A literal type that an earlier area's glob already claims would never
      * reach this area: routing takes the first match. */
@@ -867,7 +1055,12 @@ s_config_new(const char *path)
     cfg->delivery.deadline_warn_ms = 86400000;
     cfg->security.curve = false;
     cfg->security.server_secret_key = xstrdup("keys/server.key_secret");
+    cfg->security.server_public_key = xstrdup("");
     cfg->security.sources_dir = xstrdup("keys/sources");
+    cfg->security.workers_curve = false;
+    cfg->security.worker_keys_dir = xstrdup("keys/workers");
+    cfg->security.worker_secret_key = xstrdup("");
+    cfg->security.client_secret_key = xstrdup("");
     return cfg;
 }
 
@@ -915,6 +1108,7 @@ s_load_text(const char *text, size_t len, const char *name, struct mandated_conf
 
     free(p.area_lines);
     free(p.source_lines);
+    free(p.worker_lines);
     if (p.failed) {
         config_destroy(&p.cfg);
         return rc;
@@ -978,6 +1172,36 @@ s_free_list(char **list, size_t n)
     free(list);
 }
 
+static void
+s_keys_clear(struct config_keys *k)
+{
+    curve_cert_clear(&k->server);
+    keyring_destroy(&k->sources);
+    keyring_destroy(&k->workers);
+    k->loaded = false;
+}
+
+int
+config_load_keys(struct mandated_config *cfg, struct config_error *err)
+{
+    struct config_keys k = {0};
+    int rc = 0;
+    if (cfg->security.curve || cfg->security.workers_curve)
+        rc = curve_cert_load(cfg->security.server_secret_key, true, &k.server, err);
+    if (rc == 0 && cfg->security.curve)
+        rc = keyring_load(cfg->security.sources_dir, &k.sources, err);
+    if (rc == 0 && cfg->security.workers_curve)
+        rc = keyring_load(cfg->security.worker_keys_dir, &k.workers, err);
+    if (rc < 0) {
+        s_keys_clear(&k);
+        return rc;
+    }
+    s_keys_clear(&cfg->keys);
+    k.loaded = true;
+    cfg->keys = k;
+    return 0;
+}
+
 void
 config_destroy(struct mandated_config **cfg_p)
 {
@@ -997,7 +1221,17 @@ config_destroy(struct mandated_config **cfg_p)
     catalogue_destroy(&cfg->catalogue);
     calendar_destroy(&cfg->calendar);
     free(cfg->security.server_secret_key);
+    free(cfg->security.server_public_key);
     free(cfg->security.sources_dir);
+    free(cfg->security.worker_keys_dir);
+    free(cfg->security.worker_secret_key);
+    free(cfg->security.client_secret_key);
+    s_keys_clear(&cfg->keys);
+    for (size_t i = 0; i < cfg->nworkers; i++) {
+        free(cfg->workers[i].name);
+        s_free_list(cfg->workers[i].areas, cfg->workers[i].nareas);
+    }
+    free(cfg->workers);
     for (size_t i = 0; i < cfg->nareas; i++) {
         free(cfg->areas[i].name);
         free(cfg->areas[i].unit);
@@ -1047,6 +1281,45 @@ const struct catalogue_type *
 config_type(const struct mandated_config *cfg, const char *type)
 {
     return cfg && type ? catalogue_type(cfg->catalogue, type) : NULL;
+}
+
+const struct worker_conf *
+config_worker(const struct mandated_config *cfg, const char *name)
+{
+    if (!cfg || !name)
+        return NULL;
+    for (size_t i = 0; i < cfg->nworkers; i++)
+        if (strcmp(cfg->workers[i].name, name) == 0)
+            return &cfg->workers[i];
+    return NULL;
+}
+
+bool
+config_worker_serves(const struct worker_conf *w, const char *area)
+{
+    for (size_t i = 0; w && i < w->nareas; i++)
+        if (strcmp(w->areas[i], area) == 0)
+            return true;
+    return false;
+}
+
+bool
+config_endpoint_is_local(const char *endpoint)
+{
+    if (strncmp(endpoint, "tcp://", 6) != 0)
+        return true; /* ipc and inproc never leave the host */
+    char host[256];
+    if (config_split_hostport(endpoint + 6, host, sizeof host, NULL) < 0)
+        return false;
+    if (strcmp(host, "localhost") == 0 || strcmp(host, "lo") == 0)
+        return true;
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (inet_pton(AF_INET, host, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, host, &a6) == 1)
+        return IN6_IS_ADDR_LOOPBACK(&a6);
+    return false; /* "*", other names and interfaces may face the network */
 }
 
 const struct area_conf *
@@ -1156,7 +1429,27 @@ config_describe(const struct mandated_config *cfg, FILE *out)
     fprintf(out, "\n[security]\n");
     fprintf(out, "  %-22s %s\n", "curve", cfg->security.curve ? "on" : "off");
     fprintf(out, "  %-22s %s\n", "server_secret_key", cfg->security.server_secret_key);
+    fprintf(out, "  %-22s %s\n", "server_public_key", cfg->security.server_public_key);
     fprintf(out, "  %-22s %s\n", "sources_dir", cfg->security.sources_dir);
+    fprintf(out, "  %-22s %s\n", "workers_curve", cfg->security.workers_curve ? "on" : "off");
+    fprintf(out, "  %-22s %s\n", "worker_keys_dir", cfg->security.worker_keys_dir);
+    fprintf(out, "  %-22s %s\n", "worker_secret_key",
+            cfg->security.worker_secret_key[0] ? cfg->security.worker_secret_key : "(none)");
+    fprintf(out, "  %-22s %s\n", "client_secret_key",
+            cfg->security.client_secret_key[0] ? cfg->security.client_secret_key : "(none)");
+    if (cfg->keys.loaded) {
+        fprintf(out, "  server key             %s\n", cfg->keys.server.public_z85);
+        const struct keyring *rings[] = {cfg->keys.sources, cfg->keys.workers};
+        const char *what[] = {"source keys", "worker keys"};
+        for (size_t r = 0; r < 2; r++) {
+            if (!rings[r])
+                continue;
+            fprintf(out, "  %-22s %zu in %s:", what[r], rings[r]->n, rings[r]->dir);
+            for (size_t i = 0; i < rings[r]->n; i++)
+                fprintf(out, " %s", rings[r]->entries[i].name);
+            fputc('\n', out);
+        }
+    }
 
     unsigned spawned = 0;
     fprintf(out, "\n%zu area%s:\n", cfg->nareas, cfg->nareas == 1 ? "" : "s");
@@ -1222,6 +1515,15 @@ config_describe(const struct mandated_config *cfg, FILE *out)
             fputs("unlimited\n", out);
         fputs("    allow: ", out);
         s_print_globs(out, s->allow, s->nallow, "(any type)");
+    }
+
+    if (cfg->nworkers)
+        fprintf(out, "\n%zu worker key%s:\n", cfg->nworkers, cfg->nworkers == 1 ? "" : "s");
+    for (size_t i = 0; i < cfg->nworkers; i++) {
+        fprintf(out, "  [worker %s] areas:", cfg->workers[i].name);
+        for (size_t a = 0; a < cfg->workers[i].nareas; a++)
+            fprintf(out, " %s", cfg->workers[i].areas[a]);
+        fputc('\n', out);
     }
 
     fprintf(out, "\nasks for: ingress %s, workers %s, http %s, the audit log in %s%saudit, %s\n",

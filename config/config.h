@@ -16,6 +16,8 @@
 #include "config/asset_registry.h"
 #include "config/calendar.h"
 #include "config/catalogue.h"
+#include "config/curve_cert.h"
+#include "config/keyring.h"
 #include "config/ini_file.h"
 
 enum durability { DURABILITY_FULL, DURABILITY_RELAXED };
@@ -37,6 +39,22 @@ struct source_conf {
     size_t nallow;
     double rate;  /* events/s, token bucket; 0 = unlimited */
     double burst; /* bucket size; defaults to rate (one second's worth) */
+};
+
+/* [worker NAME]: the areas a worker key may serve (workers_curve = on). */
+struct worker_conf {
+    char *name; /* the key file's name in worker_keys_dir, without .key */
+    char **areas;
+    size_t nareas;
+};
+
+/* The keys [security] names, read by config_load_keys() (the broker only:
+ * mandatectl reads the config without the server's secret). */
+struct config_keys {
+    bool loaded;
+    struct curve_cert server; /* with its secret */
+    struct keyring *sources;  /* curve = on */
+    struct keyring *workers;  /* workers_curve = on */
 };
 
 struct mandated_config {
@@ -71,9 +89,14 @@ struct mandated_config {
     } delivery;
 
     struct {
-        bool curve;
-        char *server_secret_key;
-        char *sources_dir;
+        bool curve;              /* CURVE and ZAP on ingress */
+        char *server_secret_key; /* the broker's pair (NAME.key_secret) */
+        char *server_public_key; /* what clients and workers pin; default: the pair's NAME.key */
+        char *sources_dir;       /* NAME.key per source */
+        bool workers_curve;      /* CURVE and ZAP on the workers endpoint */
+        char *worker_keys_dir;   /* NAME.key per worker key, served areas in [worker NAME] */
+        char *worker_secret_key; /* spawned workers' pair; empty: none */
+        char *client_secret_key; /* mandatectl publish's pair; empty: none */
     } security;
 
     struct catalogue *catalogue;   /* loaded from broker.catalogue */
@@ -83,6 +106,9 @@ struct mandated_config {
     size_t nareas;
     struct source_conf *sources;
     size_t nsources;
+    struct worker_conf *workers;
+    size_t nworkers;
+    struct config_keys keys;
 
     /* Built at load for config_area_for_type(): literal type names sorted
      * for bsearch; only types they miss walk the wildcard globs. */
@@ -106,6 +132,13 @@ int config_load_string(const char *text, const char *name, struct mandated_confi
 int config_load_default(const char *explicit_path, struct mandated_config **ret,
                         struct config_error *err);
 void config_destroy(struct mandated_config **cfg_p);
+/*
+ * Reads the keys [security] asks for into cfg->keys: the server's pair when
+ * either CURVE is on, sources_dir when curve = on, worker_keys_dir when
+ * workers_curve = on. Returns 0 or -errno / -EINVAL with *err naming the file
+ * (and line and key). Nothing is kept on failure.
+ */
+int config_load_keys(struct mandated_config *cfg, struct config_error *err);
 
 /*
  * The area an event of this type goes to: the first area whose type globs
@@ -118,6 +151,9 @@ const struct area_conf *config_area_for_type(const struct mandated_config *cfg, 
 const struct catalogue_type *config_type(const struct mandated_config *cfg, const char *type);
 const struct area_conf *config_area(const struct mandated_config *cfg, const char *name);
 const struct source_conf *config_source(const struct mandated_config *cfg, const char *name);
+const struct worker_conf *config_worker(const struct mandated_config *cfg, const char *name);
+/* Whether a worker key's [worker NAME] section names the area. */
+bool config_worker_serves(const struct worker_conf *w, const char *area);
 /* With no section a source may publish anything (curve = off); else only its allow globs. */
 bool config_source_allows(const struct source_conf *src, const char *type);
 
@@ -127,6 +163,9 @@ bool config_source_allows(const struct source_conf *src, const char *type);
  * ret_port may be NULL to only check. Returns 0, -EINVAL or -ENAMETOOLONG.
  */
 int config_split_hostport(const char *s, char *host, size_t hostsize, unsigned *ret_port);
+/* Whether a ZeroMQ endpoint stays on this host: ipc, inproc, or tcp on a
+ * loopback address (127.0.0.0/8, ::1, localhost, lo). */
+bool config_endpoint_is_local(const char *endpoint);
 
 /* Prints what the daemon would do with this config (for --check-config). */
 void config_describe(const struct mandated_config *cfg, FILE *out);

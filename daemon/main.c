@@ -86,12 +86,11 @@ main(int argc, char **argv)
         fprintf(stderr, "mandated: %s\n", msg);
         return EX_CONFIG;
     }
-    /* Running without the authentication the operator asked for would be worse than not running. */
-    if (cfg->security.curve) {
-        fprintf(stderr,
-                "mandated: %s: security.curve = on is not supported by this version yet; "
-                "refusing to run without it\n",
-                cfg->path);
+    /* The keys belong to the config: a broker that cannot read them does
+     * not run without the authentication the operator asked for. */
+    if (config_load_keys(cfg, &cerr) < 0) {
+        config_error_format(&cerr, msg, sizeof msg);
+        fprintf(stderr, "mandated: %s\n", msg);
         config_destroy(&cfg);
         return EX_CONFIG;
     }

@@ -238,13 +238,13 @@ Test(cli, tail_follow_sees_new_commits, .timeout = 60)
     harness_destroy(&h);
 }
 
-/* CURVE is not served yet: asking for it must stop the daemon, not be ignored. */
-Test(cli, curve_on_is_refused_not_ignored)
+/* CURVE asked for but its keys missing: the daemon does not run without them. */
+Test(cli, curve_on_without_keys_is_refused)
 {
     struct harness *h = harness_new(NULL, "[security]\ncurve = on\n");
     char *out;
     cr_assert_eq(s_run(&out, "%s -c %s", s_bin(), harness_config_path(h)), 78, "%s", out);
-    cr_assert(strstr(out, "curve"), "%s", out);
+    cr_assert(strstr(out, "keys/server.key_secret") && strstr(out, "cannot open"), "%s", out);
     free(out);
     harness_destroy(&h);
 }
