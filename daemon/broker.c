@@ -25,6 +25,7 @@
 #include "common/alloc.h"
 #include "common/log.h"
 #include "daemon/supervisor.h"
+#include "daemon/zap.h"
 #include "proto/pack.h"
 
 #define RELAXED_SYNC_MS 1000
@@ -40,6 +41,8 @@ struct broker {
     struct delivery *delivery;
     struct deadline_scan *deadlines;
     struct supervisor *supervisor;
+    struct journal *records; /* the broker's own: auth_refused, reloaded, reload_failed */
+    struct zap *zap;         /* with CURVE on either endpoint */
     struct event *sig_term, *sig_int, *sig_hup, *watchdog, *sync_timer;
     const char *stop_reason;
 };
@@ -241,6 +244,11 @@ broker_new(const struct mandated_config *cfg)
     b->commit = b->turn ? group_commit_new(b->base, cfg, b->log) : NULL;
     if (!b->commit)
         goto out_destroy;
+    b->records = journal_new(NULL, NULL);
+    /* Before the endpoints bind: libzmq needs the handler there by then. */
+    if ((cfg->security.curve || cfg->security.workers_curve) &&
+        !(b->zap = zap_new(b->base, b->zmq_ctx, cfg, b->records, b->turn)))
+        goto out_destroy;
     /* The producers, in the order their records go into a transaction. */
     b->ingress =
         ingress_new(b->base, b->zmq_ctx, cfg, b->log, b->commit, b->turn, s_on_accepted, b);
@@ -253,6 +261,9 @@ broker_new(const struct mandated_config *cfg)
                                      delivery_route_emitted, b->delivery);
     if (!b->deadlines || delivery_start(b->delivery) < 0)
         goto out_destroy;
+    struct group_commit_producer producer;
+    journal_producer(b->records, "broker", &producer);
+    group_commit_add(b->commit, &producer);
     /* After the bind: spawned workers find the endpoint there. */
     b->supervisor = supervisor_new(b->base, cfg);
     if (!b->supervisor)
@@ -269,9 +280,11 @@ broker_new(const struct mandated_config *cfg)
     if (!opts.durable)
         b->sync_timer = s_timer(b, RELAXED_SYNC_MS * 1000u, s_on_sync);
 
-    log_notice("ready: ingress %s, workers %s, durability %s, %zu areas, %zu worker processes",
+    log_notice("ready: ingress %s, workers %s, durability %s, %zu areas, %zu worker processes%s%s",
                cfg->broker.ingress, cfg->broker.workers, opts.durable ? "full" : "relaxed",
-               cfg->nareas, supervisor_size(b->supervisor));
+               cfg->nareas, supervisor_size(b->supervisor),
+               cfg->security.curve ? ", CURVE on ingress" : "",
+               cfg->security.workers_curve ? ", CURVE on workers" : "");
     sd_notify(0, "READY=1");
     return b;
 
@@ -310,6 +323,13 @@ broker_run(struct broker *b)
     log_notice("deadlines: %llu scans, %llu warnings and %llu breaches found",
                (unsigned long long)dl->scans, (unsigned long long)dl->warned,
                (unsigned long long)dl->breached);
+    if (b->zap) {
+        const struct zap_stats *zs = zap_stats(b->zap);
+        log_notice("authentication: %llu connections admitted, %llu refused (%llu of them not "
+                   "written: one record a second per peer), %llu malformed ZAP requests",
+                   (unsigned long long)zs->admitted, (unsigned long long)zs->refused,
+                   (unsigned long long)zs->suppressed, (unsigned long long)zs->malformed);
+    }
     log_info("time: %.3f s receiving and checking, %.3f s writing and syncing, %.3f s replying",
              st->read_ns / 1e9, gs->write_ns / 1e9, st->reply_ns / 1e9);
     return 0;
@@ -332,6 +352,8 @@ broker_destroy(struct broker **b_p)
     deadline_scan_destroy(&b->deadlines);
     delivery_destroy(&b->delivery);
     ingress_destroy(&b->ingress);
+    zap_destroy(&b->zap);
+    journal_destroy(&b->records);
     loop_turn_destroy(&b->turn);
     if (b->zmq_ctx)
         zmq_ctx_term(b->zmq_ctx);

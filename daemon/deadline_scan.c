@@ -239,6 +239,17 @@ deadline_scan_new(struct event_base *base, const struct mandated_config *cfg, st
     return t;
 }
 
+void
+deadline_scan_reconfigure(struct deadline_scan *t, const struct mandated_config *cfg)
+{
+    t->cfg = cfg;
+    /* A deadline whose area came back, or a catalogue that fits again, is said anew. */
+    t->told_unrouted = t->told_refused = false;
+    unsigned ms = cfg->delivery.deadline_scan_ms;
+    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+    event_add(t->timer, &tv);
+}
+
 const struct deadline_scan_stats *
 deadline_scan_stats(const struct deadline_scan *t)
 {

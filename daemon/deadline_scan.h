@@ -45,6 +45,8 @@ struct deadline_scan *deadline_scan_new(struct event_base *base, const struct ma
                                         struct loop_turn *turn,
                                         void (*accepted)(void *arg, const struct journal_emit *e),
                                         void *arg);
+/* SIGHUP: areas, catalogue and timing follow cfg. */
+void deadline_scan_reconfigure(struct deadline_scan *s, const struct mandated_config *cfg);
 const struct deadline_scan_stats *deadline_scan_stats(const struct deadline_scan *s);
 void deadline_scan_destroy(struct deadline_scan **s_p);
 

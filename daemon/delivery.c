@@ -23,6 +23,7 @@
 #include "common/clock.h"
 #include "daemon/retry_heap.h"
 #include "daemon/seq_queue.h"
+#include "daemon/zap.h"
 #include "proto/envelope.h"
 #include "proto/mdp.h"
 #include "proto/msgpack_scan.h"
@@ -48,6 +49,7 @@ struct worker {
     uint8_t identity[IDENTITY_MAX];
     size_t identity_len;
     char name[WORKER_NAME_MAX];
+    char key[KEYRING_NAME_MAX + 1]; /* its key's name (workers_curve = on), else "" */
     struct area_state *area;
     unsigned credit, ninflight;
     struct inflight *inflight; /* credit entries */
@@ -67,10 +69,11 @@ struct delivery {
     const struct mandated_config *cfg;
     struct audit_log *log;
     struct loop_turn *turn;
+    struct event_base *base;
     void *sock;
     struct event *ev, *heartbeat_ev, *drain_ev;
 
-    struct area_state *areas; /* parallel to cfg->areas */
+    struct area_state **areas; /* parallel to cfg->areas; each keeps its address across reloads */
     struct worker *workers;
 
     struct delivery_records *records;
@@ -96,16 +99,36 @@ s_now_ms(void)
 static void s_enqueue(struct delivery *d, struct area_state *a, uint64_t seq, unsigned attempt);
 static void s_dispatch(struct delivery *d, struct area_state *a);
 
+/*
+ * The state of an area of the current config, or of an earlier config's
+ * area by its name (events checked before a reload arrive with those):
+ * NULL if the area is gone, and the event then stays pending, as at a
+ * restart, until a config brings the area back.
+ */
 static struct area_state *
 s_area_state(struct delivery *d, const struct area_conf *conf)
 {
-    return &d->areas[conf - d->cfg->areas];
+    if (conf >= d->cfg->areas && conf < d->cfg->areas + d->cfg->nareas)
+        return d->areas[conf - d->cfg->areas];
+    const struct area_conf *now = config_area(d->cfg, conf->name);
+    return now ? d->areas[now - d->cfg->areas] : NULL;
+}
+
+static void
+s_route(struct delivery *d, uint64_t seq, const struct area_conf *area)
+{
+    struct area_state *a = s_area_state(d, area);
+    if (a)
+        s_enqueue(d, a, seq, 1);
+    else
+        log_info("event %llu waits for area '%s', no longer configured", (unsigned long long)seq,
+                 area->name);
 }
 
 void
 delivery_route(struct delivery *d, uint64_t seq, const struct area_conf *area)
 {
-    s_enqueue(d, s_area_state(d, area), seq, 1);
+    s_route(d, seq, area);
 }
 
 void
@@ -113,7 +136,7 @@ delivery_route_emitted(void *arg, const struct journal_emit *e)
 {
     struct delivery *d = arg;
     d->stats.emitted++;
-    s_enqueue(d, s_area_state(d, e->area), e->seq, 1);
+    s_route(d, e->seq, e->area);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -419,7 +442,7 @@ delivery_dispatch(struct delivery *d)
     }
     struct worker *lost = NULL;
     for (size_t i = 0; i < d->cfg->nareas && !lost; i++) {
-        struct area_state *a = &d->areas[i];
+        struct area_state *a = d->areas[i];
         if (!a->dirty)
             continue;
         a->dirty = false;
@@ -507,7 +530,43 @@ s_on_reply(struct delivery *d, struct worker *w, const struct mdp_msg *m)
 }
 
 static void
-s_on_ready(struct delivery *d, const uint8_t *id, size_t id_len, const struct mdp_msg *m)
+s_refuse_worker(struct delivery *d, const uint8_t *id, size_t id_len, const char *name,
+                const char *key, const char *area, const char *reason)
+{
+    log_warn("delivery: worker %s (key '%s') refused for area '%s': %s; disconnected", name, key,
+             area, reason);
+    s_send_disconnect(d, id, id_len);
+    d->stats.workers_refused++;
+    const struct audit_worker_refused rec = {
+        .worker = name, .key = key, .area = area, .reason = reason};
+    delivery_records_worker_refused(d->records, &rec);
+}
+
+/*
+ * With workers_curve = on a worker's key decides which areas it may serve
+ * ([worker NAME] areas). Returns the key's name, or NULL if refused.
+ */
+static const char *
+s_worker_key(struct delivery *d, const uint8_t *id, size_t id_len, const char *name,
+             const char *user_key, const char *area)
+{
+    const struct keyring_entry *k = keyring_find_z85(d->cfg->keys.workers, user_key);
+    if (!k) {
+        s_refuse_worker(d, id, id_len, name, "", area,
+                        "its key is no longer admitted; reconnect with an admitted key");
+        return NULL;
+    }
+    if (!config_worker_serves(config_worker(d->cfg, k->name), area)) {
+        s_refuse_worker(d, id, id_len, name, k->name, area,
+                        "the key may not serve this area ([worker] areas)");
+        return NULL;
+    }
+    return k->name;
+}
+
+static void
+s_on_ready(struct delivery *d, const uint8_t *id, size_t id_len, const struct mdp_msg *m,
+           const char *user_key)
 {
     const struct area_conf *conf = config_area(d->cfg, m->service);
     char name[WORKER_NAME_MAX];
@@ -518,10 +577,15 @@ s_on_ready(struct delivery *d, const uint8_t *id, size_t id_len, const struct md
         s_send_disconnect(d, id, id_len);
         return;
     }
+    const char *key = "";
+    if (d->cfg->security.workers_curve &&
+        !(key = s_worker_key(d, id, id_len, name, user_key, conf->name)))
+        return;
     struct worker *w = xcalloc(1, sizeof *w);
     memcpy(w->identity, id, id_len);
     w->identity_len = id_len;
     memcpy(w->name, name, sizeof name);
+    snprintf(w->key, sizeof w->key, "%s", key);
     w->area = s_area_state(d, conf);
     w->credit = m->credit ? m->credit : 1;
     w->inflight = xcalloc(w->credit, sizeof *w->inflight);
@@ -529,7 +593,8 @@ s_on_ready(struct delivery *d, const uint8_t *id, size_t id_len, const struct md
     w->next = d->workers;
     d->workers = w;
     d->stats.workers_joined++;
-    const struct audit_worker rec = {.worker = w->name, .area = conf->name, .credit = w->credit};
+    const struct audit_worker rec = {
+        .worker = w->name, .area = conf->name, .credit = w->credit, .key = w->key};
     delivery_records_worker_joined(d->records, &rec);
     log_info("worker %s joined area %s with credit %u", w->name, conf->name, w->credit);
     s_dispatch(d, w->area);
@@ -537,7 +602,7 @@ s_on_ready(struct delivery *d, const uint8_t *id, size_t id_len, const struct md
 
 static void
 s_handle(struct delivery *d, const uint8_t *id, size_t id_len, const struct mdp_frame *frames,
-         size_t nframes)
+         size_t nframes, const char *user_key)
 {
     struct mdp_msg m;
     char err[MDP_ERROR_MAX];
@@ -563,7 +628,7 @@ s_handle(struct delivery *d, const uint8_t *id, size_t id_len, const struct mdp_
             s_send_disconnect(d, id, id_len);
             s_worker_lost(d, w, "sent READY twice");
         } else {
-            s_on_ready(d, id, id_len, &m);
+            s_on_ready(d, id, id_len, &m, user_key);
         }
         break;
     case MDP_REPLY:
@@ -633,7 +698,7 @@ s_read_one(struct delivery *d)
             frames[i].data = zmq_msg_data(&parts[i]);
             frames[i].len = zmq_msg_size(&parts[i]);
         }
-        s_handle(d, id, id_len, frames, nparts);
+        s_handle(d, id, id_len, frames, nparts, nparts ? zap_user_key(&parts[0]) : NULL);
     }
     for (size_t i = 0; i < nparts; i++)
         zmq_msg_close(&parts[i]);
@@ -722,6 +787,7 @@ delivery_drain(struct delivery *d, unsigned timeout_ms, void (*done)(void *arg),
 
 struct recover_ctx {
     struct delivery *d;
+    const struct mandated_config *known; /* its areas are queued already; NULL: none are */
     uint64_t queued, retried, orphaned;
     uint64_t now_wall;
 };
@@ -732,6 +798,8 @@ s_recover_one(void *arg, const struct audit_pending *p)
     struct recover_ctx *rc = arg;
     struct delivery *d = rc->d;
     const struct area_conf *conf = p->area[0] ? config_area(d->cfg, p->area) : NULL;
+    if (conf && rc->known && config_area(rc->known, p->area))
+        return 0;
     if (!conf) {
         /* Left in `pending`: a config that brings the area back delivers it. */
         rc->orphaned++;
@@ -740,7 +808,7 @@ s_recover_one(void *arg, const struct audit_pending *p)
                      (unsigned long long)p->seq, p->area);
         return 0;
     }
-    struct area_state *a = s_area_state(d, conf);
+    struct area_state *a = d->areas[conf - d->cfg->areas];
     if (p->attempt == 0) {
         seq_queue_push(&a->queue, p->seq, 1);
     } else if (p->due_ms == 0) {
@@ -758,10 +826,11 @@ s_recover_one(void *arg, const struct audit_pending *p)
     return 0;
 }
 
-int
-delivery_start(struct delivery *d)
+/* Queues what `pending` holds for the areas that known (NULL: none) did not have. */
+static int
+s_recover(struct delivery *d, const struct mandated_config *known)
 {
-    struct recover_ctx rc = {.d = d, .now_wall = unix_ms()};
+    struct recover_ctx rc = {.d = d, .known = known, .now_wall = unix_ms()};
     int r = audit_log_pending_foreach(d->log, s_recover_one, &rc);
     if (r < 0) {
         log_err("delivery: cannot read pending deliveries: %s", strerror(-r));
@@ -775,6 +844,119 @@ delivery_start(struct delivery *d)
     return 0;
 }
 
+int
+delivery_start(struct delivery *d)
+{
+    return s_recover(d, NULL);
+}
+
+static struct area_state *
+s_area_new(struct delivery *d, const struct area_conf *conf)
+{
+    struct area_state *a = xcalloc(1, sizeof *a);
+    a->conf = conf;
+    a->d = d;
+    seq_queue_init(&a->queue);
+    retry_heap_init(&a->retries);
+    a->retry_ev = evtimer_new(d->base, s_on_retry, a);
+    return a;
+}
+
+static void
+s_area_free(struct area_state *a)
+{
+    if (!a)
+        return;
+    seq_queue_destroy(&a->queue);
+    retry_heap_destroy(&a->retries);
+    if (a->retry_ev)
+        event_free(a->retry_ev);
+    free(a);
+}
+
+/*
+ * A worker that may no longer serve its area after a reload: its area is
+ * gone, or its key is. What it had in flight stays pending as at a restart
+ * (the area gone) or is retried elsewhere (the key gone).
+ */
+static bool
+s_still_allowed(const struct delivery *d, const struct worker *w)
+{
+    if (!d->cfg->security.workers_curve)
+        return true;
+    const struct keyring_entry *k = keyring_find_name(d->cfg->keys.workers, w->key);
+    return k && config_worker_serves(config_worker(d->cfg, k->name), w->area->conf->name);
+}
+
+static void
+s_forget_worker(struct delivery *d, struct worker *w, const char *why)
+{
+    log_warn("worker %s of area %s left at the reload: %s (%u in flight stay pending)", w->name,
+             w->area->conf->name, why, w->ninflight);
+    const struct audit_worker rec = {
+        .worker = w->name, .area = w->area->conf->name, .reason = why, .inflight = w->ninflight};
+    delivery_records_worker_lost(d->records, &rec);
+    d->stats.workers_lost++;
+    s_send_disconnect(d, w->identity, w->identity_len);
+    d->inflight -= w->ninflight;
+    for (struct worker **p = &d->workers; *p; p = &(*p)->next)
+        if (*p == w) {
+            *p = w->next;
+            break;
+        }
+    free(w->inflight);
+    free(w);
+}
+
+void
+delivery_reconfigure(struct delivery *d, const struct mandated_config *cfg)
+{
+    const struct mandated_config *old = d->cfg;
+    struct area_state **areas = xcalloc(cfg->nareas ? cfg->nareas : 1, sizeof *areas);
+    for (size_t i = 0; i < cfg->nareas; i++) {
+        const struct area_conf *was = config_area(old, cfg->areas[i].name);
+        if (was) {
+            areas[i] = d->areas[was - old->areas];
+            d->areas[was - old->areas] = NULL;
+            areas[i]->conf = &cfg->areas[i];
+        } else {
+            areas[i] = s_area_new(d, &cfg->areas[i]);
+        }
+    }
+    /* Workers of an area that is gone leave with it; their requests in
+     * flight and the area's queue stay in `pending`. */
+    for (struct worker *w = d->workers, *next; w; w = next) {
+        next = w->next;
+        bool gone = false;
+        for (size_t i = 0; i < old->nareas && !gone; i++)
+            gone = d->areas[i] == w->area;
+        if (gone)
+            s_forget_worker(d, w, "its area was removed");
+    }
+    for (size_t i = 0; i < old->nareas; i++)
+        s_area_free(d->areas[i]);
+    free(d->areas);
+    d->areas = areas;
+    d->cfg = cfg;
+    delivery_records_reconfigure(d->records, cfg);
+
+    for (struct worker *w = d->workers, *next; w; w = next) {
+        next = w->next;
+        if (!s_still_allowed(d, w)) {
+            s_send_disconnect(d, w->identity, w->identity_len);
+            s_worker_lost(d, w, "its key may no longer serve the area");
+        }
+    }
+    unsigned hb = cfg->delivery.heartbeat_ms;
+    struct timeval tv = {.tv_sec = hb / 1000, .tv_usec = (hb % 1000) * 1000};
+    event_add(d->heartbeat_ev, &tv);
+    /* Areas the old config did not have get what `pending` holds for them. */
+    s_recover(d, old);
+    for (size_t i = 0; i < cfg->nareas; i++)
+        s_dispatch(d, d->areas[i]);
+    router_rearm(d->sock, d->ev);
+}
+
 struct delivery *
 delivery_new(struct event_base *base, void *zmq_ctx, const struct mandated_config *cfg,
              struct audit_log *log, struct group_commit *commit, struct loop_turn *turn)
@@ -784,15 +966,10 @@ delivery_new(struct event_base *base, void *zmq_ctx, const struct mandated_confi
     d->cfg = cfg;
     d->log = log;
     d->turn = turn;
+    d->base = base;
     d->areas = xcalloc(cfg->nareas ? cfg->nareas : 1, sizeof *d->areas);
-    for (size_t i = 0; i < cfg->nareas; i++) {
-        struct area_state *a = &d->areas[i];
-        a->conf = &cfg->areas[i];
-        a->d = d;
-        seq_queue_init(&a->queue);
-        retry_heap_init(&a->retries);
-        a->retry_ev = evtimer_new(base, s_on_retry, a);
-    }
+    for (size_t i = 0; i < cfg->nareas; i++)
+        d->areas[i] = s_area_new(d, &cfg->areas[i]);
     d->records = delivery_records_new(cfg, log, turn, delivery_route_emitted, d);
     struct group_commit_producer producer;
     journal_producer(delivery_records_journal(d->records), "delivery", &producer);
@@ -809,6 +986,8 @@ delivery_new(struct event_base *base, void *zmq_ctx, const struct mandated_confi
         .rcvhwm = 1000000,
         .linger_ms = 0,   /* unanswered requests are pending in the log: nothing to flush */
         .handover = true, /* a restarted worker may come back under the same identity */
+        .curve_secret_key = cfg->security.workers_curve ? cfg->keys.server.secret_key : NULL,
+        .zap_domain = ZAP_DOMAIN_WORKERS,
     };
     d->sock = router_new(zmq_ctx, cfg->broker.workers, &ropts);
     if (!d->sock) {
@@ -850,12 +1029,8 @@ delivery_destroy(struct delivery **d_p)
             event_free(evs[i]);
     if (d->sock)
         zmq_close(d->sock);
-    for (size_t i = 0; i < d->cfg->nareas; i++) {
-        seq_queue_destroy(&d->areas[i].queue);
-        retry_heap_destroy(&d->areas[i].retries);
-        if (d->areas[i].retry_ev)
-            event_free(d->areas[i].retry_ev);
-    }
+    for (size_t i = 0; d->areas && i < d->cfg->nareas; i++)
+        s_area_free(d->areas[i]);
     free(d->areas);
     delivery_records_destroy(&d->records);
     msgpack_sbuffer_destroy(&d->body);
@@ -875,7 +1050,7 @@ delivery_waiting(const struct delivery *d)
 {
     uint64_t n = 0;
     for (size_t i = 0; i < d->cfg->nareas; i++)
-        n += seq_queue_len(&d->areas[i].queue) + retry_heap_len(&d->areas[i].retries);
+        n += seq_queue_len(&d->areas[i]->queue) + retry_heap_len(&d->areas[i]->retries);
     return n;
 }
 

@@ -31,6 +31,7 @@ struct delivery_stats {
     uint64_t emitted;
     uint64_t workers_joined;
     uint64_t workers_lost;
+    uint64_t workers_refused; /* their key may not serve the area they offered */
     uint64_t protocol_errors;
     uint64_t sends_failed;
 };
@@ -58,6 +59,13 @@ void delivery_dispatch(struct delivery *d);
  * flight, or after timeout_ms. What is still in flight then stays pending.
  */
 void delivery_drain(struct delivery *d, unsigned timeout_ms, void (*done)(void *arg), void *arg);
+/*
+ * SIGHUP: routing, areas, worker keys and timing follow cfg. An area that
+ * is new gets what `pending` holds for it; one that is gone takes its
+ * workers with it, and its queued and in-flight events stay pending (as at
+ * a restart). A worker whose key may no longer serve its area is lost.
+ */
+void delivery_reconfigure(struct delivery *d, const struct mandated_config *cfg);
 void delivery_destroy(struct delivery **d_p);
 
 const struct delivery_stats *delivery_stats(const struct delivery *d);

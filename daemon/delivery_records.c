@@ -143,6 +143,20 @@ delivery_records_worker_lost(struct delivery_records *r, const struct audit_work
     s_worker_record(r, AUDIT_KIND_WORKER_LOST, rec, audit_pack_worker_lost);
 }
 
+void
+delivery_records_worker_refused(struct delivery_records *r, const struct audit_worker_refused *rec)
+{
+    msgpack_packer pk;
+    struct journal_op *op = journal_begin(r->journal, AUDIT_KIND_WORKER_REFUSED, &pk);
+    s_end(r, op, audit_pack_worker_refused(&pk, rec));
+}
+
+void
+delivery_records_reconfigure(struct delivery_records *r, const struct mandated_config *cfg)
+{
+    r->cfg = cfg;
+}
+
 /* A follow-up a worker emitted that does not enter the log, and why. */
 static void
 s_rejected_emit(struct delivery_records *r, const char *worker, const char *area, const uint8_t *id,

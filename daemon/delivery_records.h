@@ -68,5 +68,9 @@ size_t delivery_records_completed(struct delivery_records *r, const struct audit
                                   const uint8_t parent_id[ENVELOPE_ID_LEN]);
 void delivery_records_worker_joined(struct delivery_records *r, const struct audit_worker *rec);
 void delivery_records_worker_lost(struct delivery_records *r, const struct audit_worker *rec);
+void delivery_records_worker_refused(struct delivery_records *r,
+                                     const struct audit_worker_refused *rec);
+/* Follow-ups are admitted against cfg from now on (SIGHUP). */
+void delivery_records_reconfigure(struct delivery_records *r, const struct mandated_config *cfg);
 
 #endif

@@ -228,6 +228,14 @@ group_commit_destroy(struct group_commit **gc_p)
 }
 
 void
+group_commit_reconfigure(struct group_commit *gc, const struct mandated_config *cfg)
+{
+    /* Only the loop thread reads it: pacing (commit_max_delay_ms); the batch
+     * bound is restart-only, kept by the reload (config/config_diff.h). */
+    gc->cfg = cfg;
+}
+
+void
 group_commit_add(struct group_commit *gc, const struct group_commit_producer *p)
 {
     if (gc->nproducers == GROUP_COMMIT_PRODUCERS_MAX) {

@@ -66,6 +66,8 @@ struct group_commit *group_commit_new(struct event_base *base, const struct mand
                                       struct audit_log *log);
 void group_commit_destroy(struct group_commit **gc_p);
 
+/* SIGHUP: pacing follows cfg. */
+void group_commit_reconfigure(struct group_commit *gc, const struct mandated_config *cfg);
 /* Adds a producer (copied); at most GROUP_COMMIT_PRODUCERS_MAX. */
 #define GROUP_COMMIT_PRODUCERS_MAX 4
 void group_commit_add(struct group_commit *gc, const struct group_commit_producer *p);

@@ -25,6 +25,7 @@
 #include "daemon/ingress.h"
 #include "daemon/rate_limit.h"
 #include "daemon/router.h"
+#include "daemon/zap.h"
 #include "proto/envelope.h"
 #include "proto/pack.h"
 
@@ -164,6 +165,29 @@ s_check_envelope(struct ingress *in, struct item *it, uint64_t now)
     }
 }
 
+/*
+ * With CURVE the connection's key is the source (DESIGN.md "Security
+ * model"): looked up in the keys of the moment, so that a key removed at a
+ * reload no longer publishes on a connection it opened before.
+ */
+static bool
+s_source_is_key(struct ingress *in, struct item *it, zmq_msg_t *frame)
+{
+    const struct keyring_entry *k = keyring_find_z85(in->cfg->keys.sources, zap_user_key(frame));
+    if (!k) {
+        s_reject(it, MEP_FORBIDDEN,
+                 "the key this connection authenticated with is no longer admitted; "
+                 "reconnect with an admitted key");
+        return false;
+    }
+    if (strcmp(it->env.source, k->name) != 0) {
+        s_reject(it, MEP_FORBIDDEN, "source '%s' is not the one this connection's key names ('%s')",
+                 it->env.source, k->name);
+        return false;
+    }
+    return true;
+}
+
 /* Reads one multipart message. Returns false if nothing could be read. */
 static bool
 s_read_one(struct ingress *in, uint64_t now)
@@ -247,7 +271,8 @@ s_read_one(struct ingress *in, uint64_t now)
                 it->has_env = true;
                 it->has_id = true;
                 memcpy(it->id, it->env.id, sizeof it->id);
-                s_check_envelope(in, it, now);
+                if (!in->cfg->security.curve || s_source_is_key(in, it, &parts[0]))
+                    s_check_envelope(in, it, now);
             }
         }
     }
@@ -437,6 +462,28 @@ s_on_readable(evutil_socket_t fd, short what, void *arg)
         loop_turn_request(in->turn);
 }
 
+/* The rate buckets of cfg's sources and of rejected records, full. */
+static void
+s_init_limits(struct ingress *in, const struct mandated_config *cfg, uint64_t now)
+{
+    free(in->source_limits);
+    in->source_limits = xcalloc(cfg->nsources ? cfg->nsources : 1, sizeof *in->source_limits);
+    for (size_t i = 0; i < cfg->nsources; i++)
+        rate_limit_init(&in->source_limits[i], cfg->sources[i].rate, cfg->sources[i].burst, now);
+    /* A bucket under one token would refuse everything: burst at least 1. */
+    double rejected_burst = cfg->broker.rejected_log_rate > 1 ? cfg->broker.rejected_log_rate : 1;
+    rate_limit_init(&in->rejected_limit, cfg->broker.rejected_log_rate, rejected_burst, now);
+}
+
+void
+ingress_reconfigure(struct ingress *in, const struct mandated_config *cfg)
+{
+    /* Items of the batches in hand keep the areas and types of the config
+     * they were checked against, which stays alive (daemon/broker.c). */
+    in->cfg = cfg;
+    s_init_limits(in, cfg, monotonic_ns());
+}
+
 struct ingress *
 ingress_new(struct event_base *base, void *zmq_ctx, const struct mandated_config *cfg,
             struct audit_log *log, struct group_commit *commit, struct loop_turn *turn,
@@ -456,12 +503,7 @@ ingress_new(struct event_base *base, void *zmq_ctx, const struct mandated_config
     in->turn = turn;
     in->on_accepted = on_accepted;
     in->on_accepted_arg = on_accepted_arg;
-    in->source_limits = xcalloc(cfg->nsources ? cfg->nsources : 1, sizeof *in->source_limits);
-    for (size_t i = 0; i < cfg->nsources; i++)
-        rate_limit_init(&in->source_limits[i], cfg->sources[i].rate, cfg->sources[i].burst, now);
-    /* A bucket under one token would refuse everything: burst at least 1. */
-    double rejected_burst = cfg->broker.rejected_log_rate > 1 ? cfg->broker.rejected_log_rate : 1;
-    rate_limit_init(&in->rejected_limit, cfg->broker.rejected_log_rate, rejected_burst, now);
+    s_init_limits(in, cfg, now);
     msgpack_sbuffer_init(&in->fields);
     msgpack_sbuffer_init(&in->reply);
 
@@ -471,6 +513,8 @@ ingress_new(struct event_base *base, void *zmq_ctx, const struct mandated_config
         .max_msg_bytes = (int64_t)cfg->broker.max_event_bytes + 4096,
         .sndhwm = 100000,
         .linger_ms = 2000, /* the last replies of a stop still go out */
+        .curve_secret_key = cfg->security.curve ? cfg->keys.server.secret_key : NULL,
+        .zap_domain = ZAP_DOMAIN_INGRESS,
     };
     in->sock = router_new(zmq_ctx, cfg->broker.ingress, &ropts);
     if (!in->sock) {

@@ -47,6 +47,11 @@ struct ingress *ingress_new(struct event_base *base, void *zmq_ctx,
                             ingress_accepted_fn on_accepted, void *on_accepted_arg);
 /* Stops reading: nothing more is accepted; what was read is still written
  * and answered (group_commit_drain()). */
+/*
+ * SIGHUP: checks from now on follow cfg (sources, allow, rates, keys,
+ * catalogue, areas); rate buckets start full. The endpoint stays.
+ */
+void ingress_reconfigure(struct ingress *in, const struct mandated_config *cfg);
 void ingress_stop(struct ingress *in);
 void ingress_destroy(struct ingress **in_p);
 const struct ingress_stats *ingress_stats(const struct ingress *in);

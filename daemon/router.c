@@ -1,5 +1,6 @@
 /* router: socket options, bind, and the ZMQ_FD / libevent glue. */
 #include <errno.h>
+#include <string.h>
 
 #include <zmq.h>
 
@@ -18,6 +19,10 @@ router_new(void *zmq_ctx, const char *endpoint, const struct router_options *o)
         (o->sndhwm && zmq_setsockopt(sock, ZMQ_SNDHWM, &o->sndhwm, sizeof o->sndhwm) < 0) ||
         (o->rcvhwm && zmq_setsockopt(sock, ZMQ_RCVHWM, &o->rcvhwm, sizeof o->rcvhwm) < 0) ||
         (o->handover && zmq_setsockopt(sock, ZMQ_ROUTER_HANDOVER, &one, sizeof one) < 0) ||
+        (o->curve_secret_key &&
+         (zmq_setsockopt(sock, ZMQ_CURVE_SERVER, &one, sizeof one) < 0 ||
+          zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, o->curve_secret_key, 32) < 0 ||
+          zmq_setsockopt(sock, ZMQ_ZAP_DOMAIN, o->zap_domain, strlen(o->zap_domain)) < 0)) ||
         zmq_bind(sock, endpoint) < 0) {
         int saved = errno;
         zmq_close(sock);

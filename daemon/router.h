@@ -17,6 +17,10 @@ struct router_options {
     int sndhwm, rcvhwm;    /* 0: libzmq's default */
     int linger_ms;
     bool handover; /* ZMQ_ROUTER_HANDOVER: a reconnecting peer may reuse its identity */
+    /* CURVE server (RFC 26) with this secret key (32 bytes), its peers
+     * judged by the ZAP handler (daemon/zap.h) under zap_domain; NULL: plain. */
+    const uint8_t *curve_secret_key;
+    const char *zap_domain;
 };
 
 /*

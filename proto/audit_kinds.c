@@ -161,7 +161,10 @@ audit_pack_worker_joined(msgpack_packer *pk, const struct audit_worker *r)
     s_key_str(pk, "area", r->area);
     audit_pack_key(pk, "credit");
     msgpack_pack_unsigned_int(pk, r->credit);
-    return 3;
+    if (!r->key || !r->key[0])
+        return 3;
+    s_key_str(pk, "key", r->key);
+    return 4;
 }
 
 unsigned
@@ -193,5 +196,42 @@ audit_pack_emitted(msgpack_packer *pk, const uint64_t *seqs, size_t n)
     msgpack_pack_array(pk, (uint32_t)n);
     for (size_t i = 0; i < n; i++)
         msgpack_pack_uint64(pk, seqs[i]);
+    return 1;
+}
+
+unsigned
+audit_pack_worker_refused(msgpack_packer *pk, const struct audit_worker_refused *r)
+{
+    s_key_str(pk, "worker", r->worker);
+    s_key_str(pk, "key", r->key);
+    s_key_str(pk, "area", r->area);
+    s_key_str(pk, "reason", r->reason);
+    return 4;
+}
+
+unsigned
+audit_pack_auth_refused(msgpack_packer *pk, const struct audit_auth_refused *r)
+{
+    s_key_str(pk, "peer", r->peer);
+    s_key_str(pk, "domain", r->domain);
+    s_key_str(pk, "mechanism", r->mechanism);
+    s_key_str_or_nil(pk, "key", r->key);
+    s_key_str(pk, "reason", r->reason);
+    s_key_u64(pk, "suppressed", r->suppressed);
+    return 6;
+}
+
+unsigned
+audit_pack_reload_failed(msgpack_packer *pk, const struct audit_reload_failed *r)
+{
+    s_key_str(pk, "config", r->config);
+    s_key_str(pk, "error", r->error);
+    return 2;
+}
+
+unsigned
+audit_pack_reloaded_config(msgpack_packer *pk, const char *config)
+{
+    s_key_str(pk, "config", config);
     return 1;
 }

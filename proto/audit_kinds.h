@@ -90,9 +90,39 @@ struct audit_worker {
     unsigned credit;    /* joined */
     const char *reason; /* lost */
     unsigned inflight;  /* lost: requests it had */
+    const char *key;    /* joined: its key's name (workers_curve = on); NULL or "": no field */
 };
 unsigned audit_pack_worker_joined(msgpack_packer *pk, const struct audit_worker *r);
 unsigned audit_pack_worker_lost(msgpack_packer *pk, const struct audit_worker *r);
+
+/* worker_refused: a worker whose key may not serve the area its READY named. */
+struct audit_worker_refused {
+    const char *worker; /* its routing identity, as worker_joined names it */
+    const char *key;    /* its key's name in worker_keys_dir */
+    const char *area;   /* what it offered */
+    const char *reason;
+};
+unsigned audit_pack_worker_refused(msgpack_packer *pk, const struct audit_worker_refused *r);
+
+/* auth_refused: ZAP refused a connection; at most one a second per peer address. */
+struct audit_auth_refused {
+    const char *peer;      /* the peer's address */
+    const char *domain;    /* "ingress" | "workers" */
+    const char *mechanism; /* "CURVE", ... */
+    const char *key;       /* the client's public key (Z85), NULL if none */
+    const char *reason;
+    uint64_t suppressed; /* refusals of this peer not written since the last record */
+};
+unsigned audit_pack_auth_refused(msgpack_packer *pk, const struct audit_auth_refused *r);
+
+/* reload_failed: a SIGHUP whose config could not be used; nothing changed. */
+struct audit_reload_failed {
+    const char *config; /* the file read */
+    const char *error;  /* file:line: key: message */
+};
+unsigned audit_pack_reload_failed(msgpack_packer *pk, const struct audit_reload_failed *r);
+/* reloaded: config first; what changed is packed by config_diff_pack(). */
+unsigned audit_pack_reloaded_config(msgpack_packer *pk, const char *config);
 
 /* deadline: a tracked deadline near ("warning") or past ("breached") due. */
 struct audit_deadline {

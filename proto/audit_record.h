@@ -44,6 +44,14 @@
  * event_seq, area, deadline, due (unix ms), state "warning" | "breached";
  * emitted: the deadline.* event it brought in. */
 #define AUDIT_KIND_DEADLINE "deadline"
+/* Security and configuration (daemon/zap.h, SIGHUP): a refused ZAP
+ * request (peer, domain, mechanism, key, reason, suppressed), a worker key
+ * offering an area it may not serve (worker, key, area, reason), a reload
+ * (what changed) and a reload that changed nothing (the error). */
+#define AUDIT_KIND_AUTH_REFUSED   "auth_refused"
+#define AUDIT_KIND_WORKER_REFUSED "worker_refused"
+#define AUDIT_KIND_RELOADED       "reloaded"
+#define AUDIT_KIND_RELOAD_FAILED  "reload_failed"
 
 /* hash = BLAKE2b-256(bytes). */
 void audit_chain_hash(const void *bytes, size_t len, uint8_t ret_hash[AUDIT_HASH_LEN]);

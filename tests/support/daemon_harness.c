@@ -26,6 +26,7 @@
 #include "proto/envelope.h"
 #include "proto/pack.h"
 #include "tests/support/daemon_harness.h"
+#include "tests/support/netns.h"
 #include "tests/support/sample_data.h"
 
 struct harness {
@@ -37,6 +38,9 @@ struct harness {
     char log_path[300];
     pid_t pid;
     void *ctx;
+    bool curve; /* the sockets it makes connect with these keys */
+    char curve_server[41], curve_public[41], curve_secret[41];
+    char netns[64]; /* the daemon's network namespace (harness_set_netns); "": the test's */
 };
 
 static void
@@ -189,9 +193,25 @@ harness_dealer(struct harness *h)
     void *s = zmq_socket(h->ctx, ZMQ_DEALER);
     int linger = 0;
     zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
+    if (h->curve && (zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, h->curve_server, 40) < 0 ||
+                     zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, h->curve_public, 40) < 0 ||
+                     zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, h->curve_secret, 40) < 0))
+        s_die("CURVE keys");
     if (zmq_connect(s, h->endpoint) < 0)
         s_die("zmq_connect");
     return s;
+}
+
+void
+harness_set_curve(struct harness *h, const char *server_z85, const char *public_z85,
+                  const char *secret_z85)
+{
+    h->curve = server_z85 != NULL;
+    if (!h->curve)
+        return;
+    snprintf(h->curve_server, sizeof h->curve_server, "%s", server_z85);
+    snprintf(h->curve_public, sizeof h->curve_public, "%s", public_z85);
+    snprintf(h->curve_secret, sizeof h->curve_secret, "%s", secret_z85);
 }
 
 static int
@@ -222,6 +242,10 @@ harness_start(struct harness *h, int timeout_ms)
         if (fd >= 0) {
             dup2(fd, 2);
             close(fd);
+        }
+        if (h->netns[0] && netns_enter(h->netns) < 0) {
+            fprintf(stderr, "harness: cannot enter network namespace %s\n", h->netns);
+            _exit(126);
         }
         execl(bin, bin, "-c", h->config, (char *)NULL);
         fprintf(stderr, "exec %s: %s\n", bin, strerror(errno));
@@ -543,4 +567,10 @@ int
 harness_umount_state(struct harness *h)
 {
     return umount(h->state_dir) < 0 ? -errno : 0;
+}
+
+void
+harness_set_netns(struct harness *h, const char *name)
+{
+    snprintf(h->netns, sizeof h->netns, "%s", name ? name : "");
 }

@@ -79,6 +79,12 @@ char *harness_daemon_log(const struct harness *h);
 /* A DEALER socket connected to the daemon (test's own context). */
 void *harness_dealer(struct harness *h);
 void *harness_zmq_ctx(struct harness *h);
+/*
+ * From now on harness_dealer() (and the start's PING) connect with CURVE:
+ * the broker's public key and the client's pair, Z85. server_z85 NULL: plain.
+ */
+void harness_set_curve(struct harness *h, const char *server_z85, const char *public_z85,
+                       const char *secret_z85);
 
 /*
  * Packs a valid envelope for tests: type, source, id, time 1780000000000 +
@@ -100,5 +106,13 @@ int harness_send_pub(void *sock, const void *body, size_t len);
 /* Receives one reply within timeout_ms; fills command (≤ 7 chars) and body. Returns body length or
  * -1. */
 int harness_recv_reply(void *sock, char command[8], uint8_t *body, size_t size, int timeout_ms);
+
+/*
+ * From the next harness_start() on, the daemon runs in the network namespace
+ * /run/netns/NAME (tests/support/netns.h), entered by the forked child before
+ * exec; NULL: the test's own. The start's PING still comes from the test's
+ * namespace, which must reach the ingress endpoint.
+ */
+void harness_set_netns(struct harness *h, const char *name);
 
 #endif

@@ -16,6 +16,7 @@ import time
 
 import msgpack
 import zmq
+import zmq.auth
 
 PROTOCOL = b"MDPW01"
 READY, REQUEST, REPLY, HEARTBEAT, DISCONNECT = b"\x01", b"\x02", b"\x03", b"\x04", b"\x05"
@@ -34,6 +35,8 @@ def parse_args():
     p.add_argument("--heartbeat-ms", type=int, default=2500)
     p.add_argument("--log", help="append 'SEQ ATTEMPT' per request, 'max_held N' at exit")
     p.add_argument("--identity", help="routing id (default: libzmq's)")
+    p.add_argument("--key", help="CURVE: this worker's NAME.key_secret (pyzmq's zmq.auth format)")
+    p.add_argument("--server-key", help="CURVE: the broker's public NAME.key")
     return p.parse_args()
 
 
@@ -51,6 +54,10 @@ class Worker:
         if self.sock is not None:
             self.sock.close(linger=0)
         self.sock = self.ctx.socket(zmq.DEALER)
+        if self.args.key:
+            self.sock.curve_publickey, self.sock.curve_secretkey = zmq.auth.load_certificate(
+                self.args.key)
+            self.sock.curve_serverkey, _ = zmq.auth.load_certificate(self.args.server_key)
         if self.args.identity:
             self.sock.setsockopt(zmq.IDENTITY, self.args.identity.encode())
         self.sock.connect(self.args.endpoint)
