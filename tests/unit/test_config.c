@@ -886,3 +886,133 @@ Test(config_values, domain_files_and_deadline_keys)
     cr_expect_str_eq(err.key, "asset.h.system_level");
     harness_rm_rf(dir);
 }
+
+/* ------------------------------------------------------------------------ */
+/* [security], [worker NAME] and endpoints that leave the host. */
+
+Test(config_security, endpoints_off_the_host_need_curve)
+{
+    cr_assert(config_endpoint_is_local("ipc:///run/x.ipc"));
+    cr_assert(config_endpoint_is_local("inproc://x"));
+    cr_assert(config_endpoint_is_local("tcp://127.0.0.1:7400"));
+    cr_assert(config_endpoint_is_local("tcp://127.9.8.7:1"));
+    cr_assert(config_endpoint_is_local("tcp://[::1]:7400"));
+    cr_assert(config_endpoint_is_local("tcp://localhost:7400"));
+    cr_assert(config_endpoint_is_local("tcp://lo:7400"));
+    cr_assert_not(config_endpoint_is_local("tcp://*:7400"));
+    cr_assert_not(config_endpoint_is_local("tcp://0.0.0.0:7400"));
+    cr_assert_not(config_endpoint_is_local("tcp://198.18.0.1:7400"));
+    cr_assert_not(config_endpoint_is_local("tcp://[::]:7400"));
+    cr_assert_not(config_endpoint_is_local("tcp://eth0:7400"));
+    cr_assert_not(config_endpoint_is_local("tcp://broker.example:7400"));
+    cr_assert_not(config_endpoint_is_local("tcp://128.0.0.1:7400"));
+    cr_assert_not(config_endpoint_is_local("tcp://nonsense"));
+
+    struct config_error e =
+        s_fails("[broker]\ningress = tcp://0.0.0.0:7400\n[area a]\n", 2, "broker.ingress");
+    cr_assert(strstr(e.message, "curve = on"), "%s", e.message);
+    e = s_fails("[area a]\n[broker]\nworkers = tcp://198.18.0.1:7401\n", 3, "broker.workers");
+    cr_assert(strstr(e.message, "workers_curve = on"), "%s", e.message);
+    struct mandated_config *cfg = s_loads("[broker]\ningress = tcp://0.0.0.0:7400\n"
+                                          "workers = tcp://*:7401\n[security]\ncurve = on\n"
+                                          "workers_curve = on\n[area a]\nspawn = no\n");
+    cr_assert_str_eq(cfg->security.server_public_key, "keys/server.key",
+                     "the public key defaults to the pair's public half");
+    config_destroy(&cfg);
+}
+
+Test(config_security, worker_sections)
+{
+    struct mandated_config *cfg = s_loads("[area press]\n[area cyber]\n"
+                                          "[worker w1]\nareas = press, cyber\n"
+                                          "[worker w2]\nareas = cyber\n");
+    cr_assert_eq(cfg->nworkers, 2);
+    cr_assert(config_worker_serves(config_worker(cfg, "w1"), "press"));
+    cr_assert(config_worker_serves(config_worker(cfg, "w1"), "cyber"));
+    cr_assert_not(config_worker_serves(config_worker(cfg, "w2"), "press"));
+    cr_assert_not(config_worker_serves(config_worker(cfg, "w3"), "press"));
+    config_destroy(&cfg);
+
+    s_fails("[area press]\n[worker w1]\nareas = press, postal\n", 3, "worker.w1.areas");
+    s_fails("[area press]\n[worker w1]\nareas = Press\n", 3, "worker.w1.areas");
+    s_fails("[area press]\n[worker w1]\n", 2, "worker.w1.areas");
+    s_fails("[area press]\n[worker w1]\nareas = press\n[worker w1]\n", 4, "[worker w1]");
+    s_fails("[area press]\n[worker a:b]\nareas = press\n", 2, "[worker a:b]");
+    s_fails("[area press]\n[worker]\n", 2, "[worker]");
+    s_fails("[area press]\n[worker w1]\nareas = press\nallow = x\n", 4, "worker.w1.allow");
+}
+
+Test(config_security, spawned_workers_need_a_key_that_may_serve_them)
+{
+    s_fails("[security]\nworkers_curve = on\n[area press]\n", 0, "security.worker_secret_key");
+    s_fails("[security]\nworkers_curve = on\nworker_secret_key = keys/w/local.key_secret\n"
+            "[area press]\n[area cyber]\n[worker local]\nareas = press\n",
+            3, "security.worker_secret_key");
+    s_fails("[security]\nworkers_curve = on\nworker_secret_key = keys/w/local.key_secret\n"
+            "[area press]\n",
+            3, "security.worker_secret_key");
+    struct mandated_config *cfg =
+        s_loads("[security]\nworkers_curve = on\nworker_secret_key = keys/w/local.key_secret\n"
+                "[area press]\n[area cyber]\nspawn = no\n[worker local]\nareas = press\n");
+    config_destroy(&cfg);
+}
+
+Test(config_security, keys_are_read_and_checked)
+{
+    char dir[256], path[400], text[2048];
+    struct config_error err;
+    struct mandated_config *cfg;
+    cr_assert_eq(harness_mkdtemp(dir, sizeof dir, "config-keys"), 0);
+    snprintf(path, sizeof path, "%s/sources", dir);
+    cr_assert_eq(mkdir(path, 0755), 0);
+    cr_assert_eq(curve_cert_generate(dir, "server", NULL, &err), 0);
+    cr_assert_eq(curve_cert_generate(path, "soc", NULL, &err), 0);
+    snprintf(text, sizeof text,
+             "[security]\ncurve = on\nserver_secret_key = %s/server.key_secret\n"
+             "sources_dir = %s/sources\n[area a]\n",
+             dir, dir);
+    cfg = s_loads(text);
+    cr_assert_not(cfg->keys.loaded, "loading the config does not read the secret");
+    cr_assert_eq(config_load_keys(cfg, &err), 0, "%s", err.message);
+    cr_assert(cfg->keys.loaded);
+    /* The secret pair in sources_dir is no public key: only soc.key counts. */
+    cr_assert_eq(cfg->keys.sources->n, 1);
+    cr_assert_not_null(keyring_find_name(cfg->keys.sources, "soc"));
+    cr_assert_null(cfg->keys.workers, "workers_curve is off");
+
+    /* A second name for the same key is refused, naming the file. */
+    char a[500], b[500];
+    snprintf(a, sizeof a, "%s/sources/soc.key", dir);
+    snprintf(b, sizeof b, "%s/sources/soc2.key", dir);
+    char *body = harness_read_file(a);
+    FILE *f = fopen(b, "w");
+    fputs(body, f);
+    fclose(f);
+    free(body);
+    cr_assert_eq(config_load_keys(cfg, &err), -EINVAL);
+    cr_assert(strstr(err.file, "soc2.key") && strcmp(err.key, "public-key") == 0, "%s: %s",
+              err.file, err.message);
+    cr_assert(cfg->keys.loaded, "a failed load keeps the keys there were");
+    unlink(b);
+    /* A file name that cannot be a source. */
+    snprintf(b, sizeof b, "%s/sources/bad name.key", dir);
+    f = fopen(b, "w");
+    fputs("curve\n", f);
+    fclose(f);
+    cr_assert_eq(config_load_keys(cfg, &err), -EINVAL);
+    cr_assert(strstr(err.file, "bad name.key"), "%s", err.file);
+    unlink(b);
+    /* A secret group may read. */
+    snprintf(b, sizeof b, "%s/server.key_secret", dir);
+    cr_assert_eq(chmod(b, 0644), 0);
+    cr_assert_eq(config_load_keys(cfg, &err), -EPERM);
+    cr_assert_str_eq(err.file, b);
+    /* A key directory that is not there. */
+    cr_assert_eq(chmod(b, 0600), 0);
+    snprintf(a, sizeof a, "%s/sources", dir);
+    harness_rm_rf(a);
+    cr_assert_eq(config_load_keys(cfg, &err), -ENOENT);
+    cr_assert_str_eq(err.file, a);
+    config_destroy(&cfg);
+    harness_rm_rf(dir);
+}
