@@ -3,6 +3,7 @@
  * required, so that a system's classification is never guessed.
  */
 #include <errno.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,6 +165,7 @@ s_load_text(const char *text, size_t len, const char *name, struct asset_registr
 {
     struct asset_registry *reg = xcalloc(1, sizeof *reg);
     reg->path = xstrdup(name);
+    crypto_generichash(reg->digest, sizeof reg->digest, (const unsigned char *)text, len, NULL, 0);
     struct parse p = {.reg = reg};
     int rc = ini_file_parse(text, len, name, &s_ops, &p, err);
     for (size_t i = 0; rc == 0 && i < reg->nassets; i++)

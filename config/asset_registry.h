@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "config/ini_file.h"
 
@@ -25,6 +26,7 @@ struct asset_registry {
     char *path;
     struct asset *assets; /* sorted by name */
     size_t nassets;
+    uint8_t digest[32]; /* BLAKE2b-256 of the text loaded: a reload compares it */
 };
 
 /* path NULL or "": the compiled-in example. 0, or -errno / -EINVAL with *err. */

@@ -5,6 +5,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,12 +25,14 @@ enum day_kind { DAY_DEFAULT, DAY_REST, DAY_WORK };
 struct year {
     int year;
     char *decision;
-    unsigned char kind[366]; /* by day of year, from 0 */
+    unsigned char kind[366];             /* by day of year, from 0 */
+    uint8_t digest[CALENDAR_DIGEST_LEN]; /* of its file's text */
 };
 
 struct calendar {
     struct year *years; /* sorted by year */
     size_t nyears;
+    uint8_t digest[CALENDAR_DIGEST_LEN]; /* over the years' digests, in year order */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -197,6 +200,7 @@ s_parse_year(const char *text, size_t len, const char *name, int file_year, stru
 {
     struct parse p = {.y = ret, .file_year = file_year};
     memset(ret, 0, sizeof *ret);
+    crypto_generichash(ret->digest, sizeof ret->digest, (const unsigned char *)text, len, NULL, 0);
     int rc = ini_file_parse(text, len, name, &s_ops, &p, err);
     if (rc == 0 && !p.seen_year) {
         config_error_set(err, name, 0, "", "no [year YYYY] section");
@@ -234,6 +238,17 @@ s_put_year(struct calendar *cal, struct year *y)
     cal->years[cal->nyears++] = *y;
 }
 
+/* Once the years are final and sorted. */
+static void
+s_digest(struct calendar *cal)
+{
+    crypto_generichash_state st;
+    crypto_generichash_init(&st, NULL, 0, sizeof cal->digest);
+    for (size_t i = 0; i < cal->nyears; i++)
+        crypto_generichash_update(&st, cal->years[i].digest, sizeof cal->years[i].digest);
+    crypto_generichash_final(&st, cal->digest, sizeof cal->digest);
+}
+
 static struct calendar *
 s_new(void)
 {
@@ -265,6 +280,7 @@ calendar_load_string(const char *text, const char *name, struct calendar **ret,
         return rc;
     struct calendar *cal = s_new();
     s_put_year(cal, &y);
+    s_digest(cal);
     *ret = cal;
     return 0;
 }
@@ -329,6 +345,7 @@ calendar_load(const char *dir, struct calendar **ret, struct config_error *err)
     }
     if (cal->nyears) /* qsort's base may not be NULL, even for no element */
         qsort(cal->years, cal->nyears, sizeof *cal->years, s_year_cmp);
+    s_digest(cal);
     *ret = cal;
     return 0;
 }
@@ -343,6 +360,12 @@ s_year(const struct calendar *cal, int year)
         if (cal->years[i].year == year)
             return &cal->years[i];
     return NULL;
+}
+
+const uint8_t *
+calendar_digest(const struct calendar *cal)
+{
+    return cal->digest;
 }
 
 bool

@@ -22,6 +22,7 @@
 
 #define CALENDAR_UTC_OFFSET_MS (7 * 3600 * 1000LL)
 #define CALENDAR_DAY_MS        (86400 * 1000LL)
+#define CALENDAR_DIGEST_LEN    32
 
 struct calendar;
 
@@ -35,6 +36,14 @@ int calendar_load(const char *dir, struct calendar **ret, struct config_error *e
 int calendar_load_string(const char *text, const char *name, struct calendar **ret,
                          struct config_error *err);
 void calendar_destroy(struct calendar **cal_p);
+
+/*
+ * BLAKE2b-256 (CALENDAR_DIGEST_LEN bytes) over the text of each year in
+ * effect, in year order: a reload compares it. A shipped year that a file
+ * replaces no longer counts, and neither do the directory's listing order
+ * or file names.
+ */
+const uint8_t *calendar_digest(const struct calendar *cal);
 
 /* Whether a file covers the year. */
 bool calendar_has_year(const struct calendar *cal, int year);

@@ -12,6 +12,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -626,6 +627,7 @@ s_load_text(const char *text, size_t len, const char *name, struct catalogue **r
         err = &local;
     struct catalogue *cat = xcalloc(1, sizeof *cat);
     cat->path = xstrdup(name);
+    crypto_generichash(cat->digest, sizeof cat->digest, (const unsigned char *)text, len, NULL, 0);
     struct parse p = {.cat = cat};
     bool failed = ini_file_parse(text, len, name, &s_ops, &p, err) < 0;
     if (!failed)

@@ -91,6 +91,7 @@ struct catalogue {
     char *path;                   /* what it was loaded from */
     struct catalogue_type *types; /* sorted by name */
     size_t ntypes;
+    uint8_t digest[32]; /* BLAKE2b-256 of the text loaded: a reload compares it */
 };
 
 /* Returns 0, or -errno / -EINVAL with *err naming the file, line and key. */
