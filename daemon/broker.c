@@ -239,7 +239,7 @@ s_reload(struct broker *b)
     ingress_reconfigure(b->ingress, next);
     delivery_reconfigure(b->delivery, next);
     deadline_scan_reconfigure(b->deadlines, next);
-    /* RECONFIGURE_SUPERVISOR */
+    supervisor_reconfigure(b->supervisor, next);
 
     op = journal_begin(b->records, AUDIT_KIND_RELOADED, &pk);
     unsigned n = audit_pack_reloaded_config(&pk, next->path);

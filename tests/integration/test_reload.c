@@ -366,3 +366,27 @@ Test(reload, tells_systemd, .timeout = 30)
     cr_assert_eq(harness_stop(h, 10000), 0);
     harness_destroy(&h);
 }
+
+/* Spawned workers follow the areas: a new area's start, a removed one's stop. */
+Test(reload, spawned_workers_follow_the_areas, .timeout = 60)
+{
+    struct harness *h = harness_new(NULL, NULL);
+    s_write_config(h, AREAS);
+    cr_assert_eq(harness_start(h, 10000), 0, "%s", harness_daemon_log(h));
+    s_write_config(h, AREAS "[area rf]\ntypes = rf.*\nspawn = yes\nworkers = 1\n");
+    s_hup(h, "reloaded");
+    cr_assert(log_inspect_wait_kind(harness_state_dir(h), "worker_joined", "rf", 1, 15000),
+              "no rf worker was started:\n%s", harness_daemon_log(h));
+    void *s = harness_dealer(h);
+    cr_assert_str_eq(s_publish(s, "rf.interference_report", "agency", 1), "ACK");
+    cr_assert(log_inspect_wait_kind(harness_state_dir(h), "completed", "rf", 1, 15000), "%s",
+              harness_daemon_log(h));
+    s_write_config(h, AREAS);
+    s_hup(h, "reloaded");
+    cr_assert(log_inspect_wait_kind(harness_state_dir(h), "worker_lost", "rf", 1, 15000), "%s",
+              harness_daemon_log(h));
+    zmq_close(s);
+    cr_assert_eq(harness_stop(h, 10000), 0);
+    s_assert_gapless(h);
+    harness_destroy(&h);
+}
