@@ -9,14 +9,26 @@
                                          that its deadlines fall due around now
   day.py summarise < tail.jsonl          what happened, from
                                          `mandatectl tail --json --from 1`
+  day.py publish FILE [--endpoint E] [--key NAME.key_secret --server-key server.key]
+                                         publishes FILE's events over MEP/1
+                                         as an agency's own program would:
+                                         pyzmq and msgpack, a DEALER socket,
+                                         CURVE with the keys given (the
+                                         ZeroMQ certificate files that
+                                         `mandatectl keygen` and pyzmq's
+                                         zmq.auth.create_certificates write)
 
-Only the standard library: it runs wherever python3 does.
+generate, shift and summarise need only the standard library; publish needs
+pyzmq and msgpack (Debian: python3-zmq python3-msgpack).
 """
+import argparse
 import json
+import os
 import random
 import sys
 from collections import Counter, defaultdict
 from datetime import date, datetime, timedelta, timezone
+import time
 
 ICT = timezone(timedelta(hours=7))
 DAY = datetime(2026, 6, 1, tzinfo=ICT)  # a Monday
@@ -319,7 +331,116 @@ def summarise(inp, out):
         w("  %s\n" % r)
 
 
+def new_id():
+    """A UUIDv7 (RFC 9562): 48 bits of Unix ms, then random bits."""
+    raw = bytearray(int(time.time() * MS).to_bytes(6, "big") + os.urandom(10))
+    raw[6] = 0x70 | (raw[6] & 0x0F)
+    raw[8] = 0x80 | (raw[8] & 0x3F)
+    return bytes(raw)
+
+
+def envelope(line):
+    """The MEP/1 envelope of one line of day.jsonl (the mandatectl publish format)."""
+    env = {"v": 1, "id": bytes.fromhex(line["id"].replace("-", "")) if "id" in line else new_id(),
+           "type": line["type"], "source": line["source"],
+           "time": line.get("time", int(time.time() * MS)), "data": line.get("data", {})}
+    if "corr" in line:
+        env["corr"] = bytes.fromhex(line["corr"].replace("-", ""))
+    if "subject" in line:
+        env["subject"] = line["subject"]
+    return env
+
+
+def publish(argv, out):
+    """Publishes every line of a file, up to `window` in flight, each resent
+    with the same bytes until answered (the broker deduplicates by id)."""
+    import msgpack
+    import zmq
+    import zmq.auth
+
+    p = argparse.ArgumentParser(prog="day.py publish")
+    p.add_argument("file")
+    p.add_argument("--endpoint", default="tcp://127.0.0.1:7400", help="the broker's ingress")
+    p.add_argument("--key", help="CURVE: this publisher's NAME.key_secret (mode 0600)")
+    p.add_argument("--server-key", help="CURVE: the broker's public key file")
+    p.add_argument("--window", type=int, default=64)
+    p.add_argument("--timeout-ms", type=int, default=2000)
+    p.add_argument("--retries", type=int, default=5)
+    args = p.parse_args(argv)
+    if bool(args.key) != bool(args.server_key):
+        p.print_usage(sys.stderr)
+        sys.stderr.write("day.py publish: --key and --server-key go together\n")
+        return 64
+
+    ctx = zmq.Context.instance()
+    sock = ctx.socket(zmq.DEALER)
+    sock.linger = 0
+    if args.key:
+        try:
+            opt = "--key"
+            public, secret = zmq.auth.load_certificate(args.key)
+            opt = "--server-key"
+            server, _ = zmq.auth.load_certificate(args.server_key)
+        except (OSError, ValueError) as e:
+            sys.stderr.write("day.py: %s: %s\n" % (opt, e))
+            return 78
+        if secret is None:
+            sys.stderr.write("day.py: --key %s: no secret key (give NAME.key_secret)\n" % args.key)
+            return 78
+        if os.stat(args.key).st_mode & 0o077:
+            sys.stderr.write("day.py: --key %s: readable by group or others (chmod 600 it)\n"
+                             % args.key)
+            return 78
+        sock.curve_publickey, sock.curve_secretkey, sock.curve_serverkey = public, secret, server
+    sock.connect(args.endpoint)
+
+    with open(args.file, encoding="utf-8") as f:
+        todo = [msgpack.packb(envelope(json.loads(l)), use_bin_type=True) for l in f if l.strip()]
+    inflight = {}  # id -> [body, sent_at, tries]
+    acked = nacked = lost = 0
+    nxt = 0
+    while nxt < len(todo) or inflight:
+        while nxt < len(todo) and len(inflight) < args.window:
+            body = todo[nxt]
+            nxt += 1
+            eid = msgpack.unpackb(body, raw=False)["id"]
+            sock.send_multipart([b"MEP1", b"PUB", body])
+            inflight[eid] = [body, time.monotonic(), 0]
+        if sock.poll(100):
+            frames = sock.recv_multipart()
+            if len(frames) != 3 or frames[0] != b"MEP1":
+                continue
+            reply = msgpack.unpackb(frames[2], raw=False)
+            eid = reply.get("id")
+            if eid not in inflight:
+                continue  # a late answer to a resend
+            del inflight[eid]
+            if frames[1] == b"ACK":
+                acked += 1
+                out.write("%d %s%s\n" % (reply["seq"], eid.hex(), " dup" if reply["dup"] else ""))
+            else:
+                nacked += 1
+                sys.stderr.write("day.py: NACK %s: %s (id %s)\n"
+                                 % (reply["code"], reply["reason"], eid.hex()))
+        now = time.monotonic()
+        for eid, entry in list(inflight.items()):
+            if now - entry[1] < args.timeout_ms / 1000:
+                continue
+            if entry[2] >= args.retries:
+                del inflight[eid]
+                lost += 1
+                sys.stderr.write("day.py: no answer for %s\n" % eid.hex())
+                continue
+            sock.send_multipart([b"MEP1", b"PUB", entry[0]])
+            entry[1], entry[2] = now, entry[2] + 1
+    sock.close()
+    sys.stderr.write("day.py: %d acknowledged, %d refused, %d unanswered\n" % (acked, nacked, lost))
+    return 69 if lost and not (acked or nacked) else (1 if nacked or lost else 0)
+
+
 def main(argv):
+    if len(argv) >= 3 and argv[1] == "publish":
+        return publish(argv[2:], sys.stdout)
     if len(argv) == 2 and argv[1] == "generate":
         generate(sys.stdout)
     elif len(argv) == 3 and argv[1] == "shift":

@@ -39,7 +39,7 @@ static const struct {
     {"publish",
      "  publish --type T --source S [--data JSON | FILE.jsonl | -] [--id ID]\n"
      "          [--corr ID] [--subject S] [--time MS] [--window N] [--timeout MS]\n"
-     "          [--retries N]\n"
+     "          [--retries N] [--key FILE --server-key FILE]\n"
      "      Publish events and wait for their ACKs. --data gives one event's data\n"
      "      (a JSON object; without --data or FILE: {}). FILE.jsonl or - (stdin)\n"
      "      gives one event per line: either the data object itself, or an object\n"
@@ -48,10 +48,17 @@ static const struct {
      "      are skipped. IDs are 32 hex digits or a UUID; new UUIDv7 ids unless given.\n"
      "      Prints \"SEQ ID\" (\" dup\" for a resent id) per event in input order;\n"
      "      NACKs go to stderr with their line. Exit 0 all ACKed, 1 a NACK,\n"
-     "      65 bad input, 69 the broker never answered.\n"
+     "      65 bad input, 69 the broker never answered, 78 a config or key file\n"
+     "      that cannot be used.\n"
      "      --window N     events in flight (default 64)\n"
      "      --timeout MS   resend the same bytes after MS without reply (2000)\n"
-     "      --retries N    resends before giving up on an event (5)\n"},
+     "      --retries N    resends before giving up on an event (5)\n"
+     "      --key FILE     CURVE: this publisher's key pair, NAME.key_secret (0600)\n"
+     "      --server-key FILE\n"
+     "                     CURVE: the broker's public key, NAME.key. Both or neither;\n"
+     "                     without them, when the config is read (without --endpoint,\n"
+     "                     or with -c) and says curve = on: its client_secret_key\n"
+     "                     and server_public_key\n"},
     {"tail", "  tail [-f] [--from SEQ | --last N] [--kind K] [--type GLOB] [--area A] [--json]\n"
              "      Print audit records (default: the last 20) from the log, read-only.\n"
              "      -f, --follow   keep printing new records until interrupted\n"

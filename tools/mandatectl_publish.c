@@ -6,10 +6,17 @@
  * A regular file is read twice: first every line is checked, so a bad line
  * 900 refuses the whole file before event 1 is sent; stdin is read once and
  * stops at the first bad line (events already sent are still waited for).
+ *
+ * CURVE: --key and --server-key name the publisher's pair and the broker's
+ * public key; without them, a config that is read and says curve = on gives
+ * client_secret_key and server_public_key. The keys are loaded, and so
+ * checked, before connecting: a key that cannot be used is a config error
+ * naming its file, not a broker that never answers.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -19,6 +26,7 @@
 #include <jansson.h>
 
 #include "common/clock.h"
+#include "config/curve_cert.h"
 #include "tools/json_msgpack.h"
 #include "tools/mandate_client.h"
 #include "tools/mandatectl.h"
@@ -37,6 +45,8 @@ enum {
     OPT_WINDOW,
     OPT_TIMEOUT,
     OPT_RETRIES,
+    OPT_KEY,
+    OPT_SERVER_KEY,
 };
 
 /* One event's outcome, kept until every event before it has been printed. */
@@ -74,6 +84,13 @@ struct pub {
     uint64_t next_ordinal, next_print;
     uint64_t acks, nacks, timeouts;
     msgpack_sbuffer data;
+};
+
+/* The publisher's pair and the broker's key, for libmandate's curve options. */
+struct pub_keys {
+    bool on;
+    struct curve_cert pair;   /* with its secret */
+    struct curve_cert server; /* its public key */
 };
 
 /* ---- results, in input order ---- */
@@ -297,6 +314,53 @@ s_send(struct pub *p, const struct event_spec *ev, unsigned long line)
     return 0;
 }
 
+/* ---- keys ---- */
+
+/*
+ * Loads the keys named by --key / --server-key (key_path set), else by a
+ * config that was read and has curve = on. Returns 0, or EX_CONFIG after
+ * naming the file that cannot be used and what named it.
+ */
+static int
+s_load_keys(const struct mandated_config *cfg, const char *key_path, const char *server_path,
+            struct pub_keys *ret)
+{
+    const char *key_from = "--key", *server_from = "--server-key";
+    struct config_error err;
+    char msg[1024];
+
+    ret->on = false;
+    if (!key_path) {
+        if (!cfg || !cfg->security.curve)
+            return 0;
+        if (!cfg->security.client_secret_key[0]) {
+            fprintf(stderr,
+                    "%s: %s: %s: security.client_secret_key: the broker has curve = on, so "
+                    "publishing needs a key pair: set it, or give --key FILE and --server-key "
+                    "FILE\n",
+                    CTL_PROG, CMD, cfg->path);
+            return EX_CONFIG;
+        }
+        key_path = cfg->security.client_secret_key;
+        server_path = cfg->security.server_public_key;
+        key_from = "security.client_secret_key";
+        server_from = "security.server_public_key";
+    }
+    if (curve_cert_load(key_path, true, &ret->pair, &err) < 0) {
+        config_error_format(&err, msg, sizeof(msg));
+        fprintf(stderr, "%s: %s: %s: %s\n", CTL_PROG, CMD, key_from, msg);
+        return EX_CONFIG;
+    }
+    if (curve_cert_load(server_path, false, &ret->server, &err) < 0) {
+        curve_cert_clear(&ret->pair);
+        config_error_format(&err, msg, sizeof(msg));
+        fprintf(stderr, "%s: %s: %s: %s\n", CTL_PROG, CMD, server_from, msg);
+        return EX_CONFIG;
+    }
+    ret->on = true;
+    return 0;
+}
+
 /* ---- input ---- */
 
 static void
@@ -438,13 +502,16 @@ ctl_publish(struct ctl *ctl, int argc, char **argv)
         {"window", required_argument, NULL, OPT_WINDOW},
         {"timeout", required_argument, NULL, OPT_TIMEOUT},
         {"retries", required_argument, NULL, OPT_RETRIES},
+        {"key", required_argument, NULL, OPT_KEY},
+        {"server-key", required_argument, NULL, OPT_SERVER_KEY},
         {NULL, 0, NULL, 0},
     };
     struct mandate_client_options copts;
     struct mandate_client_stats stats;
     struct pub p = {0};
+    struct pub_keys keys = {0};
     uint64_t v;
-    const char *endpoint;
+    const char *endpoint, *key_path = NULL, *server_key_path = NULL;
     FILE *in = NULL;
     int opt, rc;
 
@@ -503,10 +570,20 @@ ctl_publish(struct ctl *ctl, int argc, char **argv)
                 return rc;
             copts.max_resends = (unsigned)v;
             break;
+        case OPT_KEY:
+            key_path = optarg;
+            break;
+        case OPT_SERVER_KEY:
+            server_key_path = optarg;
+            break;
         default:
             return ctl_bad_option(CMD);
         }
     }
+    if (!key_path != !server_key_path)
+        return ctl_usage_error(
+            CMD, "%s needs %s too: the key pair and the broker's key go together",
+            key_path ? "--key" : "--server-key", key_path ? "--server-key" : "--key");
     if (optind + 1 < argc)
         return ctl_usage_error(CMD, "one input at most, not '%s' and '%s'", argv[optind],
                                argv[optind + 1]);
@@ -560,6 +637,15 @@ ctl_publish(struct ctl *ctl, int argc, char **argv)
     rc = ctl_endpoint(ctl, &endpoint);
     if (rc != 0)
         goto out;
+    /* ctl->cfg is read unless --endpoint answered without -c. */
+    rc = s_load_keys(ctl->cfg, key_path, server_key_path, &keys);
+    if (rc != 0)
+        goto out;
+    if (keys.on) {
+        copts.curve_server_key = keys.server.public_z85;
+        copts.curve_public_key = keys.pair.public_z85;
+        copts.curve_secret_key = keys.pair.secret_z85;
+    }
     copts.on_reply = s_on_reply;
     copts.cb_arg = &p;
     p.ring_size = copts.window * 4 < 1024 ? 1024 : copts.window * 4;
@@ -597,6 +683,7 @@ ctl_publish(struct ctl *ctl, int argc, char **argv)
 
 out:
     mandate_client_destroy(&p.client);
+    curve_cert_clear(&keys.pair);
     if (in && in != stdin)
         fclose(in);
     free(p.ring);

@@ -1,11 +1,14 @@
 /*
  * mandate-worker: serves one area for the broker over MDP/0.1. Reads the
  * same config as the daemon, finds the area and its handler, and runs the
- * worker loop in the foreground until SIGTERM.
+ * worker loop in the foreground until SIGTERM. With --key and --server-key
+ * (or [security] workers_curve = on and the config's worker_secret_key and
+ * server_public_key) it connects with CURVE.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +17,7 @@
 #include <sodium.h>
 
 #include "config/config.h"
+#include "config/curve_cert.h"
 #include "common/log.h"
 #include "proto/mdp.h"
 #include "proto/text.h"
@@ -25,17 +29,78 @@ s_usage(FILE *out)
 {
     fprintf(out,
             "usage: mandate-worker --area NAME [-c FILE] [--endpoint E] [--credit N]\n"
-            "                      [-v]... [-q] [-h] [-V]\n"
+            "                      [--key FILE --server-key FILE] [-v]... [-q] [-h] [-V]\n"
             "  -a, --area NAME      the area to serve (an [area NAME] of the config)\n"
             "  -c, --config FILE    configuration (default: config/mandated.conf,\n"
             "                       else /etc/mandated/mandated.conf, else built in)\n"
             "  -e, --endpoint E     the broker's endpoint (default: [broker] workers)\n"
             "  -n, --credit N       requests in flight, 1..%d (default: the area's credit)\n"
+            "      --key FILE       CURVE: this worker's key pair, NAME.key_secret (0600)\n"
+            "      --server-key FILE\n"
+            "                       CURVE: the broker's public key, NAME.key. Both or\n"
+            "                       neither; without them and with [security]\n"
+            "                       workers_curve = on: worker_secret_key and\n"
+            "                       server_public_key of the config\n"
             "  -v, --verbose        more logging (repeatable)\n"
             "  -q, --quiet          warnings and errors only\n"
             "  -h, --help           this text\n"
             "  -V, --version        print the version\n",
             MDP_CREDIT_MAX);
+}
+
+enum { OPT_KEY = 0x100, OPT_SERVER_KEY };
+
+/* The key pair and the broker's key, for worker_options. */
+struct worker_keys {
+    bool on;
+    struct curve_cert pair;   /* with its secret */
+    struct curve_cert server; /* its public key */
+};
+
+/*
+ * Loads the keys named by --key / --server-key, else by the config when
+ * workers_curve = on. Returns 0, or EX_CONFIG after saying which file (and
+ * which option or key named it) cannot be used.
+ */
+static int
+s_load_keys(const struct mandated_config *cfg, const char *key_path, const char *server_path,
+            struct worker_keys *ret)
+{
+    const char *key_from = "--key", *server_from = "--server-key";
+    struct config_error cerr;
+    char msg[1024];
+
+    ret->on = false;
+    if (!key_path) {
+        if (!cfg->security.workers_curve)
+            return 0;
+        if (!cfg->security.worker_secret_key[0]) {
+            fprintf(stderr,
+                    "mandate-worker: %s: security.worker_secret_key: workers_curve = on but no "
+                    "key pair is named: set it, or give --key and --server-key\n",
+                    cfg->path);
+            return EX_CONFIG;
+        }
+        key_path = cfg->security.worker_secret_key;
+        server_path = cfg->security.server_public_key;
+        key_from = "security.worker_secret_key";
+        server_from = "security.server_public_key";
+    }
+    if (curve_cert_load(key_path, true, &ret->pair, &cerr) < 0) {
+        config_error_format(&cerr, msg, sizeof msg);
+        fprintf(stderr, "mandate-worker: %s: %s\n", key_from, msg);
+        return EX_CONFIG;
+    }
+    if (curve_cert_load(server_path, false, &ret->server, &cerr) < 0) {
+        curve_cert_clear(&ret->pair);
+        config_error_format(&cerr, msg, sizeof msg);
+        fprintf(stderr, "mandate-worker: %s: %s\n", server_from, msg);
+        return EX_CONFIG;
+    }
+    log_info("CURVE: key %s (%s), broker %s (%s)", key_path, ret->pair.public_z85, server_path,
+             ret->server.public_z85);
+    ret->on = true;
+    return 0;
 }
 
 int
@@ -45,12 +110,16 @@ main(int argc, char **argv)
                                             {"config", required_argument, NULL, 'c'},
                                             {"endpoint", required_argument, NULL, 'e'},
                                             {"credit", required_argument, NULL, 'n'},
+                                            {"key", required_argument, NULL, OPT_KEY},
+                                            {"server-key", required_argument, NULL, OPT_SERVER_KEY},
                                             {"verbose", no_argument, NULL, 'v'},
                                             {"quiet", no_argument, NULL, 'q'},
                                             {"help", no_argument, NULL, 'h'},
                                             {"version", no_argument, NULL, 'V'},
                                             {NULL, 0, NULL, 0}};
     const char *config_path = NULL, *area_name = NULL, *endpoint = NULL;
+    const char *key_path = NULL, *server_key_path = NULL;
+    struct worker_keys keys = {0};
     int verbosity = 0, opt, rc;
     uint64_t credit = 0;
     struct mandated_config *cfg = NULL;
@@ -77,6 +146,12 @@ main(int argc, char **argv)
                 return EX_USAGE;
             }
             break;
+        case OPT_KEY:
+            key_path = optarg;
+            break;
+        case OPT_SERVER_KEY:
+            server_key_path = optarg;
+            break;
         case 'v':
             verbosity++;
             break;
@@ -101,6 +176,14 @@ main(int argc, char **argv)
     }
     if (!area_name) {
         fprintf(stderr, "mandate-worker: --area NAME is required\n");
+        s_usage(stderr);
+        return EX_USAGE;
+    }
+    if (!key_path != !server_key_path) {
+        fprintf(stderr,
+                "mandate-worker: %s needs %s too: the key pair and the broker's key go "
+                "together\n",
+                key_path ? "--key" : "--server-key", key_path ? "--server-key" : "--key");
         s_usage(stderr);
         return EX_USAGE;
     }
@@ -132,6 +215,10 @@ main(int argc, char **argv)
     if (!endpoint)
         endpoint = cfg->broker.workers;
     log_info("config: %s; area %s (%s)", cfg->path, area->name, area->unit);
+    if ((rc = s_load_keys(cfg, key_path, server_key_path, &keys)) != 0) {
+        config_destroy(&cfg);
+        return rc;
+    }
 
     const struct worker_options wopt = {
         .cfg = cfg,
@@ -139,16 +226,21 @@ main(int argc, char **argv)
         .endpoint = endpoint,
         .credit = (unsigned)credit,
         .handler = handler,
+        .curve_server_key = keys.on ? keys.server.public_z85 : NULL,
+        .curve_public_key = keys.on ? keys.pair.public_z85 : NULL,
+        .curve_secret_key = keys.on ? keys.pair.secret_z85 : NULL,
     };
     w = worker_new(&wopt);
     if (!w) {
+        curve_cert_clear(&keys.pair);
         config_destroy(&cfg);
         return EX_OSERR;
     }
     rc = worker_run(w);
     worker_destroy(&w); /* and with it the handler's state */
+    curve_cert_clear(&keys.pair);
     config_destroy(&cfg);
     if (rc == -EINVAL)
-        return EX_CONFIG; /* the endpoint: a config error */
+        return EX_CONFIG; /* the endpoint or the keys: a config error */
     return rc < 0 ? EX_UNAVAILABLE : EX_OK;
 }

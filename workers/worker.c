@@ -17,6 +17,10 @@
  * connection has a fresh routing id AREA-PID-N, so the broker never
  * mistakes a new connection for the old one.
  *
+ * With keys in its options, every connection is CURVE (RFC 26): the
+ * broker's ZAP handler admits the key, and the worker learns of a refusal
+ * only as silence, which reconnects as above.
+ *
  * SIGTERM / SIGINT drain: keep serving until no request has arrived for
  * S_DRAIN_QUIET_MS (or S_DRAIN_MAX_MS have passed in all), then DISCONNECT
  * and close with a linger so the last replies reach the broker.
@@ -135,6 +139,35 @@ s_close(struct worker *w, int linger_ms)
     w->sock = NULL;
 }
 
+/*
+ * CURVE on a fresh socket, before it connects: a socket connected without
+ * its keys would start a plain handshake that the broker refuses. EINVAL
+ * (a key that is not Z85, or a libzmq built without CURVE) is a config error.
+ */
+static int
+s_set_curve(struct worker *w)
+{
+    const struct {
+        int option;
+        const char *name, *key;
+    } keys[] = {
+        {ZMQ_CURVE_SERVERKEY, "server key", w->opt.curve_server_key},
+        {ZMQ_CURVE_PUBLICKEY, "public key", w->opt.curve_public_key},
+        {ZMQ_CURVE_SECRETKEY, "secret key", w->opt.curve_secret_key},
+    };
+
+    if (!w->opt.curve_server_key)
+        return 0;
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+        if (!keys[i].key ||
+            zmq_setsockopt(w->sock, keys[i].option, keys[i].key, strlen(keys[i].key)) < 0) {
+            log_err("CURVE %s: %s", keys[i].name,
+                    keys[i].key ? zmq_strerror(errno) : "missing (all three keys or none)");
+            return -EINVAL;
+        }
+    return 0;
+}
+
 /* Opens a new connection and says READY. */
 static int
 s_connect(struct worker *w)
@@ -152,6 +185,10 @@ s_connect(struct worker *w)
     n = snprintf(id, sizeof(id), "%s-%ld-%u", w->opt.area->name, (long)getpid(), w->connections);
     zmq_setsockopt(w->sock, ZMQ_ROUTING_ID, id, (size_t)n);
     zmq_setsockopt(w->sock, ZMQ_LINGER, &linger, sizeof(linger));
+    if (s_set_curve(w) < 0) {
+        s_close(w, 0);
+        return -EINVAL;
+    }
     if (zmq_connect(w->sock, w->opt.endpoint) < 0) {
         int e = errno;
 
@@ -169,7 +206,8 @@ s_connect(struct worker *w)
     w->heard = false;
     w->last_recv = (int64_t)monotonic_ms();
     s_send(w, f, 5);
-    log_info("connected to %s as %s, credit %u", w->opt.endpoint, id, w->opt.credit);
+    log_info("connected to %s as %s, credit %u%s", w->opt.endpoint, id, w->opt.credit,
+             w->opt.curve_server_key ? ", CURVE" : "");
     return 0;
 }
 

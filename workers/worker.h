@@ -19,6 +19,14 @@ struct worker_options {
     const char *endpoint;                /* the broker's [broker] workers endpoint */
     unsigned credit;                     /* 1..MDP_CREDIT_MAX */
     const struct handler_entry *handler; /* the area's; borrowed */
+    /*
+     * CURVE (RFC 26), optional: the broker's public key and this worker's
+     * key pair, each 40 Z85 characters, borrowed for the worker's life. All
+     * three or none; set on every new connection before it connects.
+     */
+    const char *curve_server_key;
+    const char *curve_public_key;
+    const char *curve_secret_key;
 };
 
 /*
@@ -29,8 +37,8 @@ struct worker_options {
 struct worker *worker_new(const struct worker_options *opt);
 /*
  * Serves until SIGTERM / SIGINT, then drains. Returns 0 after a clean
- * drain, -EINVAL if the endpoint is unusable, another -errno on a socket
- * failure (logged).
+ * drain, -EINVAL if the endpoint or the CURVE keys are unusable, another
+ * -errno on a socket failure (logged).
  */
 int worker_run(struct worker *w);
 void worker_destroy(struct worker **w_p);

@@ -16,9 +16,9 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "tests/support/netns.h"
 
 #define S_IP_TIMEOUT_MS 10000
@@ -50,26 +50,17 @@ s_ip_path(void)
     return NULL;
 }
 
-static int64_t
-s_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Reads the child's output into out (cut short) until EOF or the deadline. */
 static void
-s_read_output(int fd, char *out, size_t size, int64_t deadline)
+s_read_output(int fd, char *out, size_t size, uint64_t deadline)
 {
     size_t len = strlen(out);
     char buf[512];
 
     for (;;) {
-        int64_t left = deadline - s_now_ms();
+        uint64_t now = monotonic_ms();
         struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+        if (now >= deadline || poll(&p, 1, (int)(deadline - now)) <= 0)
             return;
         ssize_t n = read(fd, buf, sizeof buf);
         if (n <= 0)
@@ -132,10 +123,10 @@ s_ip(struct netns_lab *lab, ...)
         _exit(127);
     }
     close(pipefd[1]);
-    int64_t deadline = s_now_ms() + S_IP_TIMEOUT_MS;
+    uint64_t deadline = monotonic_ms() + S_IP_TIMEOUT_MS;
     s_read_output(pipefd[0], lab->error, sizeof lab->error, deadline);
     close(pipefd[0]);
-    while ((rc = (int)waitpid(pid, &status, WNOHANG)) == 0 && s_now_ms() < deadline)
+    while ((rc = (int)waitpid(pid, &status, WNOHANG)) == 0 && monotonic_ms() < deadline)
         usleep(10000);
     if (rc == 0) {
         kill(pid, SIGKILL);

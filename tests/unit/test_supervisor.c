@@ -51,6 +51,8 @@ static struct {
     char endpoint[300]; /* only passed on, never bound */
     struct event_base *base;
     struct mandated_config *cfg;
+    struct mandated_config *reloaded[4]; /* kept until the end, as the broker keeps them */
+    size_t nreloaded;
     struct supervisor *s;
 } F;
 
@@ -72,6 +74,8 @@ s_teardown(void)
     /* The supervisor first: its events belong to the base. */
     supervisor_destroy(&F.s);
     config_destroy(&F.cfg);
+    for (size_t i = 0; i < F.nreloaded; i++)
+        config_destroy(&F.reloaded[i]);
     if (F.base)
         event_base_free(F.base);
     harness_rm_rf(F.dir);
@@ -90,18 +94,41 @@ s_write_script(const char *path, const char *fmt)
     cr_assert_eq(chmod(path, 0755), 0);
 }
 
-/* F.cfg from [broker] lines and area sections; worker_program is the fake worker
- * unless program is given ("" for the built-in default). */
-static void
-s_config(const char *program, const char *areas)
+/* A config of [broker] lines and the sections given; worker_program is the
+ * fake worker unless program is given ("" for the built-in default). */
+static struct mandated_config *
+s_config_text(const char *program, const char *sections)
 {
     char text[4096];
     snprintf(text, sizeof text, "[broker]\nworkers = %s\n%s%s\n%s", F.endpoint,
              *(program ? program : F.program) ? "worker_program = " : "",
-             program ? program : F.program, areas);
+             program ? program : F.program, sections);
     struct config_error err;
-    cr_assert_eq(config_load_string(text, "(test)", &F.cfg, &err), 0, "%s:%u: %s: %s", err.file,
+    struct mandated_config *cfg = NULL;
+    cr_assert_eq(config_load_string(text, "(test)", &cfg, &err), 0, "%s:%u: %s: %s", err.file,
                  err.line, err.key, err.message);
+    return cfg;
+}
+
+/* F.cfg from the sections. */
+static void
+s_config(const char *program, const char *areas)
+{
+    F.cfg = s_config_text(program, areas);
+}
+
+/* supervisor_reconfigure() with a config of the fake worker and these
+ * sections; the config lives until the test ends. Returns how long the
+ * call took in ms: it must not block the loop. */
+static uint64_t
+s_reconfigure(const char *sections)
+{
+    cr_assert_lt(F.nreloaded, sizeof F.reloaded / sizeof F.reloaded[0]);
+    struct mandated_config *cfg = s_config_text(NULL, sections);
+    F.reloaded[F.nreloaded++] = cfg;
+    uint64_t start = monotonic_ns();
+    supervisor_reconfigure(F.s, cfg);
+    return (monotonic_ns() - start) / 1000000u;
 }
 
 /* Runs the loop for ms milliseconds. */
@@ -155,6 +182,65 @@ static bool
 s_gone(pid_t pid)
 {
     return kill(pid, 0) < 0 && errno == ESRCH;
+}
+
+/* The arguments the fake worker with this pid logged (" --area ..."), or "" (malloc'd). */
+static char *
+s_args_of(pid_t pid)
+{
+    char *text = harness_read_file(F.log), *save = NULL, *found = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line && !found;
+         line = strtok_r(NULL, "\n", &save)) {
+        char *args = NULL;
+        if (strtol(line, &args, 10) == (long)pid)
+            found = strdup(args);
+    }
+    free(text);
+    return found ? found : strdup("");
+}
+
+/* Runs the loop until every child runs and none is retiring; false after timeout_ms. */
+static bool
+s_run_until_settled(unsigned timeout_ms)
+{
+    uint64_t start = monotonic_ns();
+    for (;;) {
+        bool settled = supervisor_retiring(F.s) == 0;
+        for (size_t i = 0; i < supervisor_size(F.s) && settled; i++)
+            settled = supervisor_pid(F.s, i) > 0;
+        if (settled || s_ms_since(start) >= timeout_ms)
+            return settled;
+        s_run_ms(10);
+    }
+}
+
+/* The fake worker for the areas given, a supervisor over them, and the loop
+ * run until the first `lines` children have written their line. */
+static void
+s_start_sleepers(const char *sections, size_t lines)
+{
+    s_write_script(F.program, SLEEPER);
+    s_config(NULL, sections);
+    F.s = supervisor_new(F.base, F.cfg);
+    cr_assert_not_null(F.s);
+    cr_assert(s_run_until_lines(lines, 5000), "only %zu workers wrote their line", s_log_lines());
+}
+
+/* kill -9 child i and run the loop until another process takes its place:
+ * the new pid (0 if none came within 5 s). */
+static pid_t
+s_kill_and_wait_restart(size_t i)
+{
+    pid_t victim = supervisor_pid(F.s, i);
+    cr_assert_gt(victim, 0);
+    cr_assert_eq(kill(victim, SIGKILL), 0);
+    uint64_t start = monotonic_ns();
+    while ((supervisor_pid(F.s, i) == victim || supervisor_pid(F.s, i) == 0) &&
+           s_ms_since(start) < 5000)
+        s_run_ms(10);
+    pid_t now = supervisor_pid(F.s, i);
+    cr_expect(s_gone(victim), "the killed child %ld was not reaped", (long)victim);
+    return now == victim ? 0 : now;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -248,23 +334,13 @@ Test(supervisor, no_spawned_areas_no_children)
 /* kill -9 one child: a new one takes its place, the other is untouched. */
 Test(supervisor, restarts_a_killed_worker)
 {
-    s_write_script(F.program, SLEEPER);
-    s_config(NULL, "[area alpha]\ntypes = alpha.*\nworkers = 2\n");
-    F.s = supervisor_new(F.base, F.cfg);
-    cr_assert_not_null(F.s);
-    cr_assert(s_run_until_lines(2, 5000));
+    s_start_sleepers("[area alpha]\ntypes = alpha.*\nworkers = 2\n", 2);
     pid_t victim = supervisor_pid(F.s, 0), other = supervisor_pid(F.s, 1);
-    cr_assert_gt(victim, 0);
 
-    cr_assert_eq(kill(victim, SIGKILL), 0);
     uint64_t start = monotonic_ns();
-    while ((supervisor_pid(F.s, 0) == victim || supervisor_pid(F.s, 0) == 0) &&
-           s_ms_since(start) < 5000)
-        s_run_ms(10);
-    pid_t replacement = supervisor_pid(F.s, 0);
+    pid_t replacement = s_kill_and_wait_restart(0);
     cr_expect_gt(replacement, 0);
     cr_expect_neq(replacement, victim);
-    cr_expect(s_gone(victim), "the killed child was reaped");
     cr_expect_eq(supervisor_pid(F.s, 1), other);
     cr_expect_eq(supervisor_running(F.s), 2);
     cr_expect_eq(supervisor_restarts(F.s), 1);
@@ -495,4 +571,194 @@ Test(supervisor, workers_die_with_the_broker)
                   "worker %ld: status 0x%x, want exit 0 from its TERM trap", (long)workers[i],
                   (unsigned)status);
     }
+}
+
+/* ------------------------------------------------------------------------ */
+/* supervisor_reconfigure: a SIGHUP reload's new config. */
+
+/* beta goes, gamma comes, alpha drops from 2 to 1: the child alpha keeps is
+ * untouched, the others get SIGTERM and are reaped from the loop, gamma's
+ * are started with their arguments, and none of it blocks. */
+Test(supervisor, reconfigure_adds_removes_and_resizes_areas)
+{
+    s_start_sleepers("[area alpha]\ntypes = alpha.*\nworkers = 2\n"
+                     "[area beta]\ntypes = beta.*\n",
+                     3);
+    pid_t alpha0 = supervisor_pid(F.s, 0), alpha1 = supervisor_pid(F.s, 1),
+          beta = supervisor_pid(F.s, 2);
+
+    uint64_t took = s_reconfigure("[area alpha]\ntypes = alpha.*\n"
+                                  "[area gamma]\ntypes = gamma.*\nworkers = 2\ncredit = 5\n");
+    cr_expect_lt(took, 200, "reconfigure blocked for %llu ms", (unsigned long long)took);
+    cr_expect_eq(supervisor_size(F.s), 3);
+    cr_expect_str_eq(supervisor_area(F.s, 0), "alpha");
+    cr_expect_str_eq(supervisor_area(F.s, 1), "gamma");
+    cr_expect_str_eq(supervisor_area(F.s, 2), "gamma");
+    cr_expect_eq(supervisor_pid(F.s, 0), alpha0, "the child alpha keeps was replaced");
+    cr_expect_eq(supervisor_retiring(F.s), 2);
+
+    cr_assert(s_run_until_settled(5000), "%zu still retiring", supervisor_retiring(F.s));
+    cr_assert(s_run_until_lines(5, 5000), "gamma's workers did not start");
+    cr_expect(s_gone(alpha1), "alpha's second child still runs");
+    cr_expect(s_gone(beta), "beta's child still runs");
+    cr_expect_eq(supervisor_pid(F.s, 0), alpha0);
+    cr_expect_eq(supervisor_running(F.s), 3);
+    cr_expect_eq(supervisor_restarts(F.s), 0, "a stopped child was restarted");
+    for (size_t i = 1; i < 3; i++) {
+        char *args = s_args_of(supervisor_pid(F.s, i)), want[512];
+        snprintf(want, sizeof want, " --area gamma --credit 5 --endpoint %s", F.endpoint);
+        cr_expect_str_eq(args, want, "child %zu", i);
+        free(args);
+    }
+    s_run_ms(300);
+    cr_expect_eq(s_log_lines(), 5, "a retired child came back");
+
+    /* Supervision goes on as before: kill -9 a new child and it is restarted. */
+    cr_expect_gt(s_kill_and_wait_restart(2), 0, "the killed child was not restarted");
+    cr_expect_eq(supervisor_restarts(F.s), 1);
+}
+
+/* spawn = no and workers = 0 stop an area's children; turned back on, it gets new ones. */
+Test(supervisor, reconfigure_spawn_off_and_on)
+{
+    s_start_sleepers("[area alpha]\ntypes = alpha.*\nworkers = 2\n"
+                     "[area beta]\ntypes = beta.*\n",
+                     3);
+    pid_t before[3];
+    for (size_t i = 0; i < 3; i++)
+        before[i] = supervisor_pid(F.s, i);
+
+    s_reconfigure("[area alpha]\ntypes = alpha.*\nworkers = 2\nspawn = no\n"
+                  "[area beta]\ntypes = beta.*\nworkers = 0\n");
+    cr_expect_eq(supervisor_size(F.s), 0);
+    cr_assert(s_run_until_settled(5000));
+    cr_expect_eq(supervisor_running(F.s), 0);
+    for (size_t i = 0; i < 3; i++)
+        cr_expect(s_gone(before[i]), "child %zu (%ld) still runs", i, (long)before[i]);
+
+    s_reconfigure("[area alpha]\ntypes = alpha.*\nworkers = 2\n"
+                  "[area beta]\ntypes = beta.*\n");
+    cr_expect_eq(supervisor_size(F.s), 3);
+    cr_assert(s_run_until_settled(5000));
+    cr_assert(s_run_until_lines(6, 5000));
+    cr_expect_eq(supervisor_running(F.s), 3);
+    cr_expect_str_eq(supervisor_area(F.s, 2), "beta");
+    cr_expect_eq(supervisor_restarts(F.s), 0);
+}
+
+/* A supervisor that started with nothing to spawn (and so watched no
+ * SIGCHLD) starts and supervises the workers of an area a reload adds. */
+Test(supervisor, reconfigure_from_no_children)
+{
+    s_write_script(F.program, SLEEPER);
+    s_config(NULL, "[area alpha]\ntypes = alpha.*\nspawn = no\n");
+    F.s = supervisor_new(F.base, F.cfg);
+    cr_assert_not_null(F.s);
+    cr_expect_eq(supervisor_size(F.s), 0);
+
+    s_reconfigure("[area alpha]\ntypes = alpha.*\n");
+    cr_assert_eq(supervisor_size(F.s), 1);
+    cr_assert(s_run_until_lines(1, 5000));
+    cr_expect_gt(s_kill_and_wait_restart(0), 0, "the killed child was not restarted");
+}
+
+/* A changed credit reaches the children started from then on; those that
+ * run keep theirs: the new second child and the restart of the first. */
+Test(supervisor, reconfigure_credit_applies_to_new_children)
+{
+    s_start_sleepers("[area alpha]\ntypes = alpha.*\ncredit = 7\n", 1);
+    pid_t first = supervisor_pid(F.s, 0);
+
+    s_reconfigure("[area alpha]\ntypes = alpha.*\ncredit = 9\nworkers = 2\n");
+    cr_assert(s_run_until_lines(2, 5000));
+    cr_expect_eq(supervisor_pid(F.s, 0), first, "a running child was restarted for its credit");
+    char *args = s_args_of(supervisor_pid(F.s, 1)), want[512];
+    snprintf(want, sizeof want, " --area alpha --credit 9 --endpoint %s", F.endpoint);
+    cr_expect_str_eq(args, want);
+    free(args);
+
+    cr_assert_gt(s_kill_and_wait_restart(0), 0, "the first child was not restarted");
+    cr_assert(s_run_until_lines(3, 5000), "the restart did not run the program");
+    args = s_args_of(supervisor_pid(F.s, 0));
+    cr_expect_str_eq(args, want, "the restart kept the old credit");
+    free(args);
+}
+
+/* A child that ignores SIGTERM at a reconfigure is killed after
+ * drain_timeout_ms, from a timer: the loop keeps turning meanwhile. */
+Test(supervisor, reconfigure_kills_a_stubborn_worker_later)
+{
+    s_start_sleepers("[delivery]\ndrain_timeout_ms = 300\n"
+                     "[area alpha]\ntypes = alpha.*\n[area stubborn]\ntypes = stubborn.*\n",
+                     2);
+    pid_t stubborn = supervisor_pid(F.s, 1);
+
+    uint64_t start = monotonic_ns();
+    uint64_t took =
+        s_reconfigure("[delivery]\ndrain_timeout_ms = 300\n[area alpha]\ntypes = alpha.*\n"
+                      "[area stubborn]\ntypes = stubborn.*\nspawn = no\n");
+    cr_expect_lt(took, 200, "reconfigure blocked for %llu ms", (unsigned long long)took);
+    s_run_ms(150);
+    cr_expect_not(s_gone(stubborn), "killed before the grace period");
+    cr_expect_eq(supervisor_retiring(F.s), 1);
+    cr_assert(s_run_until_settled(5000));
+    uint64_t gone_after = s_ms_since(start);
+    cr_expect(s_gone(stubborn));
+    cr_expect_geq(gone_after, 300, "gone after %llu ms", (unsigned long long)gone_after);
+    cr_expect_lt(gone_after, 2000, "gone after %llu ms", (unsigned long long)gone_after);
+    cr_expect_eq(supervisor_running(F.s), 1);
+}
+
+/* supervisor_stop also stops what a reconfigure is still stopping. */
+Test(supervisor, stop_after_reconfigure_reaps_the_retiring)
+{
+    s_start_sleepers("[delivery]\ndrain_timeout_ms = 60000\n"
+                     "[area alpha]\ntypes = alpha.*\n[area stubborn]\ntypes = stubborn.*\n",
+                     2);
+    pid_t alpha = supervisor_pid(F.s, 0), stubborn = supervisor_pid(F.s, 1);
+    s_reconfigure("[delivery]\ndrain_timeout_ms = 60000\n[area alpha]\ntypes = alpha.*\n");
+    s_run_ms(50);
+    cr_expect_eq(supervisor_retiring(F.s), 1);
+
+    supervisor_stop(F.s, 300);
+    cr_expect_eq(supervisor_running(F.s), 0);
+    cr_expect_eq(supervisor_retiring(F.s), 0);
+    cr_expect(s_gone(alpha));
+    cr_expect(s_gone(stubborn));
+    supervisor_reconfigure(F.s, F.cfg); /* after stop: nothing */
+    cr_expect_eq(supervisor_running(F.s), 0);
+}
+
+/* workers_curve = on: every worker gets the config's pair and the broker's
+ * public key, as absolute paths against the broker's working directory. */
+Test(supervisor, passes_the_worker_keys)
+{
+    s_start_sleepers("[security]\nworkers_curve = on\nserver_secret_key = keys/server.key_secret\n"
+                     "worker_secret_key = keys/w1.key_secret\n"
+                     "[worker w1]\nareas = alpha\n"
+                     "[area alpha]\ntypes = alpha.*\n",
+                     1);
+    char cwd[PATH_MAX], want[3 * PATH_MAX];
+    cr_assert_not_null(getcwd(cwd, sizeof cwd));
+    snprintf(want, sizeof want,
+             " --area alpha --credit 32 --endpoint %s --key %s/keys/w1.key_secret "
+             "--server-key %s/keys/server.key",
+             F.endpoint, cwd, cwd);
+    char *args = s_args_of(supervisor_pid(F.s, 0));
+    cr_expect_str_eq(args, want);
+    free(args);
+
+    /* A reload that names another pair: the next worker started gets it. */
+    s_reconfigure("[security]\nworkers_curve = on\nserver_secret_key = /k/server.key_secret\n"
+                  "server_public_key = /k/pinned.key\nworker_secret_key = /k/w2.key_secret\n"
+                  "[worker w2]\nareas = alpha\n"
+                  "[area alpha]\ntypes = alpha.*\nworkers = 2\n");
+    cr_assert(s_run_until_lines(2, 5000));
+    args = s_args_of(supervisor_pid(F.s, 1));
+    snprintf(want, sizeof want,
+             " --area alpha --credit 32 --endpoint %s --key /k/w2.key_secret "
+             "--server-key /k/pinned.key",
+             F.endpoint);
+    cr_expect_str_eq(args, want);
+    free(args);
 }
