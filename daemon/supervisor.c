@@ -67,6 +67,7 @@ struct child {
     unsigned quick_exits;    /* consecutive exits before MIN_UPTIME_MS */
     struct event *restart;   /* timer for the next start */
     struct event *kill;      /* retiring: SIGKILL when the grace period is over */
+    unsigned grace_ms;       /* retiring: that period, as it was when it began */
 };
 
 struct supervisor {
@@ -268,7 +269,7 @@ s_on_kill(evutil_socket_t fd, short what, void *arg)
     if (c->pid <= 0)
         return;
     log_warn("area %s: worker %ld still running %u ms after SIGTERM; killing it", c->area->name,
-             (long)c->pid, c->sup->grace_ms);
+             (long)c->pid, c->grace_ms);
     kill(c->pid, SIGKILL);
 }
 
@@ -399,7 +400,8 @@ s_retire(struct supervisor *s, struct child *c)
     kill(c->pid, SIGTERM);
     c->kill = evtimer_new(s->base, s_on_kill, c);
     if (c->kill) {
-        struct timeval tv = {.tv_sec = s->grace_ms / 1000, .tv_usec = (s->grace_ms % 1000) * 1000};
+        c->grace_ms = s->grace_ms;
+        struct timeval tv = {.tv_sec = c->grace_ms / 1000, .tv_usec = (c->grace_ms % 1000) * 1000};
         evtimer_add(c->kill, &tv);
     } else {
         log_err("area %s: cannot create a timer; worker %ld gets no SIGKILL before the stop",

@@ -102,6 +102,24 @@ s_write(const char *path, mode_t mode, const char *text)
     cr_assert_eq(chmod(path, mode), 0);
 }
 
+/* K.config: CURVE on both endpoints with this server pair, the key lines
+ * given added to [security], and press with spawn = no. */
+static void
+s_write_config(const char *server_secret, const char *client_secret, const char *worker_secret)
+{
+    char text[4096];
+    snprintf(text, sizeof text,
+             "[broker]\nworkers = ipc://%s/workers.ipc\ningress = ipc://%s/ingress.ipc\n"
+             "[security]\ncurve = on\nworkers_curve = on\nserver_secret_key = %s\n"
+             "%s%s%s%s%s%s"
+             "[area press]\ntypes = press.*\nspawn = no\n",
+             K.dir, K.dir, server_secret, client_secret ? "client_secret_key = " : "",
+             client_secret ? client_secret : "", client_secret ? "\n" : "",
+             worker_secret ? "worker_secret_key = " : "", worker_secret ? worker_secret : "",
+             worker_secret ? "\n" : "");
+    s_write(K.config, 0644, text);
+}
+
 static void
 s_keygen(const char *name, const char *dir)
 {
@@ -150,13 +168,7 @@ s_setup(void)
     free(secret);
 
     snprintf(K.config, sizeof K.config, "%s/mandated.conf", K.dir);
-    char text[4096];
-    snprintf(text, sizeof text,
-             "[broker]\nworkers = ipc://%s/workers.ipc\ningress = ipc://%s/ingress.ipc\n"
-             "[security]\ncurve = on\nworkers_curve = on\nserver_secret_key = %s\n"
-             "[area press]\ntypes = press.*\nspawn = no\n",
-             K.dir, K.dir, K.server_secret);
-    s_write(K.config, 0644, text);
+    s_write_config(K.server_secret, NULL, NULL);
 }
 
 static void
@@ -193,7 +205,7 @@ typedef int(run_fn)(const char *key, const char *server_key);
 static int
 s_worker(const char *key, const char *server_key)
 {
-    const char *argv[12] = {s_bin("MANDATE_WORKER_BIN", "build/mandate-worker"), "--area", "press",
+    const char *argv[20] = {s_bin("MANDATE_WORKER_BIN", "build/mandate-worker"), "--area", "press",
                             "-c", K.config};
     size_t n = 5;
     return s_run_with_keys(argv, n, key, server_key);
@@ -202,7 +214,7 @@ s_worker(const char *key, const char *server_key)
 static int
 s_publish(const char *key, const char *server_key)
 {
-    const char *argv[16] = {s_bin("MANDATECTL_BIN", "build/mandatectl"),
+    const char *argv[20] = {s_bin("MANDATECTL_BIN", "build/mandatectl"),
                             "-c",
                             K.config,
                             "publish",
@@ -225,7 +237,7 @@ s_day_py(const char *key, const char *server_key)
     snprintf(script, sizeof script, "%s/examples/day.py", s_bin("MANDATE_SOURCE_DIR", "."));
     snprintf(input, sizeof input, "%s/examples/day.jsonl", s_bin("MANDATE_SOURCE_DIR", "."));
     snprintf(endpoint, sizeof endpoint, "ipc://%s/ingress.ipc", K.dir);
-    const char *argv[16] = {PYTHON,   script,      "publish", input,          "--endpoint",
+    const char *argv[20] = {PYTHON,   script,      "publish", input,          "--endpoint",
                             endpoint, "--retries", "0",       "--timeout-ms", "200"};
     size_t n = 10;
     return s_run_with_keys(argv, n, key, server_key);
@@ -288,26 +300,14 @@ Test(keys, keys_from_the_config)
     s_expect_78(s_worker, NULL, NULL, "security.worker_secret_key", "--key");
 
     /* A key the config names that cannot be used: the file and the key that named it. */
-    char text[4096];
-    snprintf(text, sizeof text,
-             "[broker]\nworkers = ipc://%s/workers.ipc\ningress = ipc://%s/ingress.ipc\n"
-             "[security]\ncurve = on\nworkers_curve = on\nserver_secret_key = %s\n"
-             "client_secret_key = %s\nworker_secret_key = %s\n"
-             "[area press]\ntypes = press.*\nspawn = no\n",
-             K.dir, K.dir, K.server_secret, K.loose, K.missing);
-    s_write(K.config, 0644, text);
+    s_write_config(K.server_secret, K.loose, K.missing);
     s_expect_78(s_publish, NULL, NULL, K.loose, "security.client_secret_key");
     s_expect_78(s_worker, NULL, NULL, K.missing, "security.worker_secret_key");
 
     /* The broker's public key defaults to its pair's NAME.key; a missing one is named too. */
-    snprintf(text, sizeof text,
-             "[broker]\nworkers = ipc://%s/workers.ipc\ningress = ipc://%s/ingress.ipc\n"
-             "[security]\ncurve = on\nworkers_curve = on\nserver_secret_key = %s/gone.key_secret\n"
-             "client_secret_key = %s\nworker_secret_key = %s\n"
-             "[area press]\ntypes = press.*\nspawn = no\n",
-             K.dir, K.dir, K.dir, K.agency_secret, K.w1_secret);
-    s_write(K.config, 0644, text);
     char gone[600];
+    snprintf(gone, sizeof gone, "%s/gone.key_secret", K.dir);
+    s_write_config(gone, K.agency_secret, K.w1_secret);
     snprintf(gone, sizeof gone, "%s/gone.key", K.dir);
     s_expect_78(s_publish, NULL, NULL, gone, "security.server_public_key");
     s_expect_78(s_worker, NULL, NULL, gone, "security.server_public_key");

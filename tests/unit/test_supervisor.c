@@ -650,10 +650,7 @@ Test(supervisor, reconfigure_spawn_off_and_on)
  * SIGCHLD) starts and supervises the workers of an area a reload adds. */
 Test(supervisor, reconfigure_from_no_children)
 {
-    s_write_script(F.program, SLEEPER);
-    s_config(NULL, "[area alpha]\ntypes = alpha.*\nspawn = no\n");
-    F.s = supervisor_new(F.base, F.cfg);
-    cr_assert_not_null(F.s);
+    s_start_sleepers("[area alpha]\ntypes = alpha.*\nspawn = no\n", 0);
     cr_expect_eq(supervisor_size(F.s), 0);
 
     s_reconfigure("[area alpha]\ntypes = alpha.*\n");
