@@ -305,6 +305,25 @@ curve_cert_load(const char *path, bool want_secret, struct curve_cert *ret,
     return rc;
 }
 
+int
+curve_client_load(const char *pair_path, const char *server_path, struct curve_client *ret,
+                  bool *ret_server_failed, struct config_error *err)
+{
+    ret->on = false;
+    *ret_server_failed = false;
+    int rc = curve_cert_load(pair_path, true, &ret->pair, err);
+    if (rc < 0)
+        return rc;
+    rc = curve_cert_load(server_path, false, &ret->server, err);
+    if (rc < 0) {
+        curve_cert_clear(&ret->pair);
+        *ret_server_failed = true;
+        return rc;
+    }
+    ret->on = true;
+    return 0;
+}
+
 void
 curve_cert_clear(struct curve_cert *cert)
 {

@@ -43,6 +43,19 @@ int curve_cert_load(const char *path, bool want_secret, struct curve_cert *ret,
 /* Wipes the secret key (sodium_memzero). */
 void curve_cert_clear(struct curve_cert *cert);
 
+/* What a CURVE client connects with: its pair and the server's public key. */
+struct curve_client {
+    bool on;
+    struct curve_cert pair;   /* with its secret */
+    struct curve_cert server; /* public */
+};
+/*
+ * Loads both files (ret->on on success). Returns 0, or -errno / -EINVAL with
+ * err naming the file and *ret_server_failed telling which of the two it was.
+ */
+int curve_client_load(const char *pair_path, const char *server_path, struct curve_client *ret,
+                      bool *ret_server_failed, struct config_error *err);
+
 /*
  * Makes a new key pair and writes DIR/NAME.key (0644) and DIR/NAME.key_secret
  * (0600) in the format above, refusing to overwrite either. ret: the pair

@@ -86,13 +86,6 @@ struct pub {
     msgpack_sbuffer data;
 };
 
-/* The publisher's pair and the broker's key, for libmandate's curve options. */
-struct pub_keys {
-    bool on;
-    struct curve_cert pair;   /* with its secret */
-    struct curve_cert server; /* its public key */
-};
-
 /* ---- results, in input order ---- */
 
 static void
@@ -323,7 +316,7 @@ s_send(struct pub *p, const struct event_spec *ev, unsigned long line)
  */
 static int
 s_load_keys(const struct mandated_config *cfg, const char *key_path, const char *server_path,
-            struct pub_keys *ret)
+            struct curve_client *ret)
 {
     const char *key_from = "--key", *server_from = "--server-key";
     struct config_error err;
@@ -346,18 +339,13 @@ s_load_keys(const struct mandated_config *cfg, const char *key_path, const char 
         key_from = "security.client_secret_key";
         server_from = "security.server_public_key";
     }
-    if (curve_cert_load(key_path, true, &ret->pair, &err) < 0) {
+    bool server_failed;
+    if (curve_client_load(key_path, server_path, ret, &server_failed, &err) < 0) {
         config_error_format(&err, msg, sizeof(msg));
-        fprintf(stderr, "%s: %s: %s: %s\n", CTL_PROG, CMD, key_from, msg);
+        fprintf(stderr, "%s: %s: %s: %s\n", CTL_PROG, CMD, server_failed ? server_from : key_from,
+                msg);
         return EX_CONFIG;
     }
-    if (curve_cert_load(server_path, false, &ret->server, &err) < 0) {
-        curve_cert_clear(&ret->pair);
-        config_error_format(&err, msg, sizeof(msg));
-        fprintf(stderr, "%s: %s: %s: %s\n", CTL_PROG, CMD, server_from, msg);
-        return EX_CONFIG;
-    }
-    ret->on = true;
     return 0;
 }
 
@@ -509,7 +497,7 @@ ctl_publish(struct ctl *ctl, int argc, char **argv)
     struct mandate_client_options copts;
     struct mandate_client_stats stats;
     struct pub p = {0};
-    struct pub_keys keys = {0};
+    struct curve_client keys = {0};
     uint64_t v;
     const char *endpoint, *key_path = NULL, *server_key_path = NULL;
     FILE *in = NULL;

@@ -50,13 +50,6 @@ s_usage(FILE *out)
 
 enum { OPT_KEY = 0x100, OPT_SERVER_KEY };
 
-/* The key pair and the broker's key, for worker_options. */
-struct worker_keys {
-    bool on;
-    struct curve_cert pair;   /* with its secret */
-    struct curve_cert server; /* its public key */
-};
-
 /*
  * Loads the keys named by --key / --server-key, else by the config when
  * workers_curve = on. Returns 0, or EX_CONFIG after saying which file (and
@@ -64,7 +57,7 @@ struct worker_keys {
  */
 static int
 s_load_keys(const struct mandated_config *cfg, const char *key_path, const char *server_path,
-            struct worker_keys *ret)
+            struct curve_client *ret)
 {
     const char *key_from = "--key", *server_from = "--server-key";
     struct config_error cerr;
@@ -86,20 +79,14 @@ s_load_keys(const struct mandated_config *cfg, const char *key_path, const char 
         key_from = "security.worker_secret_key";
         server_from = "security.server_public_key";
     }
-    if (curve_cert_load(key_path, true, &ret->pair, &cerr) < 0) {
+    bool server_failed;
+    if (curve_client_load(key_path, server_path, ret, &server_failed, &cerr) < 0) {
         config_error_format(&cerr, msg, sizeof msg);
-        fprintf(stderr, "mandate-worker: %s: %s\n", key_from, msg);
-        return EX_CONFIG;
-    }
-    if (curve_cert_load(server_path, false, &ret->server, &cerr) < 0) {
-        curve_cert_clear(&ret->pair);
-        config_error_format(&cerr, msg, sizeof msg);
-        fprintf(stderr, "mandate-worker: %s: %s\n", server_from, msg);
+        fprintf(stderr, "mandate-worker: %s: %s\n", server_failed ? server_from : key_from, msg);
         return EX_CONFIG;
     }
     log_info("CURVE: key %s (%s), broker %s (%s)", key_path, ret->pair.public_z85, server_path,
              ret->server.public_z85);
-    ret->on = true;
     return 0;
 }
 
@@ -119,7 +106,7 @@ main(int argc, char **argv)
                                             {NULL, 0, NULL, 0}};
     const char *config_path = NULL, *area_name = NULL, *endpoint = NULL;
     const char *key_path = NULL, *server_key_path = NULL;
-    struct worker_keys keys = {0};
+    struct curve_client keys = {0};
     int verbosity = 0, opt, rc;
     uint64_t credit = 0;
     struct mandated_config *cfg = NULL;
