@@ -65,7 +65,8 @@ static const struct {
              "      --from SEQ     start at SEQ;  --last N: the last N matching records\n"
              "      --kind K       only records of kind K (accepted, rejected, dispatched,\n"
              "                     completed, failed, retried, deadlettered, worker_joined,\n"
-             "                     worker_lost, started, stopped)\n"
+             "                     worker_lost, worker_refused, deadline, auth_refused,\n"
+             "                     started, stopped, reloaded, reload_failed)\n"
              "      --type GLOB    only records whose type (or event type) matches GLOB\n"
              "      --area A       only records for area A (events, deliveries, workers)\n"
              "      --json         one JSON object per line with every field\n"},
