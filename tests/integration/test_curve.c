@@ -274,3 +274,38 @@ Test(curve, loose_secret_file_is_refused, .timeout = 30)
     harness_destroy(&h);
     s_keys_destroy(&k);
 }
+
+/* A worker key removed at a reload: its worker leaves, and cannot come back with it. */
+Test(curve, worker_key_removed_at_reload, .timeout = 60)
+{
+    struct keys k;
+    s_make_keys(&k);
+    struct harness *h = s_broker(&k, NULL);
+    cr_assert_eq(harness_start(h, 10000), 0, "%s", harness_daemon_log(h));
+    const char *wargs[] = {"--key", k.w1_secret, "--server-key", k.server_public, "--heartbeat-ms",
+                           "200",   NULL};
+    pid_t w = worker_process_python(h, "cyber", wargs);
+    cr_assert(log_inspect_wait_kind(harness_state_dir(h), "worker_joined", "cyber", 1, 10000), "%s",
+              harness_daemon_log(h));
+
+    char path[400];
+    snprintf(path, sizeof path, "%s/workers/w1.key", k.dir);
+    cr_assert_eq(unlink(path), 0);
+    cr_assert_eq(kill(harness_pid(h), SIGHUP), 0);
+    cr_assert(log_inspect_wait_kind(harness_state_dir(h), "reloaded", NULL, 1, 10000));
+    cr_assert_eq(
+        log_inspect_count_field(harness_state_dir(h), "reloaded", "config", harness_config_path(h)),
+        1);
+    cr_assert(log_inspect_wait_kind(harness_state_dir(h), "worker_lost", "cyber", 1, 10000), "%s",
+              harness_daemon_log(h));
+    /* It reconnects at once, with the same key: ZAP refuses it now. */
+    cr_assert(log_inspect_wait_kind(harness_state_dir(h), "auth_refused", NULL, 1, 10000), "%s",
+              harness_daemon_log(h));
+    cr_assert_eq(log_inspect_count_field(harness_state_dir(h), "auth_refused", "domain", "workers"),
+                 log_inspect_count_kind(harness_state_dir(h), "auth_refused", NULL));
+    cr_assert_eq(log_inspect_count_kind(harness_state_dir(h), "worker_joined", NULL), 1);
+    worker_process_stop(w, SIGTERM);
+    cr_assert_eq(harness_stop(h, 10000), 0);
+    harness_destroy(&h);
+    s_keys_destroy(&k);
+}
