@@ -49,7 +49,10 @@ struct worker {
     uint8_t identity[IDENTITY_MAX];
     size_t identity_len;
     char name[WORKER_NAME_MAX];
-    char key[KEYRING_NAME_MAX + 1]; /* its key's name (workers_curve = on), else "" */
+    /* workers_curve = on: the key it connected with (checked again at a
+     * reload, which may remove or replace it) and that key's name; else "". */
+    char key_z85[CURVE_KEY_Z85_LEN + 1];
+    char key[KEYRING_NAME_MAX + 1];
     struct area_state *area;
     unsigned credit, ninflight;
     struct inflight *inflight; /* credit entries */
@@ -278,18 +281,22 @@ s_retry_or_deadletter(struct delivery *d, struct area_state *a, uint64_t seq, un
 
 static void s_check_drained(struct delivery *d);
 
-/* Forgets a worker; whatever it had in flight is retried or dead-lettered. */
+/*
+ * Forgets a worker. retry: whatever it had in flight is retried or
+ * dead-lettered; else (its area is gone) it stays pending, as at a restart.
+ */
 static void
-s_worker_lost(struct delivery *d, struct worker *w, const char *why)
+s_worker_remove(struct delivery *d, struct worker *w, const char *why, bool retry)
 {
     char reason[160];
     snprintf(reason, sizeof reason, "worker %s lost: %s", w->name, why);
-    log_warn("%s (area %s, %u in flight)", reason, w->area->conf->name, w->ninflight);
+    log_warn("%s (area %s, %u in flight%s)", reason, w->area->conf->name, w->ninflight,
+             retry ? "" : ", left pending");
     const struct audit_worker rec = {
         .worker = w->name, .area = w->area->conf->name, .reason = why, .inflight = w->ninflight};
     delivery_records_worker_lost(d->records, &rec);
     d->stats.workers_lost++;
-    for (unsigned i = 0; i < w->ninflight; i++)
+    for (unsigned i = 0; retry && i < w->ninflight; i++)
         s_retry_or_deadletter(d, w->area, w->inflight[i].seq, w->inflight[i].attempt, reason);
     d->inflight -= w->ninflight;
     for (struct worker **p = &d->workers; *p; p = &(*p)->next)
@@ -300,8 +307,15 @@ s_worker_lost(struct delivery *d, struct worker *w, const char *why)
     struct area_state *a = w->area;
     free(w->inflight);
     free(w);
-    s_dispatch(d, a);
+    if (retry)
+        s_dispatch(d, a);
     s_check_drained(d);
+}
+
+static void
+s_worker_lost(struct delivery *d, struct worker *w, const char *why)
+{
+    s_worker_remove(d, w, why, true);
 }
 
 static void
@@ -586,6 +600,7 @@ s_on_ready(struct delivery *d, const uint8_t *id, size_t id_len, const struct md
     w->identity_len = id_len;
     memcpy(w->name, name, sizeof name);
     snprintf(w->key, sizeof w->key, "%s", key);
+    snprintf(w->key_z85, sizeof w->key_z85, "%s", key[0] ? user_key : "");
     w->area = s_area_state(d, conf);
     w->credit = m->credit ? m->credit : 1;
     w->inflight = xcalloc(w->credit, sizeof *w->inflight);
@@ -875,37 +890,17 @@ s_area_free(struct area_state *a)
 }
 
 /*
- * A worker that may no longer serve its area after a reload: its area is
- * gone, or its key is. What it had in flight stays pending as at a restart
- * (the area gone) or is retried elsewhere (the key gone).
+ * Whether a worker may still serve its area after a reload: the key it
+ * connected with (its bytes: a key replaced under the same name no longer
+ * counts) is still admitted, and its [worker] section still names the area.
  */
 static bool
 s_still_allowed(const struct delivery *d, const struct worker *w)
 {
     if (!d->cfg->security.workers_curve)
         return true;
-    const struct keyring_entry *k = keyring_find_name(d->cfg->keys.workers, w->key);
+    const struct keyring_entry *k = keyring_find_z85(d->cfg->keys.workers, w->key_z85);
     return k && config_worker_serves(config_worker(d->cfg, k->name), w->area->conf->name);
-}
-
-static void
-s_forget_worker(struct delivery *d, struct worker *w, const char *why)
-{
-    log_warn("worker %s of area %s left at the reload: %s (%u in flight stay pending)", w->name,
-             w->area->conf->name, why, w->ninflight);
-    const struct audit_worker rec = {
-        .worker = w->name, .area = w->area->conf->name, .reason = why, .inflight = w->ninflight};
-    delivery_records_worker_lost(d->records, &rec);
-    d->stats.workers_lost++;
-    s_send_disconnect(d, w->identity, w->identity_len);
-    d->inflight -= w->ninflight;
-    for (struct worker **p = &d->workers; *p; p = &(*p)->next)
-        if (*p == w) {
-            *p = w->next;
-            break;
-        }
-    free(w->inflight);
-    free(w);
 }
 
 void
@@ -913,6 +908,7 @@ delivery_reconfigure(struct delivery *d, const struct mandated_config *cfg)
 {
     const struct mandated_config *old = d->cfg;
     struct area_state **areas = xcalloc(cfg->nareas ? cfg->nareas : 1, sizeof *areas);
+    bool added = false;
     for (size_t i = 0; i < cfg->nareas; i++) {
         const struct area_conf *was = config_area(old, cfg->areas[i].name);
         if (was) {
@@ -921,6 +917,7 @@ delivery_reconfigure(struct delivery *d, const struct mandated_config *cfg)
             areas[i]->conf = &cfg->areas[i];
         } else {
             areas[i] = s_area_new(d, &cfg->areas[i]);
+            added = true;
         }
     }
     /* Workers of an area that is gone leave with it; their requests in
@@ -930,8 +927,10 @@ delivery_reconfigure(struct delivery *d, const struct mandated_config *cfg)
         bool gone = false;
         for (size_t i = 0; i < old->nareas && !gone; i++)
             gone = d->areas[i] == w->area;
-        if (gone)
-            s_forget_worker(d, w, "its area was removed");
+        if (gone) {
+            s_send_disconnect(d, w->identity, w->identity_len);
+            s_worker_remove(d, w, "its area was removed", false);
+        }
     }
     for (size_t i = 0; i < old->nareas; i++)
         s_area_free(d->areas[i]);
@@ -950,8 +949,10 @@ delivery_reconfigure(struct delivery *d, const struct mandated_config *cfg)
     unsigned hb = cfg->delivery.heartbeat_ms;
     struct timeval tv = {.tv_sec = hb / 1000, .tv_usec = (hb % 1000) * 1000};
     event_add(d->heartbeat_ev, &tv);
-    /* Areas the old config did not have get what `pending` holds for them. */
-    s_recover(d, old);
+    /* Areas the old config did not have get what `pending` holds for them:
+     * a walk of the whole table, so only when there are such areas. */
+    if (added)
+        s_recover(d, old);
     for (size_t i = 0; i < cfg->nareas; i++)
         s_dispatch(d, d->areas[i]);
     router_rearm(d->sock, d->ev);

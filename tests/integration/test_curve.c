@@ -81,6 +81,34 @@ s_keys_destroy(struct keys *k)
     harness_rm_rf(k->dir);
 }
 
+/* Fresh keys and a running broker that uses them. */
+static struct harness *
+s_start(struct keys *k)
+{
+    s_make_keys(k);
+    struct harness *h = s_broker(k, NULL);
+    cr_assert_eq(harness_start(h, 10000), 0, "%s", harness_daemon_log(h));
+    return h;
+}
+
+/* A clean stop, then nothing left behind. */
+static void
+s_finish(struct harness *h, struct keys *k)
+{
+    cr_assert_eq(harness_stop(h, 10000), 0, "%s", harness_daemon_log(h));
+    harness_destroy(&h);
+    s_keys_destroy(k);
+}
+
+/* Sends SIGHUP and waits for the n-th `reloaded` record. */
+static void
+s_reload(struct harness *h, long n)
+{
+    cr_assert_eq(kill(harness_pid(h), SIGHUP), 0);
+    cr_assert(log_inspect_wait_kind(harness_state_dir(h), "reloaded", NULL, n, 10000), "%s",
+              harness_daemon_log(h));
+}
+
 /* A DEALER with the given client pair (NULL: no CURVE) and server key. */
 static void *
 s_client(struct harness *h, const struct curve_cert *client, const char *server_z85)
@@ -130,9 +158,7 @@ s_records(struct harness *h)
 Test(curve, pyzmq_keys_publish_and_serve, .timeout = 60)
 {
     struct keys k;
-    s_make_keys(&k);
-    struct harness *h = s_broker(&k, NULL);
-    cr_assert_eq(harness_start(h, 10000), 0, "%s", harness_daemon_log(h));
+    struct harness *h = s_start(&k);
 
     const char *wargs[] = {"--key", k.w1_secret, "--server-key", k.server_public, NULL};
     pid_t w = worker_process_python(h, "cyber", wargs);
@@ -148,18 +174,14 @@ Test(curve, pyzmq_keys_publish_and_serve, .timeout = 60)
     cr_assert_eq(log_inspect_count_field(harness_state_dir(h), "accepted", "source", "soc"), 20);
     zmq_close(s);
     worker_process_stop(w, SIGTERM);
-    cr_assert_eq(harness_stop(h, 10000), 0);
-    harness_destroy(&h);
-    s_keys_destroy(&k);
+    s_finish(h, &k);
 }
 
 /* Connections that never open write nothing, except a ZAP refusal's one record. */
 Test(curve, refused_connections, .timeout = 60)
 {
     struct keys k;
-    s_make_keys(&k);
-    struct harness *h = s_broker(&k, NULL);
-    cr_assert_eq(harness_start(h, 10000), 0, "%s", harness_daemon_log(h));
+    struct harness *h = s_start(&k);
     long before = s_records(h);
 
     /* No CURVE at all: the handshake fails before ZAP is asked. */
@@ -196,9 +218,7 @@ Test(curve, refused_connections, .timeout = 60)
 Test(curve, source_is_the_key, .timeout = 60)
 {
     struct keys k;
-    s_make_keys(&k);
-    struct harness *h = s_broker(&k, NULL);
-    cr_assert_eq(harness_start(h, 10000), 0, "%s", harness_daemon_log(h));
+    struct harness *h = s_start(&k);
     void *s = harness_dealer(h);
     char reason[512];
 
@@ -213,18 +233,14 @@ Test(curve, source_is_the_key, .timeout = 60)
     cr_assert_eq(log_inspect_count_field(harness_state_dir(h), "rejected", "code", "forbidden"), 2);
     cr_assert_eq(log_inspect_count_kind(harness_state_dir(h), "accepted", NULL), 1);
     zmq_close(s);
-    cr_assert_eq(harness_stop(h, 10000), 0);
-    harness_destroy(&h);
-    s_keys_destroy(&k);
+    s_finish(h, &k);
 }
 
 /* A worker key offering an area its [worker] section does not name. */
 Test(curve, worker_for_another_area, .timeout = 60)
 {
     struct keys k;
-    s_make_keys(&k);
-    struct harness *h = s_broker(&k, NULL);
-    cr_assert_eq(harness_start(h, 10000), 0, "%s", harness_daemon_log(h));
+    struct harness *h = s_start(&k);
     const char *wargs[] = {"--key", k.w1_secret, "--server-key", k.server_public, NULL};
     pid_t w = worker_process_python(h, "press", wargs);
     cr_assert(log_inspect_wait_kind(harness_state_dir(h), "worker_refused", NULL, 1, 10000), "%s",
@@ -247,9 +263,7 @@ Test(curve, worker_for_another_area, .timeout = 60)
     cr_assert_eq(log_inspect_count_kind(harness_state_dir(h), "worker_joined", NULL), 0);
     worker_process_stop(s, SIGTERM);
     worker_process_stop(w, SIGTERM);
-    cr_assert_eq(harness_stop(h, 10000), 0);
-    harness_destroy(&h);
-    s_keys_destroy(&k);
+    s_finish(h, &k);
 }
 
 /* A secret key file group or others may read stops the broker, naming it. */
@@ -279,11 +293,8 @@ Test(curve, loose_secret_file_is_refused, .timeout = 30)
 Test(curve, worker_key_removed_at_reload, .timeout = 60)
 {
     struct keys k;
-    s_make_keys(&k);
-    struct harness *h = s_broker(&k, NULL);
-    cr_assert_eq(harness_start(h, 10000), 0, "%s", harness_daemon_log(h));
-    const char *wargs[] = {"--key", k.w1_secret, "--server-key", k.server_public, "--heartbeat-ms",
-                           "200",   NULL};
+    struct harness *h = s_start(&k);
+    const char *wargs[] = {"--key", k.w1_secret, "--server-key", k.server_public, NULL};
     pid_t w = worker_process_python(h, "cyber", wargs);
     cr_assert(log_inspect_wait_kind(harness_state_dir(h), "worker_joined", "cyber", 1, 10000), "%s",
               harness_daemon_log(h));
@@ -291,13 +302,16 @@ Test(curve, worker_key_removed_at_reload, .timeout = 60)
     char path[400];
     snprintf(path, sizeof path, "%s/workers/w1.key", k.dir);
     cr_assert_eq(unlink(path), 0);
-    cr_assert_eq(kill(harness_pid(h), SIGHUP), 0);
-    cr_assert(log_inspect_wait_kind(harness_state_dir(h), "reloaded", NULL, 1, 10000));
+    s_reload(h, 1);
     cr_assert_eq(
         log_inspect_count_field(harness_state_dir(h), "reloaded", "config", harness_config_path(h)),
         1);
+    /* Lost at the reload itself, not later by its heartbeat. */
     cr_assert(log_inspect_wait_kind(harness_state_dir(h), "worker_lost", "cyber", 1, 10000), "%s",
               harness_daemon_log(h));
+    cr_assert_eq(log_inspect_count_field(harness_state_dir(h), "worker_lost", "reason",
+                                         "its key may no longer serve the area"),
+                 1, "%s", harness_daemon_log(h));
     /* It reconnects at once, with the same key: ZAP refuses it now. */
     cr_assert(log_inspect_wait_kind(harness_state_dir(h), "auth_refused", NULL, 1, 10000), "%s",
               harness_daemon_log(h));
@@ -305,7 +319,34 @@ Test(curve, worker_key_removed_at_reload, .timeout = 60)
                  log_inspect_count_kind(harness_state_dir(h), "auth_refused", NULL));
     cr_assert_eq(log_inspect_count_kind(harness_state_dir(h), "worker_joined", NULL), 1);
     worker_process_stop(w, SIGTERM);
-    cr_assert_eq(harness_stop(h, 10000), 0);
-    harness_destroy(&h);
-    s_keys_destroy(&k);
+    s_finish(h, &k);
+}
+
+/* A worker key replaced under the same name: the connection the old key opened is refused. */
+Test(curve, worker_key_replaced_at_reload, .timeout = 60)
+{
+    struct keys k;
+    struct harness *h = s_start(&k);
+    const char *wargs[] = {"--key", k.w1_secret, "--server-key", k.server_public, NULL};
+    pid_t w = worker_process_python(h, "cyber", wargs);
+    cr_assert(log_inspect_wait_kind(harness_state_dir(h), "worker_joined", "cyber", 1, 10000), "%s",
+              harness_daemon_log(h));
+
+    /* w1.key now holds another key (stranger's): same name, other bytes. */
+    char from[400], to[400];
+    snprintf(from, sizeof from, "%s/made/stranger.key", k.dir);
+    snprintf(to, sizeof to, "%s/workers/w1.key", k.dir);
+    cr_assert_eq(rename(from, to), 0);
+    s_reload(h, 1);
+    /* Lost at the reload itself, not later by its heartbeat. */
+    cr_assert(log_inspect_wait_kind(harness_state_dir(h), "worker_lost", "cyber", 1, 10000), "%s",
+              harness_daemon_log(h));
+    cr_assert_eq(log_inspect_count_field(harness_state_dir(h), "worker_lost", "reason",
+                                         "its key may no longer serve the area"),
+                 1, "%s", harness_daemon_log(h));
+    cr_assert(log_inspect_wait_kind(harness_state_dir(h), "auth_refused", NULL, 1, 10000), "%s",
+              harness_daemon_log(h));
+    cr_assert_eq(log_inspect_count_kind(harness_state_dir(h), "worker_joined", NULL), 1);
+    worker_process_stop(w, SIGTERM);
+    s_finish(h, &k);
 }
