@@ -462,17 +462,34 @@ s_on_readable(evutil_socket_t fd, short what, void *arg)
         loop_turn_request(in->turn);
 }
 
-/* The rate buckets of cfg's sources and of rejected records, full. */
+/*
+ * The rate buckets of cfg's sources and of rejected records. A source that
+ * was in old (NULL at start) keeps its bucket's tokens, retuned; a new one
+ * starts full.
+ */
 static void
-s_init_limits(struct ingress *in, const struct mandated_config *cfg, uint64_t now)
+s_init_limits(struct ingress *in, const struct mandated_config *old,
+              const struct mandated_config *cfg, uint64_t now)
 {
+    struct rate_limit *limits = xcalloc(cfg->nsources ? cfg->nsources : 1, sizeof *limits);
+    for (size_t i = 0; i < cfg->nsources; i++) {
+        const struct source_conf *src = &cfg->sources[i];
+        const struct source_conf *was = old ? config_source(old, src->name) : NULL;
+        if (was) {
+            limits[i] = in->source_limits[was - old->sources];
+            rate_limit_retune(&limits[i], src->rate, src->burst, now);
+        } else {
+            rate_limit_init(&limits[i], src->rate, src->burst, now);
+        }
+    }
     free(in->source_limits);
-    in->source_limits = xcalloc(cfg->nsources ? cfg->nsources : 1, sizeof *in->source_limits);
-    for (size_t i = 0; i < cfg->nsources; i++)
-        rate_limit_init(&in->source_limits[i], cfg->sources[i].rate, cfg->sources[i].burst, now);
+    in->source_limits = limits;
     /* A bucket under one token would refuse everything: burst at least 1. */
     double rejected_burst = cfg->broker.rejected_log_rate > 1 ? cfg->broker.rejected_log_rate : 1;
-    rate_limit_init(&in->rejected_limit, cfg->broker.rejected_log_rate, rejected_burst, now);
+    if (old)
+        rate_limit_retune(&in->rejected_limit, cfg->broker.rejected_log_rate, rejected_burst, now);
+    else
+        rate_limit_init(&in->rejected_limit, cfg->broker.rejected_log_rate, rejected_burst, now);
 }
 
 void
@@ -480,8 +497,8 @@ ingress_reconfigure(struct ingress *in, const struct mandated_config *cfg)
 {
     /* Items of the batches in hand keep the areas and types of the config
      * they were checked against, which stays alive (daemon/broker.c). */
+    s_init_limits(in, in->cfg, cfg, monotonic_ns());
     in->cfg = cfg;
-    s_init_limits(in, cfg, monotonic_ns());
 }
 
 struct ingress *
@@ -503,7 +520,7 @@ ingress_new(struct event_base *base, void *zmq_ctx, const struct mandated_config
     in->turn = turn;
     in->on_accepted = on_accepted;
     in->on_accepted_arg = on_accepted_arg;
-    s_init_limits(in, cfg, now);
+    s_init_limits(in, NULL, cfg, now);
     msgpack_sbuffer_init(&in->fields);
     msgpack_sbuffer_init(&in->reply);
 

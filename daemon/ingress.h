@@ -49,7 +49,8 @@ struct ingress *ingress_new(struct event_base *base, void *zmq_ctx,
  * and answered (group_commit_drain()). */
 /*
  * SIGHUP: checks from now on follow cfg (sources, allow, rates, keys,
- * catalogue, areas); rate buckets start full. The endpoint stays.
+ * catalogue, areas); a source's rate bucket keeps its tokens. The endpoint
+ * stays.
  */
 void ingress_reconfigure(struct ingress *in, const struct mandated_config *cfg);
 void ingress_stop(struct ingress *in);

@@ -16,6 +16,9 @@ struct rate_limit {
 };
 
 void rate_limit_init(struct rate_limit *rl, double rate, double burst, uint64_t now_ns);
+/* New rate and bucket size, keeping the tokens there are (at most the new
+ * bucket): a reload must not hand a flooding source a fresh burst. */
+void rate_limit_retune(struct rate_limit *rl, double rate, double burst, uint64_t now_ns);
 /* Takes one token if there is one. */
 bool rate_limit_take(struct rate_limit *rl, uint64_t now_ns);
 

@@ -390,3 +390,24 @@ Test(reload, spawned_workers_follow_the_areas, .timeout = 60)
     s_assert_gapless(h);
     harness_destroy(&h);
 }
+
+/* A reload does not hand a source over its rate a fresh burst. */
+Test(reload, rate_buckets_keep_their_tokens, .timeout = 30)
+{
+    struct harness *h = harness_new(NULL, NULL);
+    s_write_config(h, AREAS "[source agency]\nallow = press.*\nrate = 0.01\nburst = 3\n");
+    cr_assert_eq(harness_start(h, 10000), 0, "%s", harness_daemon_log(h));
+    void *s = harness_dealer(h);
+    for (uint64_t n = 1; n <= 3; n++)
+        cr_assert_str_eq(s_publish(s, "press.conference_notice", "agency", n), "ACK");
+    cr_assert_str_eq(s_publish(s, "press.conference_notice", "agency", 4), "NACK");
+    s_write_config(h, AREAS "[source agency]\nallow = press.* cyber.*\nrate = 0.01\nburst = 3\n");
+    s_hup(h, "reloaded");
+    cr_assert_str_eq(s_publish(s, "press.conference_notice", "agency", 5), "NACK",
+                     "the reload refilled the bucket");
+    cr_assert_eq(log_inspect_count_field(harness_state_dir(h), "rejected", "code", "rate_limited"),
+                 2);
+    zmq_close(s);
+    cr_assert_eq(harness_stop(h, 10000), 0);
+    harness_destroy(&h);
+}

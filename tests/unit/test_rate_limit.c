@@ -55,3 +55,31 @@ Test(rate_limit, fractional_rate_with_a_whole_burst)
     cr_assert_not(rate_limit_take(&rl, SEC));
     cr_assert(rate_limit_take(&rl, 2 * SEC));
 }
+
+Test(rate_limit, retune_keeps_the_tokens_there_are)
+{
+    struct rate_limit rl;
+    rate_limit_init(&rl, 10, 10, 0);
+    for (int i = 0; i < 10; i++)
+        cr_assert(rate_limit_take(&rl, 0));
+    /* An empty bucket stays empty across a retune: no fresh burst. */
+    rate_limit_retune(&rl, 10, 20, 0);
+    cr_assert_not(rate_limit_take(&rl, 0));
+    /* What the old rate earned until the retune stays, then the new rate fills. */
+    rate_limit_retune(&rl, 100, 20, SEC / 2);
+    for (int i = 0; i < 5; i++)
+        cr_assert(rate_limit_take(&rl, SEC / 2));
+    cr_assert_not(rate_limit_take(&rl, SEC / 2));
+    cr_assert(rate_limit_take(&rl, SEC / 2 + SEC / 100));
+    /* A smaller bucket caps what was kept. */
+    rate_limit_retune(&rl, 1, 2, 10 * SEC);
+    cr_assert(rate_limit_take(&rl, 10 * SEC));
+    cr_assert(rate_limit_take(&rl, 10 * SEC));
+    cr_assert_not(rate_limit_take(&rl, 10 * SEC));
+    /* From unlimited: the new bucket starts full. */
+    rate_limit_init(&rl, 0, 0, 0);
+    rate_limit_retune(&rl, 1, 3, 0);
+    for (int i = 0; i < 3; i++)
+        cr_assert(rate_limit_take(&rl, 0));
+    cr_assert_not(rate_limit_take(&rl, 0));
+}
