@@ -814,12 +814,12 @@ s_section(struct ini_file *f, void *user, const char *raw)
         p->source_lines[cfg->nsources].header = lineno;
         p->cur_index = cfg->nsources++;
     } else {
-        /* A worker key's name is its key file's: a source name's rules. */
-        if (!s_valid_source_name(name) || strchr(name, ':')) {
+        /* A worker key's name is its key file's, by the key directory's rule. */
+        if (!keyring_valid_name(name, strlen(name))) {
             s_fail(p, lineno, label,
                    "bad worker key name '%.64s': use letters, digits and _ . -, at most %d "
                    "characters",
-                   name, MAX_NAME);
+                   name, KEYRING_NAME_MAX);
             return;
         }
         for (size_t i = 0; i < cfg->nworkers; i++)

@@ -21,9 +21,8 @@ s_by_z85(const void *a, const void *b)
     return strcmp(((const struct keyring_entry *)a)->z85, ((const struct keyring_entry *)b)->z85);
 }
 
-/* The same rule as a [source NAME]'s, without ':' (reserved for area:NAME). */
-static bool
-s_valid_name(const char *s, size_t n)
+bool
+keyring_valid_name(const char *s, size_t n)
 {
     if (n == 0 || n > KEYRING_NAME_MAX)
         return false;
@@ -83,7 +82,7 @@ keyring_load(const char *dir, struct keyring **ret, struct config_error *err)
     for (size_t i = 0; rc == 0 && i < nnames; i++) {
         size_t n = strlen(names[i]) - strlen(KEY_SUFFIX);
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        if (!s_valid_name(names[i], n)) {
+        if (!keyring_valid_name(names[i], n)) {
             config_error_set(err, path, 0, "",
                              "the file name makes the identity: use letters, digits and _ . -, "
                              "at most %d characters, before .key",

@@ -8,6 +8,7 @@
 #ifndef MANDATE_KEYRING_H
 #define MANDATE_KEYRING_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,6 +29,10 @@ struct keyring {
     struct keyring_entry *entries; /* sorted by z85 */
     size_t n;
 };
+
+/* Whether n bytes at s can name a key: a [source NAME]'s characters without
+ * ':' (reserved for area:NAME), at most KEYRING_NAME_MAX. */
+bool keyring_valid_name(const char *s, size_t n);
 
 /* Reads every NAME.key under dir. Returns 0, or -errno / -EINVAL with err
  * naming the file (and line and key). */
