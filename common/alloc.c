@@ -1,5 +1,7 @@
 /* alloc: see alloc.h. */
+#include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,6 +48,19 @@ xreallocarray(void *p, size_t n, size_t size)
     if (size && n > SIZE_MAX / size)
         alloc_failed(SIZE_MAX);
     return xrealloc(p, n * size);
+}
+
+char *
+xasprintf(const char *fmt, ...)
+{
+    char *s;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vasprintf(&s, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        alloc_failed(strlen(fmt));
+    return s;
 }
 
 char *

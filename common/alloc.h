@@ -20,6 +20,8 @@ void *xrealloc(void *p, size_t size);
 /* realloc to n * size bytes, aborting on overflow as on failure. */
 void *xreallocarray(void *p, size_t n, size_t size);
 char *xstrdup(const char *s);
+/* vasprintf(3) under the same policy. */
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The first n bytes of s, NUL-terminated. */
 char *xstrndup(const char *s, size_t n);
 /* For a library's allocator that failed on its own (msgpack, jansson, inih). */

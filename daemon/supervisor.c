@@ -25,7 +25,6 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -422,22 +421,6 @@ s_config_file(const char *path)
     return abs ? abs : xstrdup(path);
 }
 
-static char *s_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static char *
-s_asprintf(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    char *buf = xmalloc((size_t)n + 1);
-    va_start(ap, fmt);
-    vsnprintf(buf, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    return buf;
-}
-
 /*
  * A path of the config made absolute against the broker's working
  * directory, which relative paths in the config resolve against: the
@@ -454,7 +437,7 @@ s_absolute(const char *path)
         log_warn("workers: getcwd: %s; passing %s as it is", strerror(errno), path);
         return xstrdup(path);
     }
-    char *abs = s_asprintf("%s/%s", cwd, path);
+    char *abs = xasprintf("%s/%s", cwd, path);
     free(cwd);
     return abs;
 }
@@ -536,7 +519,7 @@ s_area_set_argv(struct supervisor *s, struct area_spawn *a, const struct area_co
     a->argv[argc++] = xstrdup("--area");
     a->argv[argc++] = xstrdup(conf->name);
     a->argv[argc++] = xstrdup("--credit");
-    a->argv[argc++] = s_asprintf("%u", conf->credit);
+    a->argv[argc++] = xasprintf("%u", conf->credit);
     a->argv[argc++] = xstrdup("--endpoint");
     a->argv[argc++] = xstrdup(sa->endpoint);
     if (sa->config_file) {
@@ -555,11 +538,11 @@ s_area_set_argv(struct supervisor *s, struct area_spawn *a, const struct area_co
     const char *fallback = s->fallback ? s->fallback : "";
     const char *from_path = s->fallback ? " from $PATH" : "";
     if (getenv("JOURNAL_STREAM"))
-        a->exec_error = s_asprintf("<%d>workers: area %s: cannot exec %s%s%s%s: ", LOG_ERR, a->name,
-                                   s->program, what, fallback, from_path);
+        a->exec_error = xasprintf("<%d>workers: area %s: cannot exec %s%s%s%s: ", LOG_ERR, a->name,
+                                  s->program, what, fallback, from_path);
     else
-        a->exec_error = s_asprintf("mandated[%ld] error: workers: area %s: cannot exec %s%s%s%s: ",
-                                   (long)getpid(), a->name, s->program, what, fallback, from_path);
+        a->exec_error = xasprintf("mandated[%ld] error: workers: area %s: cannot exec %s%s%s%s: ",
+                                  (long)getpid(), a->name, s->program, what, fallback, from_path);
 }
 
 /* The area called name, added if it has never had children here. */
