@@ -41,6 +41,7 @@
 #include <msgpack.h>
 #include <zmq.h>
 
+#include "proto/curve_socket.h"
 #include "common/clock.h"
 #include "config/curve_cert.h"
 #include "proto/envelope.h"
@@ -851,15 +852,10 @@ s_run_workload(const char *endpoint, pid_t server, const struct workload *wl, bo
         zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
         /* A DEALER with no peer blocks in send; a dead server must fail the run instead. */
         zmq_setsockopt(s, ZMQ_SNDTIMEO, &sndtimeo, sizeof sndtimeo);
-        if (curve && (zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, curve->server.public_z85,
-                                     CURVE_KEY_Z85_LEN) < 0 ||
-                      zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, curve->client.public_z85,
-                                     CURVE_KEY_Z85_LEN) < 0 ||
-                      zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, curve->client.secret_z85,
-                                     CURVE_KEY_Z85_LEN) < 0)) {
-            snprintf(err, errlen, "CURVE keys: %s", zmq_strerror(errno));
-            rc = -errno;
-        }
+        if (curve &&
+            (rc = curve_socket_client(s, curve->server.public_z85, curve->client.public_z85,
+                                      curve->client.secret_z85)) < 0)
+            snprintf(err, errlen, "CURVE keys: %s", strerror(-rc));
         if (rc == 0 && zmq_connect(s, endpoint) < 0) {
             snprintf(err, errlen, "connect %s: %s", endpoint, zmq_strerror(errno));
             rc = -errno;

@@ -7,6 +7,7 @@
  * 16-byte id, to correlate replies, and a list in last-send order, so the
  * next resend due is always at the head. Both are O(1) per event.
  */
+#include "proto/curve_socket.h"
 #include "common/clock.h"
 #include "tools/mandate_client.h"
 
@@ -195,31 +196,6 @@ s_setopt_int(void *sock, int opt, int value)
     return zmq_setsockopt(sock, opt, &value, sizeof(value));
 }
 
-static int
-s_set_curve(void *sock, const struct mandate_client_options *o)
-{
-    const char *keys[3] = {o->curve_server_key, o->curve_public_key, o->curve_secret_key};
-    const int opts[3] = {ZMQ_CURVE_SERVERKEY, ZMQ_CURVE_PUBLICKEY, ZMQ_CURVE_SECRETKEY};
-    unsigned given = 0;
-
-    for (int i = 0; i < 3; i++)
-        given += keys[i] != NULL;
-    if (given == 0)
-        return 0;
-    if (given != 3) {
-        errno = EINVAL;
-        return -1;
-    }
-    for (int i = 0; i < 3; i++) {
-        /* Z85 text form: exactly 40 characters. */
-        if (strlen(keys[i]) != 40 || zmq_setsockopt(sock, opts[i], keys[i], 40) != 0) {
-            errno = EINVAL;
-            return -1;
-        }
-    }
-    return 0;
-}
-
 struct mandate_client *
 mandate_client_new(const char *endpoint, const struct mandate_client_options *opts)
 {
@@ -287,7 +263,8 @@ mandate_client_new(const char *endpoint, const struct mandate_client_options *op
      */
     int hwm = (int)(c->window * (c->max_resends < 64 ? c->max_resends + 1 : 64) + 16);
     if (s_setopt_int(c->sock, ZMQ_LINGER, 0) != 0 || s_setopt_int(c->sock, ZMQ_SNDHWM, hwm) != 0 ||
-        s_set_curve(c->sock, opts) != 0)
+        curve_socket_client(c->sock, opts->curve_server_key, opts->curve_public_key,
+                            opts->curve_secret_key) != 0)
         goto out_sock;
     if (zmq_connect(c->sock, endpoint) != 0) {
         /* An unknown transport is as much a bad endpoint as a malformed address. */

@@ -25,6 +25,7 @@
  * S_DRAIN_QUIET_MS (or S_DRAIN_MAX_MS have passed in all), then DISCONNECT
  * and close with a linger so the last replies reach the broker.
  */
+#include "proto/curve_socket.h"
 #include "common/clock.h"
 #include "workers/worker.h"
 
@@ -139,35 +140,6 @@ s_close(struct worker *w, int linger_ms)
     w->sock = NULL;
 }
 
-/*
- * CURVE on a fresh socket, before it connects: a socket connected without
- * its keys would start a plain handshake that the broker refuses. EINVAL
- * (a key that is not Z85, or a libzmq built without CURVE) is a config error.
- */
-static int
-s_set_curve(struct worker *w)
-{
-    const struct {
-        int option;
-        const char *name, *key;
-    } keys[] = {
-        {ZMQ_CURVE_SERVERKEY, "server key", w->opt.curve_server_key},
-        {ZMQ_CURVE_PUBLICKEY, "public key", w->opt.curve_public_key},
-        {ZMQ_CURVE_SECRETKEY, "secret key", w->opt.curve_secret_key},
-    };
-
-    if (!w->opt.curve_server_key)
-        return 0;
-    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-        if (!keys[i].key ||
-            zmq_setsockopt(w->sock, keys[i].option, keys[i].key, strlen(keys[i].key)) < 0) {
-            log_err("CURVE %s: %s", keys[i].name,
-                    keys[i].key ? zmq_strerror(errno) : "missing (all three keys or none)");
-            return -EINVAL;
-        }
-    return 0;
-}
-
 /* Opens a new connection and says READY. */
 static int
 s_connect(struct worker *w)
@@ -185,7 +157,9 @@ s_connect(struct worker *w)
     n = snprintf(id, sizeof(id), "%s-%ld-%u", w->opt.area->name, (long)getpid(), w->connections);
     zmq_setsockopt(w->sock, ZMQ_ROUTING_ID, id, (size_t)n);
     zmq_setsockopt(w->sock, ZMQ_LINGER, &linger, sizeof(linger));
-    if (s_set_curve(w) < 0) {
+    if (curve_socket_client(w->sock, w->opt.curve_server_key, w->opt.curve_public_key,
+                            w->opt.curve_secret_key) < 0) {
+        log_err("CURVE: the server key and this worker's pair must all be given, as Z85");
         s_close(w, 0);
         return -EINVAL;
     }

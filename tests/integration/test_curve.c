@@ -14,6 +14,7 @@
 #include <criterion/criterion.h>
 #include <zmq.h>
 
+#include "proto/curve_socket.h"
 #include "config/curve_cert.h"
 #include "proto/audit_record.h"
 #include "tests/support/daemon_harness.h"
@@ -116,11 +117,8 @@ s_client(struct harness *h, const struct curve_cert *client, const char *server_
     void *s = zmq_socket(harness_zmq_ctx(h), ZMQ_DEALER);
     int linger = 0;
     zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
-    if (client) {
-        zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, server_z85, 40);
-        zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, client->public_z85, 40);
-        zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, client->secret_z85, 40);
-    }
+    if (client)
+        cr_assert_eq(curve_socket_client(s, server_z85, client->public_z85, client->secret_z85), 0);
     cr_assert_eq(zmq_connect(s, harness_endpoint(h)), 0);
     return s;
 }

@@ -22,6 +22,7 @@
 #include <msgpack.h>
 #include <zmq.h>
 
+#include "proto/curve_socket.h"
 #include "config/embedded.h"
 #include "proto/envelope.h"
 #include "proto/pack.h"
@@ -193,9 +194,7 @@ harness_dealer(struct harness *h)
     void *s = zmq_socket(h->ctx, ZMQ_DEALER);
     int linger = 0;
     zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
-    if (h->curve && (zmq_setsockopt(s, ZMQ_CURVE_SERVERKEY, h->curve_server, 40) < 0 ||
-                     zmq_setsockopt(s, ZMQ_CURVE_PUBLICKEY, h->curve_public, 40) < 0 ||
-                     zmq_setsockopt(s, ZMQ_CURVE_SECRETKEY, h->curve_secret, 40) < 0))
+    if (h->curve && curve_socket_client(s, h->curve_server, h->curve_public, h->curve_secret) < 0)
         s_die("CURVE keys");
     if (zmq_connect(s, h->endpoint) < 0)
         s_die("zmq_connect");
