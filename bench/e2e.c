@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/support/bench_stats.h"
 #include "common/clock.h"
 #include "proto/audit_record.h"
 #include "tests/support/daemon_harness.h"
@@ -328,20 +329,6 @@ s_scan_one(uint64_t seq, const struct audit_record *rec, const void *b, size_t l
     return true;
 }
 
-static int
-s_cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-static int
-s_cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 static bool
 s_wait_no_pending(struct harness *h, int timeout_ms)
 {
@@ -450,7 +437,7 @@ s_run(unsigned nworkers, bool noop, unsigned events)
     sc.lat_ns = calloc(events, sizeof *sc.lat_ns);
     log_inspect_each(harness_state_dir(h), s_scan_one, &sc);
     if (sc.nlat == acked && sc.last_done > sc.first_pub) {
-        qsort(sc.lat_ns, sc.nlat, sizeof *sc.lat_ns, s_cmp_u64);
+        qsort(sc.lat_ns, sc.nlat, sizeof *sc.lat_ns, bench_cmp_u64);
         r.events_per_s = sc.nlat / ((sc.last_done - sc.first_pub) / 1e9);
         r.p50_us = sc.lat_ns[sc.nlat / 2] / 1e3;
         r.p99_us = sc.lat_ns[sc.nlat * 99 / 100] / 1e3;
@@ -502,7 +489,7 @@ out:
 static double
 s_median(double *v, int n)
 {
-    qsort(v, (size_t)n, sizeof *v, s_cmp_double);
+    qsort(v, (size_t)n, sizeof *v, bench_cmp_double);
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 

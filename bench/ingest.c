@@ -41,6 +41,8 @@
 #include <msgpack.h>
 #include <zmq.h>
 
+#include "bench/support/bench_machine.h"
+#include "bench/support/bench_stats.h"
 #include "proto/curve_socket.h"
 #include "common/clock.h"
 #include "config/curve_cert.h"
@@ -69,8 +71,6 @@
 #define DAEMON_START_MS   15000
 #define DAEMON_STOP_MS    10000
 #define SERVER_WAIT_MS    5000
-#define PORT_FIRST        17400
-#define PORT_SPAN         1000
 
 #define DEFAULT_RUNS      5
 #define DEFAULT_LOCKSTEP  2000
@@ -140,40 +140,6 @@ s_on_server_term(int sig)
 {
     (void)sig;
     g_server_stopping = 1;
-}
-
-static const char *
-s_tmpdir(void)
-{
-    const char *t = getenv("TMPDIR");
-    return t && *t ? t : "/tmp";
-}
-
-/*
- * A loopback port nobody holds. Probing without SO_REUSEADDR also refuses a
- * port with connections still in TIME_WAIT, so consecutive runs never meet an
- * earlier run's leftovers.
- */
-static int
-s_free_port(void)
-{
-    static int next;
-    if (!next)
-        next = PORT_FIRST + (int)(getpid() % PORT_SPAN);
-    for (int tries = 0; tries < PORT_SPAN; tries++) {
-        int port = next;
-        next = next + 1 < PORT_FIRST + 2 * PORT_SPAN ? next + 1 : PORT_FIRST;
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-            return -errno;
-        struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        bool free_port = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
-        close(fd);
-        if (free_port)
-            return port;
-    }
-    return -EADDRINUSE;
 }
 
 /* ---- events ---------------------------------------------------------- */
@@ -584,8 +550,6 @@ struct run_result {
     double others_cores;
 };
 
-static int s_read_cpu_ticks(unsigned long long *ret_busy, unsigned long long *ret_total);
-
 /*
  * CPU time of a whole process, every thread, in ns (pid 0: this one; -1:
  * the calling thread only); 0 if it cannot be read.
@@ -737,27 +701,12 @@ s_worker_main(void *arg)
     return NULL;
 }
 
-static int
-s_cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* Nearest-rank percentile of sorted nanoseconds, in microseconds. */
-static double
-s_percentile_us(const uint64_t *sorted, size_t n, unsigned pct)
-{
-    size_t rank = (n * pct + 99) / 100;
-    return (double)sorted[rank ? rank - 1 : 0] / 1000.0;
-}
-
 static void
 s_summarise(uint64_t *lat, size_t n, uint64_t elapsed_ns, struct run_result *ret)
 {
-    qsort(lat, n, sizeof *lat, s_cmp_u64);
-    ret->p50_us = s_percentile_us(lat, n, 50);
-    ret->p99_us = s_percentile_us(lat, n, 99);
+    qsort(lat, n, sizeof *lat, bench_cmp_u64);
+    ret->p50_us = bench_percentile_us(lat, n, 50);
+    ret->p99_us = bench_percentile_us(lat, n, 99);
     ret->per_s = (double)n / ((double)(elapsed_ns ? elapsed_ns : 1) / 1e9);
 }
 
@@ -881,7 +830,7 @@ s_run_workload(const char *endpoint, pid_t server, const struct workload *wl, bo
             if (wl->per_thread) {
                 s_threads_read(server, &srv_thr0);
                 s_threads_read(getpid(), &cli_thr0);
-                s_read_cpu_ticks(&busy0, &ticks0);
+                bench_cpu_ticks(&busy0, &ticks0);
             }
             srv_cpu0 = s_cpu_ns(server);
             cli_cpu0 = s_cpu_ns(0);
@@ -918,7 +867,7 @@ s_run_workload(const char *endpoint, pid_t server, const struct workload *wl, bo
             if (wl->per_thread) {
                 s_threads_read(server, &srv_thr0);
                 s_threads_read(getpid(), &cli_thr0);
-                s_read_cpu_ticks(&busy0, &ticks0);
+                bench_cpu_ticks(&busy0, &ticks0);
             }
             srv_cpu0 = s_cpu_ns(server);
             cli_cpu0 = s_cpu_ns(0);
@@ -945,7 +894,7 @@ s_run_workload(const char *endpoint, pid_t server, const struct workload *wl, bo
     srv_cpu1 = s_cpu_ns(server);
     cli_cpu1 = s_cpu_ns(0);
     if (wl->per_thread) {
-        s_read_cpu_ticks(&busy1, &ticks1);
+        bench_cpu_ticks(&busy1, &ticks1);
         s_threads_read(server, &srv_thr1);
         s_threads_read(getpid(), &cli_thr1);
     }
@@ -1047,7 +996,7 @@ s_run_mandated(const struct options *o, const struct workload *wl, const struct 
     int port = 0;
 
     if (!o->ipc) {
-        port = s_free_port();
+        port = bench_free_port();
         if (port < 0) {
             snprintf(err, errlen, "no free loopback port");
             return port;
@@ -1369,7 +1318,7 @@ s_server_start(enum server_kind kind, const struct options *o, struct server *sr
     if (o->ipc) {
         snprintf(srv->endpoint, sizeof srv->endpoint, "ipc://%s/server.ipc", srv->dir);
     } else {
-        int port = s_free_port();
+        int port = bench_free_port();
         if (port < 0)
             return port;
         snprintf(srv->endpoint, sizeof srv->endpoint, "tcp://127.0.0.1:%d", port);
@@ -1565,10 +1514,6 @@ enum metric {
     M_THREAD /* + enum thread_kind */
 };
 
-struct spread {
-    double median, min, max;
-};
-
 static double
 s_metric(const struct run_result *r, enum metric m)
 {
@@ -1599,51 +1544,13 @@ s_metric(const struct run_result *r, enum metric m)
     return 0;
 }
 
-static int
-s_cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* Median, min and max of n values; sorts v. */
-static struct spread
-s_spread_of(double *v, int n)
-{
-    struct spread s = {0, 0, 0};
-    if (n == 0)
-        return s;
-    qsort(v, (size_t)n, sizeof v[0], s_cmp_double);
-    s.min = v[0];
-    s.max = v[n - 1];
-    s.median = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-    return s;
-}
-
-static struct spread
+static struct bench_spread
 s_spread(const struct scenario *sc, enum metric m)
 {
     double v[MAX_RUNS];
     for (int i = 0; i < sc->nruns; i++)
         v[i] = s_metric(&sc->runs[i], m);
-    return s_spread_of(v, sc->nruns);
-}
-
-/* Small numbers keep a decimal: a 40 µs round trip is not "40 or 41". */
-static void
-s_fmt(char *buf, size_t size, double v)
-{
-    snprintf(buf, size, v < 100 ? "%.1f" : "%.0f", v);
-}
-
-static void
-s_cell(char *buf, size_t size, struct spread s)
-{
-    char a[32], b[32], c[32];
-    s_fmt(a, sizeof a, s.median);
-    s_fmt(b, sizeof b, s.min);
-    s_fmt(c, sizeof c, s.max);
-    snprintf(buf, size, "%8s %8s %8s", a, b, c);
+    return bench_spread_of(v, sc->nruns);
 }
 
 static void
@@ -1656,9 +1563,9 @@ s_print_table(struct scenario *sc, int nsc)
            "min", "max", "median", "min", "max");
     for (int i = 0; i < nsc; i++) {
         char r[128], p50[128], p99[128];
-        s_cell(r, sizeof r, s_spread(&sc[i], M_RATE));
-        s_cell(p50, sizeof p50, s_spread(&sc[i], M_P50));
-        s_cell(p99, sizeof p99, s_spread(&sc[i], M_P99));
+        bench_spread_cell(r, sizeof r, s_spread(&sc[i], M_RATE));
+        bench_spread_cell(p50, sizeof p50, s_spread(&sc[i], M_P50));
+        bench_spread_cell(p99, sizeof p99, s_spread(&sc[i], M_P99));
         printf("%-30s  %s  %s  %s\n", sc[i].label, r, p50, p99);
     }
 }
@@ -1675,8 +1582,9 @@ s_print_cpu_table(struct scenario *sc, int nsc)
            "its process,\nclients = this process: client threads and their libzmq I/O thread)\n");
     printf("%-30s  %s\n", "scenario", "server µs/event   server cores   client µs/event");
     for (int i = 0; i < nsc; i++) {
-        struct spread srv = s_spread(&sc[i], M_SRV_CPU), cores = s_spread(&sc[i], M_SRV_CORES);
-        struct spread cli = s_spread(&sc[i], M_CLI_CPU);
+        struct bench_spread srv = s_spread(&sc[i], M_SRV_CPU),
+                            cores = s_spread(&sc[i], M_SRV_CORES);
+        struct bench_spread cli = s_spread(&sc[i], M_CLI_CPU);
         if (srv.median <= 0)
             continue;
         printf("%-30s  %15.1f   %12.2f   %15.1f\n", sc[i].label, srv.median, cores.median,
@@ -1710,7 +1618,7 @@ s_print_machine(struct scenario *sc, int nsc, bool extra)
     printf("\n");
     for (int i = 0; i < nsc; i++) {
         for (size_t k = 0; k < sizeof metrics / sizeof metrics[0]; k++) {
-            struct spread s = s_spread(&sc[i], metrics[k].m);
+            struct bench_spread s = s_spread(&sc[i], metrics[k].m);
             int d = metrics[k].decimals;
             if (metrics[k].extra && !extra)
                 continue;
@@ -1722,77 +1630,16 @@ s_print_machine(struct scenario *sc, int nsc, bool extra)
     }
 }
 
-static int
-s_read_cpu_ticks(unsigned long long *ret_busy, unsigned long long *ret_total)
-{
-    unsigned long long v[8] = {0};
-    FILE *f = fopen("/proc/stat", "r");
-    if (!f)
-        return -errno;
-    int n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
-                   &v[4], &v[5], &v[6], &v[7]);
-    fclose(f);
-    if (n < 5)
-        return -EIO;
-    *ret_total = v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7];
-    *ret_busy = *ret_total - v[3] - v[4]; /* all but idle and iowait */
-    return 0;
-}
-
-/*
- * Cores kept busy over half a second while this program does nothing: other
- * tenants of the machine. On two cores one busy neighbour halves the room of
- * every scenario, so it is measured and printed rather than guessed.
- * Negative when /proc/stat cannot be read.
- */
-static double
-s_busy_cores(void)
-{
-    unsigned long long b0, t0, b1, t1;
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    if (s_read_cpu_ticks(&b0, &t0) < 0)
-        return -1;
-    usleep(500000);
-    if (s_read_cpu_ticks(&b1, &t1) < 0 || t1 <= t0)
-        return -1;
-    return (double)(b1 - b0) / (double)(t1 - t0) * (double)(ncpu > 0 ? ncpu : 1);
-}
-
-#define BUSY_WARN 0.15 /* cores: above this the machine was not quiet */
-
-static void
-s_print_busy(const char *when, double busy)
-{
-    if (busy < 0)
-        printf("  quiet?     %s: /proc/stat unreadable\n", when);
-    else
-        printf("  quiet?     %s: %.2f CPUs busy with other processes%s\n", when, busy,
-               busy > BUSY_WARN ? "  <- NOT QUIET: figures are skewed" : "");
-}
-
 static void
 s_print_header(const struct options *o, double busy)
 {
     struct utsname u;
-    struct statfs fs;
     char real[PATH_MAX];
-    const char *fstype = "unknown";
+    const char *fstype = bench_fs_type(bench_tmpdir());
     int zmaj, zmin, zpat;
-    static const struct {
-        unsigned long magic;
-        const char *name;
-    } types[] = {{0xEF53, "ext4"},          {0x58465342, "xfs"},
-                 {0x9123683E, "btrfs"},     {0x01021994, "tmpfs"},
-                 {0x794c7630, "overlayfs"}, {0x2fc12fc1, "zfs"},
-                 {0x65735546, "fuse"},      {0x6969, "nfs"}};
 
     uname(&u);
     zmq_version(&zmaj, &zmin, &zpat);
-    if (statfs(s_tmpdir(), &fs) == 0) {
-        for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
-            if ((unsigned long)fs.f_type == types[i].magic)
-                fstype = types[i].name;
-    }
     printf("mandated ingest benchmark\n");
     printf("  daemon     %s, durability = full, a fresh state dir per run\n",
            realpath(o->mandated, real) ? real : o->mandated);
@@ -1804,7 +1651,7 @@ s_print_header(const struct options *o, double busy)
     printf("  event      %d-byte MEP/1 envelope, type %s, source %s\n", EVENT_BYTES, EVENT_TYPE,
            EVENT_SOURCE);
     printf("  disk       %s: %s (daemon state, baseline and raw LMDB envs all live here)\n",
-           s_tmpdir(), fstype);
+           bench_tmpdir(), fstype);
     printf("  machine    %ld CPUs online, %s %s, libzmq %d.%d.%d, %s\n",
            sysconf(_SC_NPROCESSORS_ONLN), u.sysname, u.release, zmaj, zmin, zpat,
            mdb_version(NULL, NULL, NULL));
@@ -1830,10 +1677,10 @@ s_print_header(const struct options *o, double busy)
            o->poll_clients
                ? "one thread polling 8 DEALER sockets"
                : "8 threads, one DEALER each, all in one ZeroMQ context (1 I/O thread)");
-    s_print_busy("before the first run", busy);
+    bench_print_busy("before the first run", busy);
     if (strcmp(fstype, "tmpfs") == 0)
         printf("  WARNING    %s is tmpfs: fsync costs nothing there; set TMPDIR to a real disk\n",
-               s_tmpdir());
+               bench_tmpdir());
     fflush(stdout);
 }
 
@@ -2081,7 +1928,7 @@ s_curve_keys_destroy(struct curve_keys *keys)
 }
 
 /* Per-run ratios on / off: runs k of both kinds ran next to each other. */
-static struct spread
+static struct bench_spread
 s_pair_ratios(const struct scenario *on, const struct scenario *off, enum metric m)
 {
     double v[MAX_RUNS];
@@ -2091,7 +1938,7 @@ s_pair_ratios(const struct scenario *on, const struct scenario *off, enum metric
         if (d > 0)
             v[n++] = s_metric(&on->runs[i], m) / d;
     }
-    return s_spread_of(v, n);
+    return bench_spread_of(v, n);
 }
 
 /* Where the CPU went, by thread, CURVE off against on. */
@@ -2171,27 +2018,27 @@ s_curve_main(const struct options *o, double busy_before)
     if (status >= 0)
         return status;
 
-    double busy_after = s_busy_cores();
+    double busy_after = bench_busy_cores();
     s_print_table(sc, CV_COUNT);
     s_print_cpu_table(sc, CV_COUNT);
     s_print_thread_table(sc);
     printf("\n");
-    s_print_busy("before the first run", busy_before);
-    s_print_busy("after the last run  ", busy_after);
+    bench_print_busy("before the first run", busy_before);
+    bench_print_busy("after the last run  ", busy_after);
 
-    struct spread secs_off = s_spread(&sc[CV_OFF_PIPE], M_SECONDS);
-    struct spread secs_on = s_spread(&sc[CV_ON_PIPE], M_SECONDS);
+    struct bench_spread secs_off = s_spread(&sc[CV_OFF_PIPE], M_SECONDS);
+    struct bench_spread secs_on = s_spread(&sc[CV_ON_PIPE], M_SECONDS);
     double shortest = secs_off.min < secs_on.min ? secs_off.min : secs_on.min;
     printf("\n  8x125 runs lasted %.2f–%.2f s (off), %.2f–%.2f s (on): sending stops at %u s, "
            "then the replies in flight\n",
            secs_off.min, secs_off.max, secs_on.min, secs_on.max, o->seconds);
-    struct spread oth_off = s_spread(&sc[CV_OFF_PIPE], M_OTHERS);
-    struct spread oth_on = s_spread(&sc[CV_ON_PIPE], M_OTHERS);
+    struct bench_spread oth_off = s_spread(&sc[CV_OFF_PIPE], M_OTHERS);
+    struct bench_spread oth_on = s_spread(&sc[CV_ON_PIPE], M_OTHERS);
     double oth_max = oth_off.max > oth_on.max ? oth_off.max : oth_on.max;
     printf("  cores busy outside the bench and the daemon during the 8x125 runs (/proc/stat): "
            "median %.2f off, %.2f on, at most %.2f%s\n",
            oth_off.median, oth_on.median, oth_max,
-           oth_max > BUSY_WARN ? "  <- NOT QUIET: figures are skewed" : "");
+           oth_max > BENCH_BUSY_WARN ? "  <- NOT QUIET: figures are skewed" : "");
 
     double t_off = s_spread(&sc[CV_OFF_PIPE], M_RATE).median;
     double t_on = s_spread(&sc[CV_ON_PIPE], M_RATE).median;
@@ -2199,8 +2046,8 @@ s_curve_main(const struct options *o, double busy_before)
     double l_on = s_spread(&sc[CV_ON_LOCKSTEP], M_P50).median;
     double r_tput = t_off > 0 ? t_on / t_off : 0;
     double r_lat = l_off > 0 ? l_on / l_off : 0;
-    struct spread p_tput = s_pair_ratios(&sc[CV_ON_PIPE], &sc[CV_OFF_PIPE], M_RATE);
-    struct spread p_lat = s_pair_ratios(&sc[CV_ON_LOCKSTEP], &sc[CV_OFF_LOCKSTEP], M_P50);
+    struct bench_spread p_tput = s_pair_ratios(&sc[CV_ON_PIPE], &sc[CV_OFF_PIPE], M_RATE);
+    struct bench_spread p_lat = s_pair_ratios(&sc[CV_ON_LOCKSTEP], &sc[CV_OFF_LOCKSTEP], M_P50);
     bool holds = r_tput >= 1.0 - CURVE_BUDGET;
 
     printf("\nCURVE on / CURVE off (ratio of the medians; in brackets the same ratio run by run: "
@@ -2276,7 +2123,7 @@ main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     alarm(o.max_seconds);
 
-    double busy_before = s_busy_cores();
+    double busy_before = bench_busy_cores();
     s_print_header(&o, busy_before);
     if (o.curve)
         return s_curve_main(&o, busy_before);
@@ -2337,14 +2184,14 @@ main(int argc, char **argv)
     if (status >= 0)
         return status;
 
-    double busy_after = s_busy_cores();
+    double busy_after = bench_busy_cores();
     s_print_table(sc, SC_COUNT);
     s_print_cpu_table(sc, SC_COUNT);
     printf("\n");
-    s_print_busy("before the first run", busy_before);
-    s_print_busy("after the last run  ", busy_after);
+    bench_print_busy("before the first run", busy_before);
+    bench_print_busy("after the last run  ", busy_after);
 
-    struct spread bl_batch = s_spread(&sc[SC_BASELINE_PIPE], M_BATCH);
+    struct bench_spread bl_batch = s_spread(&sc[SC_BASELINE_PIPE], M_BATCH);
     printf("\n  baseline 8x125 commits %.1f events per fsync (median of runs; mandated does not "
            "report its batches)\n",
            bl_batch.median);

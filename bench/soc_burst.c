@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/support/bench_stats.h"
 #include "common/clock.h"
 #include "proto/audit_record.h"
 #include "proto/pack.h"
@@ -215,13 +216,6 @@ s_scan_one(uint64_t seq, const struct audit_record *rec, const void *b, size_t l
     return true;
 }
 
-static int
-s_cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* ------------------------------------------------------------------------ */
 /* One run. */
 
@@ -234,7 +228,7 @@ struct result {
 static void
 s_lane_figures(struct lane *ln, double *p50, double *p99)
 {
-    qsort(ln->lat_ns, ln->nlat, sizeof *ln->lat_ns, s_cmp_u64);
+    qsort(ln->lat_ns, ln->nlat, sizeof *ln->lat_ns, bench_cmp_u64);
     *p50 = (double)ln->lat_ns[ln->nlat / 2] / 1e6;
     *p99 = (double)ln->lat_ns[ln->nlat * 99 / 100] / 1e6;
 }
@@ -310,19 +304,12 @@ struct series {
     int n;
 };
 
-static int
-s_cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 static double
 s_median(const struct series *s)
 {
     double v[MAX_RUNS];
     memcpy(v, s->v, sizeof v);
-    qsort(v, (size_t)s->n, sizeof *v, s_cmp_double);
+    qsort(v, (size_t)s->n, sizeof *v, bench_cmp_double);
     return s->n % 2 ? v[s->n / 2] : (v[s->n / 2 - 1] + v[s->n / 2]) / 2;
 }
 
