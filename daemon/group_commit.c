@@ -11,7 +11,9 @@
  * reading the fsync could overlap.
  *
  * Only one transaction is ever in flight, and the loop writes only while
- * the writer thread is idle: the log has exactly one writer at a time.
+ * the writer thread is idle: the log has exactly one writer at a time. When
+ * one ends, the next is handed over before the producers answer the first
+ * (done, then answer): the ACKs of one batch go out during the next write.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -77,9 +79,10 @@ s_write(void *arg)
     return rc;
 }
 
-/* Loop thread: the transaction ended; every producer in it hears how. */
+/* Loop thread: the transaction ended; every producer in it hears how
+ * (done), and is marked in answering[] for s_answer(). */
 static void
-s_finish(struct group_commit *gc, int rc)
+s_finish(struct group_commit *gc, int rc, bool answering[GROUP_COMMIT_PRODUCERS_MAX])
 {
     gc->stats.batches++;
     gc->stats.write_ns += gc->write_ns;
@@ -95,11 +98,20 @@ s_finish(struct group_commit *gc, int rc)
     }
     gc->writing = false;
     for (size_t i = 0; i < gc->nproducers; i++) {
+        answering[i] = gc->taken[i];
         if (!gc->taken[i])
             continue;
         gc->taken[i] = false;
         gc->producers[i].done(gc->producers[i].arg, rc);
     }
+}
+
+static void
+s_answer(struct group_commit *gc, const bool answering[GROUP_COMMIT_PRODUCERS_MAX])
+{
+    for (size_t i = 0; i < gc->nproducers; i++)
+        if (answering[i] && gc->producers[i].answer)
+            gc->producers[i].answer(gc->producers[i].arg);
 }
 
 /* What the producers have queued: awaited and not, and whether more input is readable. */
@@ -175,7 +187,9 @@ s_submit(struct group_commit *gc, bool force)
         batch_writer_submit(gc->writer, s_write, gc);
         return;
     }
-    s_finish(gc, s_write(gc));
+    bool answering[GROUP_COMMIT_PRODUCERS_MAX];
+    s_finish(gc, s_write(gc), answering);
+    s_answer(gc, answering);
 }
 
 /* Loop thread, after the writer thread finished. */
@@ -183,9 +197,12 @@ static void
 s_on_written(void *arg, int rc)
 {
     struct group_commit *gc = arg;
-    s_finish(gc, rc);
-    /* What queued meanwhile is the next batch. */
+    bool answering[GROUP_COMMIT_PRODUCERS_MAX];
+    s_finish(gc, rc, answering);
+    /* What queued meanwhile is the next batch: the writer gets it before
+     * the replies to this one go out, so that it never waits on them. */
     s_submit(gc, false);
+    s_answer(gc, answering);
 }
 
 static void

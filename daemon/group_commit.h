@@ -48,8 +48,13 @@ struct group_commit_producer {
      * the transaction; sets *wrote if it appended or changed anything.
      * Repeatable: a map-full retry runs it again on a fresh transaction. */
     int (*write)(void *arg, struct audit_log *log, bool *wrote);
-    /* The transaction holding the taken records committed (rc 0) or failed. */
+    /* The transaction holding the taken records committed (rc 0) or failed:
+     * the records are no longer in hand, and take() may be called again. */
     void (*done)(void *arg, int rc);
+    /* Optional: after done(), once the next transaction (if any is due) is
+     * with the writer: the slow part of the answer (sending the ACKs), so
+     * that it overlaps the next write instead of delaying it. */
+    void (*answer)(void *arg);
     void *arg;
 };
 

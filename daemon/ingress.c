@@ -56,6 +56,8 @@ struct item {
     bool dup;
 };
 
+#define BATCHES 3 /* filling, writing, answering */
+
 /* Messages read in some loop turns, written in one transaction. */
 struct batch {
     struct item *items;
@@ -74,10 +76,12 @@ struct ingress {
     struct envelope_limits limits;
     struct envelope_decoder decoder; /* it->env.data is valid only during the checks */
 
-    /* Double buffering: the loop fills one batch while the group commit
-     * writes the other; `writing` is NULL while none of ours is in flight. */
-    struct batch batches[2];
-    struct batch *filling, *writing;
+    /* The loop fills one batch while the group commit writes another, and
+     * the one written before is answered once the next write has started;
+     * `writing` and `answering` are NULL while they hold none. */
+    struct batch batches[BATCHES];
+    struct batch *filling, *writing, *answering;
+    int answering_rc;
     struct loop_turn *turn;
     ingress_accepted_fn on_accepted;
     void *on_accepted_arg;
@@ -424,21 +428,38 @@ s_take(void *arg)
 {
     struct ingress *in = arg;
     in->writing = in->filling;
-    in->filling = in->filling == &in->batches[0] ? &in->batches[1] : &in->batches[0];
+    for (size_t i = 0; i < BATCHES; i++)
+        if (&in->batches[i] != in->writing && &in->batches[i] != in->answering)
+            in->filling = &in->batches[i];
 }
 
-/* The batch is durable (or failed): answer it, then read on. */
+/* Answers the batch written last, then reads on. */
 static void
-s_done(void *arg, int rc)
+s_answer(void *arg)
 {
     struct ingress *in = arg;
+    if (!in->answering)
+        return;
     uint64_t t0 = monotonic_ns();
-    s_reply_batch(in, in->writing, rc);
-    in->writing = NULL;
+    s_reply_batch(in, in->answering, in->answering_rc);
+    in->answering = NULL;
     in->stats.reply_ns += monotonic_ns() - t0;
     /* Reading may have paused on a full batch, and sends may have consumed the edge.
      * (After a stop the read callback returns at once.) */
     router_rearm(in->sock, in->ev);
+}
+
+/* The batch is durable (or failed): it is answered by s_answer, once the
+ * next batch is with the writer. */
+static void
+s_done(void *arg, int rc)
+{
+    struct ingress *in = arg;
+    /* Replies leave in the order their batches were written. */
+    s_answer(in);
+    in->answering = in->writing;
+    in->answering_rc = rc;
+    in->writing = NULL;
 }
 
 static void
@@ -514,7 +535,7 @@ ingress_new(struct event_base *base, void *zmq_ctx, const struct mandated_config
     in->limits = envelope_default_limits;
     in->limits.max_bytes = cfg->broker.max_event_bytes;
     envelope_decoder_init(&in->decoder);
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < BATCHES; i++)
         in->batches[i].items = xcalloc(cfg->broker.commit_max_batch, sizeof(struct item));
     in->filling = &in->batches[0];
     in->turn = turn;
@@ -549,6 +570,7 @@ ingress_new(struct event_base *base, void *zmq_ctx, const struct mandated_config
         .take = s_take,
         .write = s_write_batch,
         .done = s_done,
+        .answer = s_answer,
         .arg = in,
     };
     group_commit_add(commit, &producer);
@@ -577,7 +599,7 @@ ingress_destroy(struct ingress **in_p)
         return;
     if (in->ev)
         event_free(in->ev);
-    for (int b = 0; b < 2; b++) {
+    for (int b = 0; b < BATCHES; b++) {
         for (size_t i = 0; i < in->batches[b].nitems; i++)
             s_item_release(&in->batches[b].items[i]);
         free(in->batches[b].items);

@@ -57,6 +57,8 @@ struct fake {
     size_t pad;
     int fail_with; /* write returns this once, if set */
     int writes, dones, last_rc;
+    int answers;
+    size_t taken_at_answer[2];  /* records of the next transaction already taken */
     uint64_t committed_at_done; /* the log's last committed seq when done() ran */
     uint64_t next_n;
 };
@@ -119,6 +121,15 @@ s_done(void *arg, int rc)
 }
 
 static void
+s_answer(void *arg)
+{
+    struct fake *f = arg;
+    if (f->answers < 2)
+        f->taken_at_answer[f->answers] = f->taken;
+    f->answers++;
+}
+
+static void
 s_add(struct group_commit *gc, struct fake *f, bool awaited)
 {
     const struct group_commit_producer p = {
@@ -128,6 +139,7 @@ s_add(struct group_commit *gc, struct fake *f, bool awaited)
         .take = s_take,
         .write = s_write,
         .done = s_done,
+        .answer = s_answer,
         .arg = f,
     };
     group_commit_add(gc, &p);
@@ -180,6 +192,30 @@ Test(group_commit, awaited_records_are_committed_before_done)
     cr_expect_eq(a.last_rc, 0);
     cr_expect_eq(a.committed_at_done, 1, "done ran after the commit");
     cr_expect_eq(group_commit_stats(gc)->batches, 1);
+    group_commit_destroy(&gc);
+    audit_log_destroy(&log);
+}
+
+/* The ACKs of one batch must not delay the write of the next. */
+Test(group_commit, the_next_batch_is_with_the_writer_before_the_last_is_answered)
+{
+    struct audit_log *log = s_open(1 << 20, 1 << 24);
+    struct group_commit *gc = group_commit_new(s_base, s_cfg, log);
+    struct fake a = {.name = "a", .log = log, .queued = 10};
+    s_add(gc, &a, true);
+    group_commit_flush(gc);
+    cr_assert_eq(a.dones, 0, "ten records go to the writer thread");
+    a.queued = 8; /* read while the first batch is being written */
+    for (int i = 0; i < 200 && a.answers < 2; i++) {
+        struct timeval tv = {0, 10 * 1000};
+        event_base_loopexit(s_base, &tv);
+        event_base_dispatch(s_base);
+    }
+    cr_assert_eq(a.dones, 2);
+    cr_expect_eq(a.answers, 2, "each batch answered once its transaction ended");
+    cr_expect_eq(a.taken_at_answer[0], 8, "the next batch was taken before the answer");
+    cr_expect_eq(a.taken_at_answer[1], 0, "nothing more was queued");
+    cr_expect_eq(audit_log_last_seq(log), 18);
     group_commit_destroy(&gc);
     audit_log_destroy(&log);
 }
@@ -291,6 +327,7 @@ Test(group_commit, drain_writes_everything_queued)
     group_commit_drain(gc); /* the loop is not running: as at a stop */
     cr_expect_eq(a.dones, 1);
     cr_expect_eq(b.dones, 1);
+    cr_expect_eq(a.answers + b.answers, 2, "answered at a stop too");
     cr_expect_eq(audit_log_last_seq(log), 12);
     cr_expect_eq(a.queued + b.queued, 0);
     group_commit_destroy(&gc);
