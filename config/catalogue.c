@@ -769,11 +769,24 @@ s_expected(enum field_kind kind)
     }
 }
 
-/* One value (not an array) against the field's kind and limits. */
+/* "data.NAME" or "data.NAME[ITEM]": made only for an error, never per event. */
+static const char *
+s_where(char *buf, size_t size, const struct catalogue_field *fd, long item)
+{
+    if (item < 0)
+        snprintf(buf, size, "data.%s", fd->name);
+    else
+        snprintf(buf, size, "data.%s[%ld]", fd->name, item);
+    return buf;
+}
+
+/* One value (an array's item when item >= 0) against the field's kind and limits. */
 static int
 s_check_value(const struct catalogue_type *t, const struct catalogue_field *fd,
-              const msgpack_object *o, const char *where, char *reason, size_t size)
+              const msgpack_object *o, long item, char *reason, size_t size)
 {
+    char wbuf[MAX_NAME + 32];
+#define WHERE s_where(wbuf, sizeof wbuf, fd, item)
     double v = 0;
     bool numeric = false;
     bool ok;
@@ -807,7 +820,7 @@ s_check_value(const struct catalogue_type *t, const struct catalogue_field *fd,
         break;
     }
     if (!ok)
-        return s_fail(reason, size, "field '%s': expected %s, got %s (%s)", where,
+        return s_fail(reason, size, "field '%s': expected %s, got %s (%s)", WHERE,
                       s_expected(fd->kind), text_msgpack_type(o), t->name);
 
     if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
@@ -818,12 +831,12 @@ s_check_value(const struct catalogue_type *t, const struct catalogue_field *fd,
         v = o->via.f64, numeric = true;
     if (numeric && fd->kind != FIELD_ANY) {
         if (!isfinite(v))
-            return s_fail(reason, size, "field '%s': not a finite number (%s)", where, t->name);
+            return s_fail(reason, size, "field '%s': not a finite number (%s)", WHERE, t->name);
         if (fd->has_min && v < fd->min)
-            return s_fail(reason, size, "field '%s': %g is below the minimum %g (%s)", where, v,
+            return s_fail(reason, size, "field '%s': %g is below the minimum %g (%s)", WHERE, v,
                           fd->min, t->name);
         if (fd->has_max && v > fd->max)
-            return s_fail(reason, size, "field '%s': %g is above the maximum %g (%s)", where, v,
+            return s_fail(reason, size, "field '%s': %g is above the maximum %g (%s)", WHERE, v,
                           fd->max, t->name);
     }
     if (o->type != MSGPACK_OBJECT_STR || fd->kind == FIELD_ANY)
@@ -837,16 +850,16 @@ s_check_value(const struct catalogue_type *t, const struct catalogue_field *fd,
         if (!text_parse_date(s, n, &y, &m, &d)) {
             text_quote(quoted, sizeof quoted, s, n);
             return s_fail(reason, size, "field '%s': \"%s\" is not a date \"YYYY-MM-DD\" (%s)",
-                          where, quoted, t->name);
+                          WHERE, quoted, t->name);
         }
         return 0;
     }
     size_t chars = s_utf8_chars(s, n);
     if (fd->has_min && (double)chars < fd->min)
-        return s_fail(reason, size, "field '%s': %zu characters, at least %g (%s)", where, chars,
+        return s_fail(reason, size, "field '%s': %zu characters, at least %g (%s)", WHERE, chars,
                       fd->min, t->name);
     if (fd->has_max && (double)chars > fd->max)
-        return s_fail(reason, size, "field '%s': %zu characters, at most %g (%s)", where, chars,
+        return s_fail(reason, size, "field '%s': %zu characters, at most %g (%s)", WHERE, chars,
                       fd->max, t->name);
     if (fd->none_of) {
         for (size_t i = 0; i < fd->none_of; i++)
@@ -858,10 +871,11 @@ s_check_value(const struct catalogue_type *t, const struct catalogue_field *fd,
             used += (size_t)snprintf(allowed + used, sizeof allowed - used, "%s%s", i ? "|" : "",
                                      fd->one_of[i]);
         text_quote(quoted, sizeof quoted, s, n);
-        return s_fail(reason, size, "field '%s': \"%s\" is not one of %s (%s)", where, quoted,
+        return s_fail(reason, size, "field '%s': \"%s\" is not one of %s (%s)", WHERE, quoted,
                       allowed, t->name);
     }
     return 0;
+#undef WHERE
 }
 
 static int
@@ -869,22 +883,20 @@ s_check_field(const struct catalogue_type *t, const struct catalogue_field *fd,
               const msgpack_object *o, char *reason, size_t size)
 {
     char where[MAX_NAME + 32];
-    snprintf(where, sizeof where, "data.%s", fd->name);
     if (!fd->array)
-        return s_check_value(t, fd, o, where, reason, size);
+        return s_check_value(t, fd, o, -1, reason, size);
     if (o->type != MSGPACK_OBJECT_ARRAY)
-        return s_fail(reason, size, "field '%s': expected an array of %s, got %s (%s)", where,
-                      s_kind_names[fd->kind], text_msgpack_type(o), t->name);
+        return s_fail(reason, size, "field '%s': expected an array of %s, got %s (%s)",
+                      s_where(where, sizeof where, fd, -1), s_kind_names[fd->kind],
+                      text_msgpack_type(o), t->name);
     size_t n = o->via.array.size;
     if (n < fd->min_items || n > fd->max_items)
-        return s_fail(reason, size, "field '%s': %zu items, expected %zu..%zu (%s)", where, n,
-                      fd->min_items, fd->max_items, t->name);
-    for (size_t i = 0; i < n; i++) {
-        char item[sizeof where + 16];
-        snprintf(item, sizeof item, "%s[%zu]", where, i);
-        if (s_check_value(t, fd, &o->via.array.ptr[i], item, reason, size) < 0)
+        return s_fail(reason, size, "field '%s': %zu items, expected %zu..%zu (%s)",
+                      s_where(where, sizeof where, fd, -1), n, fd->min_items, fd->max_items,
+                      t->name);
+    for (size_t i = 0; i < n; i++)
+        if (s_check_value(t, fd, &o->via.array.ptr[i], (long)i, reason, size) < 0)
             return -EINVAL;
-    }
     return 0;
 }
 
