@@ -127,15 +127,13 @@ s_common_fields(const msgpack_object *map, struct audit_record *rec)
 }
 
 /*
- * copy: unpack from a private copy, so that the record outlives buf (an LMDB
- * page is only valid for its transaction). The verifier, which is done with
- * each record before the next, skips it.
+ * Unpacks from a private copy, so that the record outlives buf (an LMDB page
+ * is only valid for its transaction).
  */
-static int
-s_decode(const void *buf, size_t len, struct audit_record *ret, bool copy)
+int
+audit_record_decode(const void *buf, size_t len, struct audit_record *ret)
 {
-    const char *src = buf;
-    char *dup = NULL;
+    char *dup;
     msgpack_unpack_return ur;
     size_t off = 0;
 
@@ -143,13 +141,10 @@ s_decode(const void *buf, size_t len, struct audit_record *ret, bool copy)
     memset(ret, 0, sizeof(*ret));
     if (msgpack_scan(buf, len, &s_record_limits, NULL) != MSGPACK_SCAN_OK)
         return -EBADMSG;
-    if (copy) {
-        dup = xmalloc(len);
-        memcpy(dup, buf, len);
-        src = dup;
-    }
+    dup = xmalloc(len);
+    memcpy(dup, buf, len);
     msgpack_unpacked_init(&ret->unpacked);
-    ur = msgpack_unpack_next(&ret->unpacked, src, len, &off);
+    ur = msgpack_unpack_next(&ret->unpacked, dup, len, &off);
     if (ur == MSGPACK_UNPACK_NOMEM_ERROR)
         alloc_failed(len);
     if (ur != MSGPACK_UNPACK_SUCCESS || off != len) {
@@ -158,9 +153,9 @@ s_decode(const void *buf, size_t len, struct audit_record *ret, bool copy)
         return -EBADMSG;
     }
     /* msgpack-c 4 drops the zone when nothing refers to it (a top-level scalar). */
-    if (dup && !ret->unpacked.zone)
+    if (!ret->unpacked.zone)
         free(dup);
-    else if (dup && !msgpack_zone_push_finalizer(ret->unpacked.zone, free, dup))
+    else if (!msgpack_zone_push_finalizer(ret->unpacked.zone, free, dup))
         alloc_failed(sizeof(void *));
     if (s_common_fields(&ret->unpacked.data, ret) < 0) {
         msgpack_unpacked_destroy(&ret->unpacked);
@@ -169,12 +164,6 @@ s_decode(const void *buf, size_t len, struct audit_record *ret, bool copy)
     }
     ret->map = &ret->unpacked.data;
     return 0;
-}
-
-int
-audit_record_decode(const void *buf, size_t len, struct audit_record *ret)
-{
-    return s_decode(buf, len, ret, true);
 }
 
 void
@@ -198,6 +187,80 @@ audit_record_field(const struct audit_record *rec, const char *key)
             return &map->via.map.ptr[i].val;
     }
     return NULL;
+}
+
+/* A non-negative integer in any of msgpack's encodings, as msgpack-c reads it. */
+static bool
+s_uint_at(const uint8_t *p, size_t n, uint64_t *ret)
+{
+    uint64_t v = 0;
+
+    if (n == 1 && p[0] < 0x80) {
+        *ret = p[0];
+        return true;
+    }
+    if (n < 2 || !((p[0] >= 0xcc && p[0] <= 0xcf) || (p[0] >= 0xd0 && p[0] <= 0xd3)) ||
+        n != 1 + (1u << (p[0] & 0x03)))
+        return false;
+    if (p[0] >= 0xd0 && (p[1] & 0x80))
+        return false; /* a negative signed integer */
+    for (size_t i = 1; i < n; i++)
+        v = (v << 8) | p[i];
+    *ret = v;
+    return true;
+}
+
+/* A bin of exactly AUDIT_HASH_LEN bytes (bin 8, 16 or 32): its payload, or NULL. */
+static const uint8_t *
+s_hash_at(const uint8_t *p, size_t n)
+{
+    size_t hdr = p[0] == 0xc4 ? 2 : p[0] == 0xc5 ? 3 : p[0] == 0xc6 ? 5 : 0;
+    uint64_t size = 0;
+
+    if (!hdr || n != hdr + AUDIT_HASH_LEN)
+        return NULL;
+    for (size_t i = 1; i < hdr; i++)
+        size = (size << 8) | p[i];
+    return size == AUDIT_HASH_LEN ? p + hdr : NULL;
+}
+
+/*
+ * What the verifier needs of a record, seq and prev, with the same checks
+ * audit_record_decode() makes (a bounded map of string keys, seq/at/kind/prev once each
+ * and well typed) but read in place: verify reads millions of records, and
+ * unpacking each into a zone would cost more than hashing it.
+ */
+static int
+s_chain_fields(const void *buf, size_t len, uint64_t *ret_seq, const uint8_t **ret_prev)
+{
+    static const char *const keys[] = {"seq", "at", "kind", "prev"};
+    const uint8_t *p = buf;
+    size_t off[4], n[4], hdr, klen;
+    uint64_t at;
+
+    if (msgpack_scan_map_fields(buf, len, &s_record_limits, keys, 4, off, n) < 0)
+        return -EBADMSG;
+    for (int i = 0; i < 4; i++) {
+        if (n[i] == 0)
+            return -EBADMSG;
+    }
+    if (!s_uint_at(p + off[0], n[0], ret_seq) || !s_uint_at(p + off[1], n[1], &at))
+        return -EBADMSG;
+    /* kind: a str that fits struct audit_record's kind, NUL-free. */
+    const uint8_t *k = p + off[2];
+    if ((k[0] & 0xe0) == 0xa0) {
+        hdr = 1;
+        klen = k[0] & 0x1f;
+    } else if (k[0] >= 0xd9 && k[0] <= 0xdb) {
+        hdr = 1 + (1u << (k[0] - 0xd9)); /* str 8, 16, 32; the scan proved it fits */
+        klen = n[2] - hdr;
+    } else {
+        return -EBADMSG;
+    }
+    if (klen >= sizeof(((struct audit_record *)0)->kind) || memchr(k + hdr, '\0', klen))
+        return -EBADMSG;
+    *ret_prev = s_hash_at(p + off[3], n[3]);
+    return *ret_prev ? 0 : -EBADMSG;
 }
 
 void
@@ -241,13 +304,13 @@ bool
 audit_verifier_feed(struct audit_verifier *v, uint64_t key_seq, const void *bytes, size_t len)
 {
     unsigned long long k = key_seq;
-    struct audit_record rec;
+    const uint8_t *prev;
+    uint64_t seq;
     char next[40];
     bool link_ok;
 
     if (v->bad_seq)
         return false;
-    snprintf(next, sizeof(next), "%llu", k);
 
     if (key_seq != v->expect_seq) {
         if (v->suspect)
@@ -258,24 +321,24 @@ audit_verifier_feed(struct audit_verifier *v, uint64_t key_seq, const void *byte
         return s_bad(v, key_seq, "record %llu: out of order (expected %llu)", k,
                      (unsigned long long)v->expect_seq);
     }
-    if (s_decode(bytes, len, &rec, false) < 0) {
+    if (s_chain_fields(bytes, len, &seq, &prev) < 0) {
         if (v->suspect)
             return s_resolve(v, false, "unreadable record");
         return s_bad(v, key_seq, "record %llu: not a readable audit record", k);
     }
-    if (rec.seq != key_seq) {
-        unsigned long long says = rec.seq;
-
-        audit_record_release(&rec);
+    if (seq != key_seq) {
+        snprintf(next, sizeof(next), "%llu", k);
         if (v->suspect)
             return s_resolve(v, false, next);
-        return s_bad(v, key_seq, "record %llu: its seq field says %llu", k, says);
+        return s_bad(v, key_seq, "record %llu: its seq field says %llu", k,
+                     (unsigned long long)seq);
     }
-    link_ok = memcmp(rec.prev, v->prev_hash, AUDIT_HASH_LEN) == 0;
-    audit_record_release(&rec);
+    link_ok = memcmp(prev, v->prev_hash, AUDIT_HASH_LEN) == 0;
 
-    if (v->suspect)
+    if (v->suspect) {
+        snprintf(next, sizeof(next), "%llu", k);
         return s_resolve(v, link_ok, next);
+    }
     if (!link_ok) {
         if (key_seq == v->first_seq)
             return s_bad(v, key_seq, "record %llu: prev is not the expected %s", k,

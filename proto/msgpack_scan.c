@@ -287,13 +287,11 @@ s_str_header(const uint8_t *p, size_t avail, size_t *ret_hdr, size_t *ret_len)
     return 0;
 }
 
-int
-msgpack_scan_map_field(const void *buf, size_t len, const char *key, size_t *ret_off,
-                       size_t *ret_len)
+/* The map header at p: 0 with its size and pair count set, or -EBADMSG. */
+static int
+s_map_header(const uint8_t *p, size_t len, size_t *ret_hdr, size_t *ret_pairs)
 {
-    const uint8_t *p = buf;
-    const struct msgpack_scan_limits limits = {.max_depth = MSGPACK_SCAN_DEPTH_CAP, .max_str = len};
-    size_t off, n, keylen = strlen(key);
+    size_t n, off;
 
     if (len < 1)
         return -EBADMSG;
@@ -311,6 +309,65 @@ msgpack_scan_map_field(const void *buf, size_t len, const char *key, size_t *ret
     }
     /* Every pair takes two bytes at least: a count beyond that is a lie. */
     if (n > (len - off) / 2)
+        return -EBADMSG;
+    *ret_hdr = off;
+    *ret_pairs = n;
+    return 0;
+}
+
+int
+msgpack_scan_map_fields(const void *buf, size_t len, const struct msgpack_scan_limits *limits,
+                        const char *const *keys, size_t nkeys, size_t *ret_off, size_t *ret_len)
+{
+    const uint8_t *p = buf;
+    /* The map itself is the first level of nesting its values sit in. */
+    const struct msgpack_scan_limits inner = {
+        .max_depth = limits->max_depth > 0 ? limits->max_depth - 1 : 0,
+        .max_str = limits->max_str,
+    };
+    size_t off, n;
+
+    if (limits->max_depth < 1 || s_map_header(p, len, &off, &n) < 0)
+        return -EBADMSG;
+    for (size_t k = 0; k < nkeys; k++)
+        ret_len[k] = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t hdr, klen, used, want = nkeys;
+
+        if (s_str_header(p + off, len - off, &hdr, &klen) < 0 || klen > len - off - hdr ||
+            klen > limits->max_str)
+            return -EBADMSG;
+        for (size_t k = 0; k < nkeys && klen > 0; k++) {
+            /* The first byte settles most keys: verify walks millions of records. */
+            if (keys[k][0] == (char)p[off + hdr] &&
+                strncmp(keys[k], (const char *)p + off + hdr, klen) == 0 && keys[k][klen] == '\0') {
+                want = k;
+                break;
+            }
+        }
+        off += hdr + klen;
+        if (msgpack_scan_one(p + off, len - off, &inner, &used, NULL) != MSGPACK_SCAN_OK)
+            return -EBADMSG;
+        if (want < nkeys) {
+            if (ret_len[want] != 0)
+                return -EBADMSG; /* the same key twice: which one counts is anyone's guess */
+            ret_off[want] = off;
+            ret_len[want] = used;
+        }
+        off += used;
+    }
+    return off == len ? 0 : -EBADMSG;
+}
+
+int
+msgpack_scan_map_field(const void *buf, size_t len, const char *key, size_t *ret_off,
+                       size_t *ret_len)
+{
+    const uint8_t *p = buf;
+    const struct msgpack_scan_limits limits = {.max_depth = MSGPACK_SCAN_DEPTH_CAP, .max_str = len};
+    size_t off, n, keylen = strlen(key);
+
+    if (s_map_header(p, len, &off, &n) < 0)
         return -EBADMSG;
     for (size_t i = 0; i < n; i++) {
         size_t hdr, klen, used;

@@ -57,6 +57,18 @@ enum msgpack_scan_result msgpack_scan_one(const void *buf, size_t len,
 int msgpack_scan_map_field(const void *buf, size_t len, const char *key, size_t *ret_off,
                            size_t *ret_len);
 
+/*
+ * Locates several string keys of the map that fills buf[0..len) exactly, in
+ * one pass that checks every key and value against limits (the map counts as
+ * one level of depth, as in msgpack_scan()). ret_off[i] and ret_len[i] give
+ * keys[i]'s value bytes; ret_len[i] is 0 when the map lacks it. Returns 0, or
+ * -EBADMSG if buf is not one well-formed map with string keys, or if it holds
+ * a wanted key twice.
+ */
+int msgpack_scan_map_fields(const void *buf, size_t len, const struct msgpack_scan_limits *limits,
+                            const char *const *keys, size_t nkeys, size_t *ret_off,
+                            size_t *ret_len);
+
 const char *msgpack_scan_strerror(enum msgpack_scan_result r);
 
 #endif

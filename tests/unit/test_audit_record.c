@@ -253,6 +253,72 @@ Test(audit_record, decode_limits_both_ways)
     audit_record_release(&rec);
 }
 
+/*
+ * The verifier reads records in place rather than through
+ * audit_record_decode(); it must refuse and accept exactly what decode does,
+ * including encodings the broker never writes but msgpack-c reads.
+ */
+Test(audit_record, verifier_reads_records_as_decode_does)
+{
+    static const uint8_t prev[AUDIT_HASH_LEN] = "0123456789abcdef0123456789abcdef";
+    static const struct bad_record good[] = {
+        {"16 levels", RAW("\x85\xa3seq\x01\xa2"
+                          "at\x02\xa4kind\xa1x\xa4prev" PREV32
+                          "\xa1z\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91\x91"
+                          "\x91\x91\x90")},
+        {"kind of 31", RAW("\x84\xa3seq\x01\xa2"
+                           "at\x02\xa4kind\xbf"
+                           "0123456789abcdef0123456789abcde\xa4prev" PREV32)},
+        {"seq as int 8, at as uint 64",
+         RAW("\x84\xa3seq\xd0\x01\xa2"
+             "at\xcf\x00\x00\x00\x00\x00\x00\x00\x02\xa4kind\xa1x\xa4prev" PREV32)},
+        {"kind as str 16, prev as bin 16", RAW("\x84\xa3seq\x01\xa2"
+                                               "at\x02\xa4kind\xda\x00\x01x\xa4prev\xc5\x00\x20"
+                                               "0123456789abcdef0123456789abcdef")},
+        {"common fields last", RAW("\x85\xa1z\xc0\xa4prev" PREV32 "\xa4kind\xa1x\xa2"
+                                   "at\x02\xa3seq\x01")},
+    };
+    static const struct bad_record more_bad[] = {
+        {"negative int 8 seq", RAW("\x84\xa3seq\xd0\xff\xa2"
+                                   "at\x02\xa4kind\xa1x\xa4prev" PREV32)},
+        {"float seq", RAW("\x84\xa3seq\xca\x3f\x80\x00\x00\xa2"
+                          "at\x02\xa4kind\xa1x\xa4prev" PREV32)},
+        {"prev as bin 16 of 31", RAW("\x84\xa3seq\x01\xa2"
+                                     "at\x02\xa4kind\xa1x\xa4prev\xc5\x00\x1f"
+                                     "0123456789abcdef0123456789abcde")},
+        {"two prevs", RAW("\x85\xa3seq\x01\xa2"
+                          "at\x02\xa4kind\xa1x\xa4prev" PREV32 "\xa4prev" PREV32)},
+    };
+    struct audit_verifier v;
+    struct audit_record rec;
+
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        cr_expect_eq(audit_record_decode(good[i].bytes, good[i].len, &rec), 0, "[%s]",
+                     good[i].name);
+        audit_record_release(&rec);
+        audit_verifier_init(&v, 1, prev);
+        cr_expect(audit_verifier_feed(&v, 1, good[i].bytes, good[i].len), "[%s] %s", good[i].name,
+                  v.why);
+    }
+    for (size_t t = 0; t < 2; t++) {
+        const struct bad_record *set = t == 0 ? s_bad : more_bad;
+        size_t n =
+            t == 0 ? sizeof(s_bad) / sizeof(s_bad[0]) : sizeof(more_bad) / sizeof(more_bad[0]);
+
+        for (size_t i = 0; i < n; i++) {
+            cr_expect_eq(audit_record_decode(set[i].bytes, set[i].len, &rec), -EBADMSG, "[%s]",
+                         set[i].name);
+            audit_record_release(&rec);
+            audit_verifier_init(&v, 1, prev);
+            cr_expect_not(audit_verifier_feed(&v, 1, set[i].bytes, set[i].len), "[%s]",
+                          set[i].name);
+            cr_expect_eq(v.bad_seq, 1, "[%s]", set[i].name);
+            cr_expect_not_null(strstr(v.why, "not a readable audit record"), "[%s] %s", set[i].name,
+                               v.why);
+        }
+    }
+}
+
 Test(audit_record, good_chain_passes)
 {
     struct chain c;

@@ -473,3 +473,60 @@ Test(msgpack_scan, map_field_finds_values_and_refuses_what_is_not_a_map)
         cr_expect_eq(msgpack_scan_map_field(bad[i].bytes, bad[i].len, "a", &off, &len), -EBADMSG,
                      "%s", bad[i].name);
 }
+
+Test(msgpack_scan, map_fields_finds_several_in_one_pass_and_refuses_the_malformed)
+{
+    static const struct msgpack_scan_limits limits = {3, 16};
+    static const char *const keys[] = {"seq", "prev", "absent"};
+    /* {"seq": 7, "note": [1, [2]], "prev": "ab"} */
+    static const char good[] = "\x83\xa3seq\x07\xa4note\x92\x01\x91\x02\xa4prev\xa2"
+                               "ab";
+    size_t off[3], len[3];
+
+    cr_assert_eq(msgpack_scan_map_fields(RAW(good), &limits, keys, 3, off, len), 0);
+    cr_expect_eq(off[0], 5);
+    cr_expect_eq(len[0], 1);
+    cr_expect_eq(len[1], 3);
+    cr_expect_eq(memcmp(good + off[1],
+                        "\xa2"
+                        "ab",
+                        3),
+                 0);
+    cr_expect_eq(len[2], 0, "an absent key has no value");
+
+    static const struct {
+        const char *name;
+        const char *bytes;
+        size_t len;
+        struct msgpack_scan_limits limits;
+    } bad[] = {
+        {"empty", RAW(""), {3, 16}},
+        {"not a map", RAW("\x91\x01"), {3, 16}},
+        {"trailing byte", RAW("\x81\xa3seq\x07\x00"), {3, 16}},
+        {"int key", RAW("\x81\x01\x07"), {3, 16}},
+        {"wanted key twice", RAW("\x82\xa3seq\x07\xa3seq\x08"), {3, 16}},
+        {"value cut short", RAW("\x81\xa3seq\xcd\x01"), {3, 16}},
+        {"key past the end",
+         RAW("\x81\xd9\xff"
+             "abc"),
+         {3, 16}},
+        {"count past the end",
+         RAW("\xdf\xff\xff\xff\xff\xa1"
+             "a\x01"),
+         {3, 16}},
+        {"value too deep", RAW("\x81\xa1z\x91\x91\x90"), {3, 16}},
+        {"value string too long", RAW("\x81\xa1z\xa3xyz"), {3, 2}},
+        {"key too long", RAW("\x81\xa3xyz\x01"), {3, 2}},
+        {"0xc1 in a value", RAW("\x81\xa1z\xc1"), {3, 16}},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        cr_expect_eq(
+            msgpack_scan_map_fields(bad[i].bytes, bad[i].len, &bad[i].limits, keys, 3, off, len),
+            -EBADMSG, "[%s]", bad[i].name);
+    /* Depth 3 is the map and two levels inside it: one more is refused above. */
+    cr_expect_eq(msgpack_scan_map_fields(RAW("\x81\xa1z\x91\x90"), &limits, keys, 3, off, len), 0);
+    /* Every cut of the good map is refused. */
+    for (size_t cut = 0; cut < sizeof(good) - 1; cut++)
+        cr_expect_eq(msgpack_scan_map_fields(good, cut, &limits, keys, 3, off, len), -EBADMSG,
+                     "cut at %zu", cut);
+}
