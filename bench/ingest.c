@@ -41,8 +41,12 @@
 #include <msgpack.h>
 #include <zmq.h>
 
+#include "bench/support/bench_event.h"
 #include "bench/support/bench_machine.h"
+#include "bench/support/bench_mep.h"
+#include "bench/support/bench_proc.h"
 #include "bench/support/bench_stats.h"
+#include "bench/support/bench_stop.h"
 #include "proto/curve_socket.h"
 #include "common/clock.h"
 #include "config/curve_cert.h"
@@ -54,10 +58,9 @@
 #include "tests/support/sample_data.h"
 #include "tests/support/log_inspect.h"
 
-#define EVENT_BYTES       300 /* every encoded envelope is exactly this long */
-#define EVENT_TYPE        "press.conference_notice"
-#define EVENT_SOURCE      "bench"
-#define ID_MAGIC          0xbe
+#define EVENT_BYTES       BENCH_EVENT_BYTES
+#define EVENT_TYPE        BENCH_EVENT_TYPE
+#define EVENT_SOURCE      BENCH_EVENT_SOURCE
 #define PIPE_CLIENTS      8
 #define PIPE_WINDOW       125
 #define MAX_RUNS          50
@@ -65,7 +68,6 @@
 #define WARMUP_PER_CLIENT 10 /* the same for each pipelined client */
 #define REPLY_TIMEOUT_MS  10000
 #define POLL_SLICE_MS     200                /* how soon a client notices an interruption */
-#define HARD_EXIT_SECS    10                 /* after a stop request, cleanup gets this long */
 #define SERVER_BATCH      1024               /* the daemon's default commit_max_batch */
 #define SERVER_MAP_BYTES  ((size_t)16 << 30) /* sparse: 10 s of the baseline fits */
 #define DAEMON_START_MS   15000
@@ -102,40 +104,8 @@ struct options {
     unsigned seconds; /* length of each sustained 8x125 run */
 };
 
-/* What the signal handler must reach: the processes this program started. */
-static volatile sig_atomic_t g_daemon_pid;
-static volatile sig_atomic_t g_server_pid;
+/* In a baseline or echo server's process: its parent asked it to stop. */
 static volatile sig_atomic_t g_server_stopping;
-static volatile sig_atomic_t g_interrupted; /* the signal, once one asked us to stop */
-
-/*
- * SIGINT, SIGTERM, or the --max-seconds alarm. The first one kills what this
- * program started, so that nothing keeps running, and lets the clients (which
- * look every POLL_SLICE_MS) fail the run: the normal cleanup then removes the
- * temporary directories. A second one, or cleanup taking over HARD_EXIT_SECS,
- * exits at once.
- */
-static void
-s_on_stop_signal(int sig)
-{
-    static const char soft[] = "ingest: stopping: killed the processes it started; cleaning up\n";
-    static const char hard[] = "ingest: stopping now\n";
-    bool again = g_interrupted != 0;
-
-    if (g_daemon_pid > 0)
-        kill((pid_t)g_daemon_pid, SIGKILL);
-    if (g_server_pid > 0)
-        kill((pid_t)g_server_pid, SIGKILL);
-    if (!again) {
-        g_interrupted = sig;
-        alarm(HARD_EXIT_SECS);
-    }
-    if (write(STDERR_FILENO, again ? hard : soft, (again ? sizeof hard : sizeof soft) - 1) < 0) {
-        /* Nothing left to tell anyone. */
-    }
-    if (again)
-        _exit(g_interrupted == SIGALRM ? EX_SOFTWARE : 128 + g_interrupted);
-}
 
 static void
 s_on_server_term(int sig)
@@ -146,106 +116,17 @@ s_on_server_term(int sig)
 
 /* ---- events ---------------------------------------------------------- */
 
-/*
- * Event ids say who sent them, so a reply finds its send time without a
- * table: byte 0 magic, byte 1 phase (0 warm-up, 1 measured), byte 2 client,
- * bytes 4..7 the index, big-endian. The broker only checks the length.
- */
-static void
-s_event_id(uint8_t id[ENVELOPE_ID_LEN], unsigned phase, unsigned client, uint32_t index)
-{
-    memset(id, 0x5a, ENVELOPE_ID_LEN);
-    id[0] = ID_MAGIC;
-    id[1] = (uint8_t)phase;
-    id[2] = (uint8_t)client;
-    id[3] = 0;
-    id[4] = (uint8_t)(index >> 24);
-    id[5] = (uint8_t)(index >> 16);
-    id[6] = (uint8_t)(index >> 8);
-    id[7] = (uint8_t)index;
-}
-
-static uint32_t
-s_id_index(const uint8_t id[ENVELOPE_ID_LEN])
-{
-    return (uint32_t)id[4] << 24 | (uint32_t)id[5] << 16 | (uint32_t)id[6] << 8 | id[7];
-}
-
-/* Rewrites the index of an id in place (bytes 4..7 above). */
-static void
-s_id_set_index(uint8_t id[ENVELOPE_ID_LEN], uint32_t index)
-{
-    id[4] = (uint8_t)(index >> 24);
-    id[5] = (uint8_t)(index >> 16);
-    id[6] = (uint8_t)(index >> 8);
-    id[7] = (uint8_t)index;
-}
-
-/* data = a valid press notice with "n" (fixed-width u32) and "pad" (pad_len bytes):
- * every event has the same size. */
-static size_t
-s_encode_event(msgpack_sbuffer *data, msgpack_sbuffer *out, const uint8_t *id, uint32_t n,
-               size_t pad_len)
-{
-    msgpack_packer pk;
-
-    msgpack_sbuffer_clear(data);
-    msgpack_sbuffer_clear(out);
-    msgpack_packer_init(&pk, data, pack_sbuffer_write);
-    sample_notice_pack(&pk, n, pad_len);
-    struct envelope_fields f = {.id = id,
-                                .type = EVENT_TYPE,
-                                .source = EVENT_SOURCE,
-                                .time_ms = 1780000000000ull, /* fixed: fixed width too */
-                                .data = data->data,
-                                .data_len = data->size};
-    envelope_encode(&f, out);
-    return out->size;
-}
-
-/* The padding that makes an envelope exactly EVENT_BYTES long, or 0 if none does. */
-static size_t
-s_pad_len(void)
-{
-    static size_t pad_len;
-    msgpack_sbuffer data, out;
-    uint8_t id[ENVELOPE_ID_LEN];
-
-    if (pad_len)
-        return pad_len;
-    msgpack_sbuffer_init(&data);
-    msgpack_sbuffer_init(&out);
-    s_event_id(id, 0, 0, 0);
-    for (size_t try = 1; try < EVENT_BYTES && !pad_len; try++)
-        if (s_encode_event(&data, &out, id, 0, try) == EVENT_BYTES)
-            pad_len = try;
-    msgpack_sbuffer_destroy(&data);
-    msgpack_sbuffer_destroy(&out);
-    return pad_len;
-}
-
 /* count encoded events, back to back, EVENT_BYTES each; NULL if they cannot be made. */
 static uint8_t *
 s_make_events(unsigned phase, unsigned client, size_t count)
 {
-    size_t pad_len = s_pad_len();
     uint8_t *buf = malloc(count ? count * EVENT_BYTES : 1);
-    msgpack_sbuffer data, out;
-    uint8_t id[ENVELOPE_ID_LEN];
-
-    if (!buf || !pad_len) {
-        free(buf);
-        return NULL;
+    for (size_t i = 0; buf && i < count; i++) {
+        if (bench_event_make(buf + i * EVENT_BYTES, phase, client, (uint32_t)i) < 0) {
+            free(buf);
+            return NULL;
+        }
     }
-    msgpack_sbuffer_init(&data);
-    msgpack_sbuffer_init(&out);
-    for (size_t i = 0; i < count; i++) {
-        s_event_id(id, phase, client, (uint32_t)i);
-        s_encode_event(&data, &out, id, (uint32_t)i, pad_len);
-        memcpy(buf + i * EVENT_BYTES, out.data, EVENT_BYTES);
-    }
-    msgpack_sbuffer_destroy(&data);
-    msgpack_sbuffer_destroy(&out);
     return buf;
 }
 
@@ -309,7 +190,7 @@ s_send_event(struct stream *st)
             if (rc < 0)
                 return rc;
         }
-        s_id_set_index(st->tmpl + st->id_at, (uint32_t)st->sent);
+        bench_event_id_set_index(st->tmpl + st->id_at, (uint32_t)st->sent);
         ev = st->tmpl;
     } else {
         ev = st->events + st->sent * EVENT_BYTES;
@@ -336,45 +217,6 @@ s_finished(const struct stream *st, uint64_t now)
     if (st->until_ns)
         return now >= st->until_ns && st->acked == st->sent;
     return st->acked == st->count;
-}
-
-/*
- * Reads one whole reply if one is waiting: "MEP1" · command · body. Returns 1
- * with the frame count, command (truncated to 7) and body (truncated to size),
- * 0 if nothing was waiting, or -errno.
- */
-static int
-s_recv_reply(void *sock, char cmd[8], uint8_t *body, size_t size, size_t *ret_len, int *ret_frames)
-{
-    int frames = 0, more = 1;
-    cmd[0] = '\0';
-    *ret_len = 0;
-    *ret_frames = 0;
-    while (more) {
-        zmq_msg_t m;
-        zmq_msg_init(&m);
-        if (zmq_msg_recv(&m, sock, frames == 0 ? ZMQ_DONTWAIT : 0) < 0) {
-            int e = errno;
-            zmq_msg_close(&m);
-            if (frames == 0 && e == EAGAIN)
-                return 0;
-            return -e;
-        }
-        more = zmq_msg_more(&m);
-        size_t n = zmq_msg_size(&m);
-        if (frames == 1) {
-            size_t c = n < 7 ? n : 7;
-            memcpy(cmd, zmq_msg_data(&m), c);
-            cmd[c] = '\0';
-        } else if (frames == 2) {
-            *ret_len = n < size ? n : size;
-            memcpy(body, zmq_msg_data(&m), *ret_len);
-        }
-        frames++;
-        zmq_msg_close(&m);
-    }
-    *ret_frames = frames;
-    return 1;
 }
 
 /* Books one reply against the event it answers. */
@@ -408,12 +250,12 @@ s_take_reply(struct stream *st, enum check check, uint64_t now, const char *cmd,
                      (unsigned long long)r.seq);
             return -EPROTO;
         }
-        if (r.id[0] != ID_MAGIC || r.id[1] != st->phase || r.id[2] != st->client) {
+        if (r.id[0] != BENCH_EVENT_MAGIC || r.id[1] != st->phase || r.id[2] != st->client) {
             snprintf(err, errlen, "ACK for an id this client never sent");
             return -EPROTO;
         }
         /* The id, not the order, names the event: latency stays right even if order did not. */
-        idx = s_id_index(r.id);
+        idx = bench_event_id_index(r.id);
     }
     if (idx >= st->sent || st->lat_ns[idx] != 0) {
         snprintf(err, errlen, "reply for event %zu, which is not in flight", idx);
@@ -461,7 +303,7 @@ s_drive(struct stream *streams, size_t n, unsigned window, enum check check, cha
             }
         }
         int ready = zmq_poll(items, (int)n, POLL_SLICE_MS);
-        if (g_interrupted) {
+        if (bench_stop_signal) {
             snprintf(err, errlen, "interrupted");
             return -EINTR;
         }
@@ -494,7 +336,7 @@ s_drive(struct stream *streams, size_t n, unsigned window, enum check check, cha
                 uint8_t body[512];
                 size_t len;
                 int frames;
-                int rc = s_recv_reply(st->sock, cmd, body, sizeof body, &len, &frames);
+                int rc = bench_mep_recv(st->sock, cmd, body, sizeof body, &len, &frames);
                 if (rc == 0)
                     break;
                 if (rc < 0) {
@@ -554,22 +396,6 @@ struct run_result {
      * tenants, kernel threads); only with workload.per_thread, < 0 unknown. */
     double others_cores;
 };
-
-/*
- * CPU time of a whole process, every thread, in ns (pid 0: this one; -1:
- * the calling thread only); 0 if it cannot be read.
- */
-static uint64_t
-s_cpu_ns(pid_t pid)
-{
-    clockid_t clk = pid < 0 ? CLOCK_THREAD_CPUTIME_ID : CLOCK_PROCESS_CPUTIME_ID;
-    struct timespec ts;
-    if (pid > 0 && clock_getcpuclockid(pid, &clk) != 0)
-        return 0;
-    if (clock_gettime(clk, &ts) != 0)
-        return 0;
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /*
  * The CPU time of each thread of a process so far, from
@@ -698,10 +524,10 @@ s_worker_main(void *arg)
         w->meas->until_ns = g->start_ns + w->duration_ns;
     pthread_mutex_unlock(&g->mu);
     if (go && w->rc == 0) {
-        uint64_t cpu0 = s_cpu_ns(-1);
+        uint64_t cpu0 = bench_proc_cpu_ns(-1);
         w->rc = s_drive(w->meas, 1, w->window, w->check, w->err, sizeof w->err);
         w->end_ns = monotonic_ns();
-        w->cpu_ns = s_cpu_ns(-1) - cpu0;
+        w->cpu_ns = bench_proc_cpu_ns(-1) - cpu0;
     }
     return NULL;
 }
@@ -726,26 +552,6 @@ struct curve_keys {
     struct curve_cert server, client;
 };
 
-/* Where the id sits in an encoded event: it is there exactly once. */
-static int
-s_find_id(const uint8_t *ev, unsigned phase, unsigned client, size_t *ret_at)
-{
-    uint8_t id[ENVELOPE_ID_LEN];
-    const uint8_t *hit = NULL;
-    s_event_id(id, phase, client, 0);
-    for (size_t i = 0; i + ENVELOPE_ID_LEN <= EVENT_BYTES; i++) {
-        if (memcmp(ev + i, id, ENVELOPE_ID_LEN) != 0)
-            continue;
-        if (hit)
-            return -EINVAL;
-        hit = ev + i;
-    }
-    if (!hit)
-        return -EINVAL;
-    *ret_at = (size_t)(hit - ev);
-    return 0;
-}
-
 /* The measured stream of one client: count events made now, or timed from one. */
 static int
 s_stream_prepare(struct stream *st, const struct workload *wl, size_t per)
@@ -760,7 +566,7 @@ s_stream_prepare(struct stream *st, const struct workload *wl, size_t per)
     st->tmpl = s_make_events(1, st->client, 1);
     if (!st->tmpl)
         return -ENOMEM;
-    int rc = s_find_id(st->tmpl, 1, st->client, &st->id_at);
+    int rc = bench_event_find_id(st->tmpl, 1, st->client, 0, &st->id_at);
     if (rc < 0)
         return rc;
     /* The room for the first events now, not while the clock runs. */
@@ -837,8 +643,8 @@ s_run_workload(const char *endpoint, pid_t server, const struct workload *wl, bo
                 s_threads_read(getpid(), &cli_thr0);
                 bench_cpu_ticks(&busy0, &ticks0);
             }
-            srv_cpu0 = s_cpu_ns(server);
-            cli_cpu0 = s_cpu_ns(0);
+            srv_cpu0 = bench_proc_cpu_ns(server);
+            cli_cpu0 = bench_proc_cpu_ns(0);
             start = monotonic_ns();
             for (size_t c = 0; c < n && wl->duration_ns; c++)
                 meas[c].until_ns = start + wl->duration_ns;
@@ -874,8 +680,8 @@ s_run_workload(const char *endpoint, pid_t server, const struct workload *wl, bo
                 s_threads_read(getpid(), &cli_thr0);
                 bench_cpu_ticks(&busy0, &ticks0);
             }
-            srv_cpu0 = s_cpu_ns(server);
-            cli_cpu0 = s_cpu_ns(0);
+            srv_cpu0 = bench_proc_cpu_ns(server);
+            cli_cpu0 = bench_proc_cpu_ns(0);
             start = monotonic_ns();
             gate.start_ns = start;
         }
@@ -896,8 +702,8 @@ s_run_workload(const char *endpoint, pid_t server, const struct workload *wl, bo
             cli_app_ns += workers[c].cpu_ns;
     }
     /* Read before anything else runs: the clients' CPU is then theirs and libzmq's only. */
-    srv_cpu1 = s_cpu_ns(server);
-    cli_cpu1 = s_cpu_ns(0);
+    srv_cpu1 = bench_proc_cpu_ns(server);
+    cli_cpu1 = bench_proc_cpu_ns(0);
     if (wl->per_thread) {
         bench_cpu_ticks(&busy1, &ticks1);
         s_threads_read(server, &srv_thr1);
@@ -965,27 +771,6 @@ out_close:
 }
 
 /* ---- the daemon ------------------------------------------------------ */
-
-/* The last lines of the daemon's log, which say why it would not start or answer. */
-static void
-s_print_log_tail(const char *path, int lines)
-{
-    FILE *f = fopen(path, "r");
-    char buf[16 * 1024];
-    if (!f)
-        return;
-    if (fseek(f, -(long)(sizeof buf - 1), SEEK_END) < 0)
-        rewind(f); /* shorter than the buffer */
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    const char *p = buf + n;
-    for (int seen = 0; p > buf; p--) {
-        if (p[-1] == '\n' && p != buf + n && ++seen > lines)
-            break;
-    }
-    fprintf(stderr, "---- %s (end) ----\n%s----\n", path, p);
-}
 
 /*
  * One daemon run. keys NULL: the daemon as it ships (every mode but
@@ -1059,24 +844,24 @@ s_run_mandated(const struct options *o, const struct workload *wl, const struct 
     snprintf(log_path, sizeof log_path, "%s/mandated.log", harness_dir(h));
 
     int rc = harness_start(h, DAEMON_START_MS);
-    g_daemon_pid = harness_pid(h);
+    bench_stop_watch(0, harness_pid(h));
     if (rc < 0) {
         snprintf(err, errlen, "daemon did not start (%s)", strerror(-rc));
-        s_print_log_tail(log_path, 20);
-        g_daemon_pid = 0;
+        bench_proc_print_log_tail(log_path, 20);
+        bench_stop_watch(0, 0);
         harness_destroy(&h);
         return rc;
     }
     rc = s_run_workload(harness_endpoint(h), harness_pid(h), wl, !o->poll_clients, CHECK_MEP_ACK,
                         keys && curve_on ? keys : NULL, ret, err, errlen);
     /* Cleared first: once reaped, the pid may be someone else's. harness_stop is bounded. */
-    g_daemon_pid = 0;
+    bench_stop_watch(0, 0);
     int status = harness_stop(h, DAEMON_STOP_MS);
     if (rc == 0 && status != 0) {
         snprintf(err, errlen, "daemon exited with %d on SIGTERM", status);
         rc = -ECHILD;
     }
-    if (rc == 0 && !g_interrupted) {
+    if (rc == 0 && !bench_stop_signal) {
         /* Every ACK must stand for an id in the log: count them now the writer is gone. */
         long ids = log_inspect_count(harness_state_dir(h), "ids");
         long want = (long)(ret->events + wl->warmup * wl->clients);
@@ -1086,7 +871,7 @@ s_run_mandated(const struct options *o, const struct workload *wl, const struct 
         }
     }
     if (rc < 0)
-        s_print_log_tail(log_path, 20);
+        bench_proc_print_log_tail(log_path, 20);
     else
         s_read_daemon_account(log_path, ret);
     harness_destroy(&h);
@@ -1251,7 +1036,8 @@ s_server_main(enum server_kind kind, const struct server *srv, int report_fd, pi
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent)
         return 1;
-    g_daemon_pid = g_server_pid = 0;
+    bench_stop_watch(0, 0);
+    bench_stop_watch(1, 0);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGINT, SIG_DFL);
     signal(SIGALRM, SIG_DFL);
@@ -1381,7 +1167,7 @@ s_server_start(enum server_kind kind, const struct options *o, struct server *sr
     close(p[1]);
     srv->pid = pid;
     srv->fd = p[0];
-    g_server_pid = pid;
+    bench_stop_watch(1, pid);
     rc = s_read_within(srv->fd, &ready, 1, SERVER_WAIT_MS);
     return rc < 0 ? rc : 0;
 }
@@ -1393,7 +1179,7 @@ s_server_stop(struct server *srv, struct server_report *ret)
     int rc = -ECHILD, status;
     memset(ret, 0, sizeof *ret);
     if (srv->pid > 0) {
-        g_server_pid = 0; /* as for the daemon: this stop is bounded */
+        bench_stop_watch(1, 0); /* as for the daemon: this stop is bounded */
         kill(srv->pid, SIGTERM);
         rc = s_read_within(srv->fd, ret, sizeof *ret, SERVER_WAIT_MS);
         for (int waited = 0;; waited += 10) {
@@ -1483,7 +1269,7 @@ s_run_commit(size_t n, struct run_result *ret, char *err, size_t errlen)
         goto out_lmdb;
 
     /* The first commits grow the file and fill the page cache: not measured. */
-    for (size_t i = 0; i < WARMUP_LOCKSTEP + n && rc == 0 && !g_interrupted; i++) {
+    for (size_t i = 0; i < WARMUP_LOCKSTEP + n && rc == 0 && !bench_stop_signal; i++) {
         uint8_t key[8];
         uint64_t s = i + 1;
         for (int b = 7; b >= 0; b--, s >>= 8)
@@ -1502,7 +1288,7 @@ s_run_commit(size_t n, struct run_result *ret, char *err, size_t errlen)
             total += t1 - t0;
         }
     }
-    if (rc == 0 && !g_interrupted)
+    if (rc == 0 && !bench_stop_signal)
         s_summarise(lat, n, total, ret);
 
 out_lmdb:
@@ -1514,7 +1300,7 @@ out_lmdb:
         mdb_env_close(env);
     harness_rm_rf(dir);
     free(lat);
-    if (rc == 0 && g_interrupted) {
+    if (rc == 0 && bench_stop_signal) {
         snprintf(err, errlen, "interrupted");
         rc = -EINTR;
     }
@@ -1907,23 +1693,6 @@ s_print_ratio(const char *name, double value, const char *op, double target, boo
            pass ? "PASS" : "MISS", detail);
 }
 
-/* After the runs, the watchdog off: the exit status when they did not all finish, else -1. */
-static int
-s_runs_failed(int rc)
-{
-    alarm(0);
-    if (g_interrupted) {
-        fprintf(stderr, "ingest: %s; no figures printed\n",
-                g_interrupted == SIGALRM ? "over --max-seconds" : "interrupted");
-        return g_interrupted == SIGALRM ? EX_SOFTWARE : 128 + g_interrupted;
-    }
-    if (rc < 0) {
-        fprintf(stderr, "ingest: aborted: something broke; no figures printed\n");
-        return EX_SOFTWARE;
-    }
-    return -1;
-}
-
 /* One line on stderr per finished run; timed: also its length and events. */
 static void
 s_print_progress(int run, int runs, const struct scenario *sc, const struct run_result *r,
@@ -2083,7 +1852,7 @@ s_curve_main(const struct options *o, double busy_before)
         }
     }
     s_curve_keys_destroy(&keys);
-    int status = s_runs_failed(rc);
+    int status = bench_stop_failed(rc);
     if (status >= 0)
         return status;
 
@@ -2180,17 +1949,13 @@ main(int argc, char **argv)
     }
     /* The harness finds the daemon here. */
     setenv("MANDATED_BIN", o.mandated, 1);
-    if (!s_pad_len()) {
+    uint8_t probe[EVENT_BYTES];
+    if (bench_event_make(probe, 0, 0, 0) < 0) {
         fprintf(stderr, "ingest: cannot make a %d-byte envelope\n", EVENT_BYTES);
         return EX_SOFTWARE;
     }
 
-    struct sigaction sa = {.sa_handler = s_on_stop_signal};
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGALRM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    alarm(o.max_seconds);
+    bench_stop_install("ingest", o.max_seconds);
 
     double busy_before = bench_busy_cores();
     s_print_header(&o, busy_before);
@@ -2252,7 +2017,7 @@ main(int argc, char **argv)
                              !o.burst && (i == SC_MANDATED_PIPE || i == SC_BASELINE_PIPE));
         }
     }
-    int status = s_runs_failed(rc);
+    int status = bench_stop_failed(rc);
     if (status >= 0)
         return status;
 
