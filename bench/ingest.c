@@ -386,6 +386,7 @@ struct run_result {
     /* mandated: seconds its loop spent receiving and checking, its writer
      * writing and syncing, its loop replying (its stop line); 0 unknown. */
     double read_s, write_s, reply_s;
+    double commit_s; /* of write_s, in the LMDB commit */
     /* CPU time over the measured phase, per event; 0 when not measured. */
     double server_cpu_us, client_cpu_us;
     double server_cores;         /* CPU time / wall time: 1.0 = one core kept busy */
@@ -799,6 +800,9 @@ s_read_daemon_account(const char *log_path, struct run_result *r)
             if (sscanf(at, "%llu events accepted in %llu batches", &accepted, &batches) == 2 &&
                 batches > 0)
                 r->batch = (double)accepted / (double)batches;
+        } else if ((at = strstr(line, "time: of the writing, ")) != NULL) {
+            if (sscanf(at, "time: of the writing, %lf s committing", &r->commit_s) != 1)
+                r->commit_s = 0;
         } else if ((at = strstr(line, "time: ")) != NULL) {
             if (sscanf(at,
                        "time: %lf s receiving and checking, %lf s writing and syncing, %lf s "
@@ -1705,8 +1709,9 @@ s_print_progress(int run, int runs, const struct scenario *sc, const struct run_
     if (r->batch > 0)
         fprintf(stderr, "   mean batch %.1f", r->batch);
     if (r->write_s > 0)
-        fprintf(stderr, "   daemon: %.2f s reading, %.2f s writing, %.2f s replying", r->read_s,
-                r->write_s, r->reply_s);
+        fprintf(stderr,
+                "   daemon: %.2f s reading, %.2f s writing (%.2f s committing), %.2f s replying",
+                r->read_s, r->write_s, r->commit_s, r->reply_s);
     if (timed)
         fprintf(stderr, "   %zu events in %.2f s", r->events, r->seconds);
     if (timed && r->others_cores >= 0)

@@ -278,19 +278,22 @@ audit_log_append(struct audit_log *log, const char *kind, const void *fields, si
     uint8_t keybuf[8];
     uint64_t seq = log->batch_seq + 1;
 
+    /* The common fields first, apart; then the record is put together in the
+     * page LMDB reserves for it, so the fields are copied once, not twice. */
     msgpack_sbuffer_clear(&log->rec);
     msgpack_packer_init(&pk, &log->rec, pack_sbuffer_write);
     audit_record_begin(&pk, seq, realtime_ns(), kind, log->batch_head, extra_fields);
-    if (fields_len)
-        pack_sbuffer_write(&log->rec, fields, fields_len);
 
     be64_put(keybuf, seq);
     MDB_val key = {.mv_size = 8, .mv_data = keybuf};
-    MDB_val val = {.mv_size = log->rec.size, .mv_data = log->rec.data};
-    int rc = mdb_put(log->txn, log->db_log, &key, &val, MDB_APPEND);
+    MDB_val val = {.mv_size = log->rec.size + fields_len};
+    int rc = mdb_put(log->txn, log->db_log, &key, &val, MDB_APPEND | MDB_RESERVE);
     if (rc)
         return s_mdb_errno(log, rc);
-    audit_chain_hash(log->rec.data, log->rec.size, log->batch_head);
+    memcpy(val.mv_data, log->rec.data, log->rec.size);
+    if (fields_len)
+        memcpy((char *)val.mv_data + log->rec.size, fields, fields_len);
+    audit_chain_hash(val.mv_data, val.mv_size, log->batch_head);
     log->batch_seq = seq;
     if (ret_seq)
         *ret_seq = seq;

@@ -415,6 +415,8 @@ broker_run(struct broker *b)
     }
     log_info("time: %.3f s receiving and checking, %.3f s writing and syncing, %.3f s replying",
              st->read_ns / 1e9, gs->write_ns / 1e9, st->reply_ns / 1e9);
+    log_info("time: of the writing, %.3f s committing (page writes and fsyncs)",
+             gs->commit_ns / 1e9);
     return 0;
 }
 

@@ -42,6 +42,7 @@ struct group_commit {
     bool taken[GROUP_COMMIT_PRODUCERS_MAX]; /* in the transaction in flight */
     bool writing;                           /* a transaction is in flight */
     uint64_t write_ns;                      /* of the last one, set by s_write */
+    uint64_t commit_ns;                     /* of that, in the commit (its writes and fsyncs) */
 
     bool last_commit_failed;
     struct group_commit_stats stats;
@@ -56,9 +57,11 @@ s_write_once(struct group_commit *gc)
     for (size_t i = 0; rc == 0 && i < gc->nproducers; i++)
         if (gc->taken[i])
             rc = gc->producers[i].write(gc->producers[i].arg, gc->log, &wrote);
-    if (rc == 0 && wrote)
+    if (rc == 0 && wrote) {
+        uint64_t t0 = monotonic_ns();
         rc = audit_log_commit(gc->log);
-    else
+        gc->commit_ns += monotonic_ns() - t0;
+    } else
         audit_log_abort(gc->log);
     return rc;
 }
@@ -70,6 +73,7 @@ s_write(void *arg)
     struct group_commit *gc = arg;
     uint64_t t0 = monotonic_ns();
     int rc;
+    gc->commit_ns = 0;
     for (;;) {
         rc = s_write_once(gc);
         if (rc != -ENOSPC || !audit_log_map_was_full(gc->log) || audit_log_grow(gc->log) < 0)
@@ -86,6 +90,7 @@ s_finish(struct group_commit *gc, int rc, bool answering[GROUP_COMMIT_PRODUCERS_
 {
     gc->stats.batches++;
     gc->stats.write_ns += gc->write_ns;
+    gc->stats.commit_ns += gc->commit_ns;
     if (rc < 0) {
         gc->stats.commit_failures++;
         if (!gc->last_commit_failed)

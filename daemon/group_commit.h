@@ -62,6 +62,7 @@ struct group_commit_stats {
     uint64_t batches;         /* transactions attempted */
     uint64_t commit_failures; /* of those, failed */
     uint64_t write_ns;        /* in the LMDB transaction, fsync included */
+    uint64_t commit_ns;       /* of that, in mdb_txn_commit: page writes and fsyncs */
 };
 
 struct group_commit;
