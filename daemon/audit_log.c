@@ -642,6 +642,35 @@ out:
     return ok;
 }
 
+/* Walks pending from the cursor's position: fn for each entry, at most max (0: all). */
+static int
+s_pending_walk(struct audit_log *log, MDB_cursor *cur, int rc, MDB_val *key, MDB_val *val,
+               size_t max, int (*fn)(void *arg, const struct audit_pending *p), void *arg,
+               uint64_t *ret_next)
+{
+    int ret = 0;
+    size_t n = 0;
+    for (; rc == 0 && ret == 0; rc = mdb_cursor_get(cur, key, val, MDB_NEXT)) {
+        struct audit_pending p = {0};
+        if (key->mv_size != 8)
+            continue;
+        p.seq = be64_get(key->mv_data);
+        if (max && n++ == max) {
+            *ret_next = p.seq;
+            return 0;
+        }
+        if (!s_decode_pending(val, &p))
+            p.area[0] = '\0';
+        ret = fn(arg, &p);
+        *ret_next = p.seq + 1;
+    }
+    if (ret == 0 && rc != MDB_NOTFOUND && rc != 0)
+        return s_mdb_errno(log, rc);
+    if (ret == 0)
+        *ret_next = 0;
+    return ret;
+}
+
 int
 audit_log_pending_foreach(struct audit_log *log,
                           int (*fn)(void *arg, const struct audit_pending *p), void *arg)
@@ -649,6 +678,7 @@ audit_log_pending_foreach(struct audit_log *log,
     MDB_txn *txn;
     MDB_cursor *cur;
     MDB_val key, val;
+    uint64_t next;
     int rc = mdb_txn_begin(log->env, NULL, MDB_RDONLY, &txn);
     if (rc)
         return s_mdb_errno(log, rc);
@@ -657,20 +687,28 @@ audit_log_pending_foreach(struct audit_log *log,
         mdb_txn_abort(txn);
         return s_mdb_errno(log, rc);
     }
-    int ret = 0;
-    for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); rc == 0 && ret == 0;
-         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
-        struct audit_pending p = {0};
-        if (key.mv_size != 8)
-            continue;
-        p.seq = be64_get(key.mv_data);
-        if (!s_decode_pending(&val, &p))
-            p.area[0] = '\0';
-        ret = fn(arg, &p);
-    }
-    if (ret == 0 && rc != MDB_NOTFOUND && rc != 0)
-        ret = s_mdb_errno(log, rc);
+    rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST);
+    int ret = s_pending_walk(log, cur, rc, &key, &val, 0, fn, arg, &next);
     mdb_cursor_close(cur);
     mdb_txn_abort(txn);
+    return ret;
+}
+
+int
+audit_log_snapshot_pending_from(struct audit_log *log, uint64_t from, size_t max,
+                                int (*fn)(void *arg, const struct audit_pending *p), void *arg,
+                                uint64_t *ret_next)
+{
+    MDB_cursor *cur;
+    uint8_t k[8];
+    be64_put(k, from);
+    MDB_val key = {.mv_size = 8, .mv_data = k}, val;
+    int rc = mdb_cursor_open(log->snap, log->db_pending, &cur);
+    if (rc)
+        return s_mdb_errno(log, rc);
+    *ret_next = from;
+    rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE);
+    int ret = s_pending_walk(log, cur, rc, &key, &val, max, fn, arg, ret_next);
+    mdb_cursor_close(cur);
     return ret;
 }

@@ -143,6 +143,15 @@ struct audit_pending {
 int audit_log_pending_foreach(struct audit_log *log,
                               int (*fn)(void *arg, const struct audit_pending *p), void *arg);
 
+/*
+ * The same from the open snapshot: the entries from seq `from` on, at most
+ * max of them, until fn returns non-zero. *ret_next is the seq to go on
+ * from, or 0 once the table's end was reached. 0 or -errno.
+ */
+int audit_log_snapshot_pending_from(struct audit_log *log, uint64_t from, size_t max,
+                                    int (*fn)(void *arg, const struct audit_pending *p), void *arg,
+                                    uint64_t *ret_next);
+
 /* Flushes to disk (for durability = relaxed, called from a timer and at stop). */
 int audit_log_sync(struct audit_log *log);
 

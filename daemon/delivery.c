@@ -34,6 +34,12 @@
 #define READ_BUDGET     1024 /* messages per loop turn before yielding */
 #define BACKOFF_MAX_MS  300000
 #define WORKER_NAME_MAX 96
+/* Events an area keeps queued in memory; later ones wait in `pending` alone
+ * and are read back in seq order as the queue drains, so a backlog costs
+ * the broker disk, not memory. */
+#define HELD_MAX     16384
+#define REFILL_BELOW (HELD_MAX / 2)
+#define REFILL_SCAN  (4 * HELD_MAX) /* `pending` entries one refill reads, at most */
 
 struct inflight {
     uint64_t seq;
@@ -66,6 +72,9 @@ struct area_state {
     struct event *retry_ev;    /* fires at the earliest due time */
     struct delivery *d;
     bool dirty; /* got events or credit this turn: dispatch at its end */
+    /* Waiting events past HELD_MAX: in `pending` only, none of them below
+     * seq spill_from (0: there are none); spilled counts them. */
+    uint64_t spill_from, spilled;
 };
 
 struct delivery {
@@ -99,8 +108,23 @@ s_now_ms(void)
     return monotonic_ms();
 }
 
-static void s_enqueue(struct delivery *d, struct area_state *a, uint64_t seq, unsigned attempt);
 static void s_dispatch(struct delivery *d, struct area_state *a);
+
+/* A new event for a (its first attempt): queued, or left in `pending` once the queue is full. */
+static void
+s_hold(struct area_state *a, uint64_t seq)
+{
+    /* One that arrives below the spilled range (it cannot, but if it did, a
+     * refill would never read it) is queued whatever the queue holds. */
+    if ((a->spill_from == 0 && seq_queue_len(&a->queue) < HELD_MAX) ||
+        (a->spill_from && seq < a->spill_from)) {
+        seq_queue_push(&a->queue, seq, 1);
+        return;
+    }
+    if (a->spill_from == 0)
+        a->spill_from = seq;
+    a->spilled++;
+}
 
 /*
  * The state of an area of the current config, or of an earlier config's
@@ -121,9 +145,10 @@ static void
 s_route(struct delivery *d, uint64_t seq, const struct area_conf *area)
 {
     struct area_state *a = s_area_state(d, area);
-    if (a)
-        s_enqueue(d, a, seq, 1);
-    else
+    if (a) {
+        s_hold(a, seq);
+        s_dispatch(d, a);
+    } else
         log_info("event %llu waits for area '%s', no longer configured", (unsigned long long)seq,
                  area->name);
 }
@@ -327,13 +352,6 @@ s_send_disconnect(struct delivery *d, const uint8_t *id, size_t len)
 /* ------------------------------------------------------------------------ */
 /* Dispatch. */
 
-static void
-s_enqueue(struct delivery *d, struct area_state *a, uint64_t seq, unsigned attempt)
-{
-    seq_queue_push(&a->queue, seq, attempt);
-    s_dispatch(d, a);
-}
-
 /*
  * The area's worker with the most free credit, or NULL if all are busy. A
  * worker is topped up only once a quarter of its credit is free: it still
@@ -439,6 +457,51 @@ s_dispatch_area(struct delivery *d, struct area_state *a)
     return NULL;
 }
 
+struct refill {
+    struct area_state *a;
+    size_t room;
+};
+
+static int
+s_refill_one(void *arg, const struct audit_pending *p)
+{
+    struct refill *r = arg;
+    /* Not yet tried, and this area's: others were queued at start, or are another area's. */
+    if (p->attempt != 0 || strcmp(p->area, r->a->conf->name) != 0)
+        return 0;
+    seq_queue_push(&r->a->queue, p->seq, 1);
+    if (r->a->spilled)
+        r->a->spilled--;
+    return --r->room == 0;
+}
+
+/*
+ * Reads spilled events of a back from `pending` (the snapshot is open) once
+ * its queue is half empty. Every spilled event was committed before it was
+ * routed, so a scan that reaches the table's end has them all.
+ */
+static void
+s_refill(struct delivery *d, struct area_state *a)
+{
+    size_t held = seq_queue_len(&a->queue);
+    if (!a->spill_from || held >= REFILL_BELOW)
+        return;
+    struct refill r = {.a = a, .room = HELD_MAX - held};
+    uint64_t next;
+    int rc = audit_log_snapshot_pending_from(d->log, a->spill_from, REFILL_SCAN, s_refill_one, &r,
+                                             &next);
+    if (rc < 0) {
+        log_err("delivery: cannot read pending events of %s: %s; they wait", a->conf->name,
+                strerror(-rc));
+        return;
+    }
+    a->spill_from = next;
+    if (next == 0)
+        a->spilled = 0;
+    else if (seq_queue_len(&a->queue) < REFILL_BELOW)
+        s_dispatch(d, a); /* the scan's budget ran out: on at the next turn */
+}
+
 /*
  * Runs once at the end of a loop turn for every area that got events or
  * credit during it: one read snapshot for all, however many replies and
@@ -460,8 +523,13 @@ delivery_dispatch(struct delivery *d)
         if (!a->dirty)
             continue;
         a->dirty = false;
+        s_refill(d, a);
         if (seq_queue_len(&a->queue))
             lost = s_dispatch_area(d, a);
+        if (!lost && a->spill_from && seq_queue_len(&a->queue) < REFILL_BELOW) {
+            s_refill(d, a);
+            lost = s_dispatch_area(d, a);
+        }
     }
     audit_log_snapshot_end(d->log);
     /* A send may have consumed ZMQ_FD's edge while replies were already waiting. */
@@ -825,7 +893,7 @@ s_recover_one(void *arg, const struct audit_pending *p)
     }
     struct area_state *a = d->areas[conf - d->cfg->areas];
     if (p->attempt == 0) {
-        seq_queue_push(&a->queue, p->seq, 1);
+        s_hold(a, p->seq);
     } else if (p->due_ms == 0) {
         /* It was in flight when the broker stopped: that attempt's fate is unknown. */
         s_retry_or_deadletter(d, a, p->seq, p->attempt, "broker restarted while it was in flight");
@@ -1051,7 +1119,8 @@ delivery_waiting(const struct delivery *d)
 {
     uint64_t n = 0;
     for (size_t i = 0; i < d->cfg->nareas; i++)
-        n += seq_queue_len(&d->areas[i]->queue) + retry_heap_len(&d->areas[i]->retries);
+        n += seq_queue_len(&d->areas[i]->queue) + retry_heap_len(&d->areas[i]->retries) +
+             d->areas[i]->spilled;
     return n;
 }
 
