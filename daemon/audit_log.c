@@ -22,7 +22,10 @@
 struct audit_log {
     MDB_env *env;
     MDB_dbi db_log, db_ids, db_pending, db_meta, db_deadlines, db_closures;
-    MDB_txn *txn;  /* the open batch, or NULL */
+    MDB_txn *txn; /* the open batch, or NULL */
+    /* Cursors of the open batch that only append (NULL until the first):
+     * kept at the end of their table, an append does not search the tree. */
+    MDB_cursor *log_end, *pending_end;
     MDB_txn *snap; /* the loop thread's read snapshot (reset between uses), or NULL */
     bool snap_open;
     /* mdb_env_set_mapsize() needs every transaction of the process closed:
@@ -267,7 +270,20 @@ audit_log_begin(struct audit_log *log)
     }
     log->batch_seq = log->last_seq;
     memcpy(log->batch_head, log->head, AUDIT_HASH_LEN);
+    log->log_end = log->pending_end = NULL; /* LMDB frees a write transaction's cursors */
     return 0;
+}
+
+/* The batch's appending cursor on dbi, opened on first use. */
+static int
+s_append_cursor(struct audit_log *log, MDB_dbi dbi, MDB_cursor **cur)
+{
+    if (*cur)
+        return 0;
+    int rc = mdb_cursor_open(log->txn, dbi, cur);
+    if (rc)
+        *cur = NULL;
+    return rc;
 }
 
 int
@@ -287,7 +303,9 @@ audit_log_append(struct audit_log *log, const char *kind, const void *fields, si
     be64_put(keybuf, seq);
     MDB_val key = {.mv_size = 8, .mv_data = keybuf};
     MDB_val val = {.mv_size = log->rec.size + fields_len};
-    int rc = mdb_put(log->txn, log->db_log, &key, &val, MDB_APPEND | MDB_RESERVE);
+    int rc = s_append_cursor(log, log->db_log, &log->log_end);
+    if (rc == 0)
+        rc = mdb_cursor_put(log->log_end, &key, &val, MDB_APPEND | MDB_RESERVE);
     if (rc)
         return s_mdb_errno(log, rc);
     memcpy(val.mv_data, log->rec.data, log->rec.size);
@@ -374,7 +392,14 @@ s_write_pending(struct audit_log *log, uint64_t seq, const char *area, unsigned 
 
     be64_put(k, seq);
     MDB_val key = {.mv_size = 8, .mv_data = k}, val = {.mv_size = sb->size, .mv_data = sb->data};
-    int rc = mdb_put(log->txn, log->db_pending, &key, &val, flags);
+    int rc;
+    if (flags & MDB_APPEND) {
+        rc = s_append_cursor(log, log->db_pending, &log->pending_end);
+        if (rc == 0)
+            rc = mdb_cursor_put(log->pending_end, &key, &val, flags);
+    } else {
+        rc = mdb_put(log->txn, log->db_pending, &key, &val, flags);
+    }
     return rc ? s_mdb_errno(log, rc) : 0;
 }
 
