@@ -189,11 +189,21 @@ audit_log_open(const char *state_dir, const struct audit_log_options *opts,
     MDB_val k = {.mv_size = 14, .mv_data = "format_version"}, v = {.mv_size = 8, .mv_data = ver};
     MDB_val old;
     rc = mdb_get(txn, log->db_meta, &k, &old);
+    uint64_t found = rc == 0 && old.mv_size == 8 ? be64_get(old.mv_data) : 0;
     if (rc == MDB_NOTFOUND) {
         rc = mdb_put(txn, log->db_meta, &k, &v, 0);
-    } else if (rc == 0 && (old.mv_size != 8 || memcmp(old.mv_data, ver, 8) != 0)) {
-        snprintf(errbuf, errlen, "%s: audit log format version is not %d", path,
-                 AUDIT_FORMAT_VERSION);
+    } else if (rc == 0 && found == AUDIT_FORMAT_VERSION - 1) {
+        /* Format 1 records stay as they are (the chain covers their bytes);
+         * readers of format 2 read both, readers of format 1 must not read
+         * what comes next: the version says so. */
+        rc = mdb_put(txn, log->db_meta, &k, &v, 0);
+        if (rc == 0)
+            log_notice("audit log: format %llu, carried on as format %d: new `accepted` "
+                       "records keep id, type and source in their envelope only",
+                       (unsigned long long)found, AUDIT_FORMAT_VERSION);
+    } else if (rc == 0 && found != AUDIT_FORMAT_VERSION) {
+        snprintf(errbuf, errlen, "%s: audit log format version is %llu, not %d or %d", path,
+                 (unsigned long long)found, AUDIT_FORMAT_VERSION - 1, AUDIT_FORMAT_VERSION);
         mdb_txn_abort(txn);
         rc = -EPROTO;
         goto out_destroy;

@@ -23,7 +23,7 @@
 #include "proto/audit_kinds.h"
 #include "proto/audit_record.h"
 
-#define AUDIT_FORMAT_VERSION 1
+#define AUDIT_FORMAT_VERSION 2
 
 struct audit_log;
 

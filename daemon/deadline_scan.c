@@ -45,10 +45,10 @@ s_tracked_event(struct deadline_scan *t, uint64_t seq, uint8_t id[16], char *typ
         return false;
     msgpack_unpacked u;
     msgpack_unpacked_init(&u);
-    if (msgpack_scan_map_field(rec, len, "type", &off, &flen) == 0 &&
+    if (audit_record_scan_event_field(rec, len, "type", &off, &flen) == 0 &&
         msgpack_unpack_next(&u, (const char *)rec + off, flen, NULL) == MSGPACK_UNPACK_SUCCESS)
         pack_str_copy(&u.data, type, size);
-    if (msgpack_scan_map_field(rec, len, "id", &off, &flen) == 0 &&
+    if (audit_record_scan_event_field(rec, len, "id", &off, &flen) == 0 &&
         msgpack_unpack_next(&u, (const char *)rec + off, flen, NULL) == MSGPACK_UNPACK_SUCCESS &&
         u.data.type == MSGPACK_OBJECT_BIN && u.data.via.bin.size == 16) {
         memcpy(id, u.data.via.bin.ptr, 16);

@@ -387,8 +387,8 @@ s_record_event(const void *rec, size_t len, const void **ret_env, size_t *ret_en
 {
     size_t off, vlen;
     const uint8_t *p = rec;
-    if (msgpack_scan_map_field(rec, len, "id", &off, &vlen) < 0 || vlen != 2 + ENVELOPE_ID_LEN ||
-        p[off] != 0xc4 || p[off + 1] != ENVELOPE_ID_LEN)
+    if (audit_record_scan_event_field(rec, len, "id", &off, &vlen) < 0 ||
+        vlen != 2 + ENVELOPE_ID_LEN || p[off] != 0xc4 || p[off + 1] != ENVELOPE_ID_LEN)
         return -EBADMSG;
     memcpy(id, p + off + 2, ENVELOPE_ID_LEN);
     if (msgpack_scan_map_field(rec, len, "event", &off, &vlen) < 0)

@@ -53,11 +53,8 @@ audit_pack_stopped(msgpack_packer *pk, const struct audit_stopped *r)
 unsigned
 audit_pack_accepted(msgpack_packer *pk, const struct audit_accepted *r)
 {
-    unsigned n = 5;
-    audit_pack_key(pk, "id");
-    msgpack_pack_bin_with_body(pk, r->id, 16);
-    s_key_str(pk, "type", r->type);
-    s_key_str(pk, "source", r->source);
+    /* Format 2: id, type and source are read from the envelope, not kept twice. */
+    unsigned n = 2;
     s_key_str(pk, "area", r->area);
     if (r->cause) {
         s_key_u64(pk, AUDIT_FIELD_CAUSE, r->cause);

@@ -175,11 +175,9 @@ audit_record_release(struct audit_record *rec)
     rec->map = NULL;
 }
 
-const msgpack_object *
-audit_record_field(const struct audit_record *rec, const char *key)
+static const msgpack_object *
+s_map_get(const msgpack_object *map, const char *key)
 {
-    const msgpack_object *map = rec->map;
-
     if (!map || map->type != MSGPACK_OBJECT_MAP)
         return NULL;
     for (uint32_t i = 0; i < map->via.map.size; i++) {
@@ -187,6 +185,35 @@ audit_record_field(const struct audit_record *rec, const char *key)
             return &map->via.map.ptr[i].val;
     }
     return NULL;
+}
+
+const msgpack_object *
+audit_record_field(const struct audit_record *rec, const char *key)
+{
+    return s_map_get(rec->map, key);
+}
+
+const msgpack_object *
+audit_record_event_field(const struct audit_record *rec, const char *key)
+{
+    const msgpack_object *own = audit_record_field(rec, key);
+    if (own)
+        return own;
+    return s_map_get(audit_record_field(rec, "event"), key);
+}
+
+int
+audit_record_scan_event_field(const void *bytes, size_t len, const char *key, size_t *ret_off,
+                              size_t *ret_len)
+{
+    size_t off, n;
+    if (msgpack_scan_map_field(bytes, len, key, ret_off, ret_len) == 0)
+        return 0;
+    if (msgpack_scan_map_field(bytes, len, "event", &off, &n) < 0 ||
+        msgpack_scan_map_field((const char *)bytes + off, n, key, ret_off, ret_len) < 0)
+        return -EBADMSG;
+    *ret_off += off;
+    return 0;
 }
 
 /* A non-negative integer in any of msgpack's encodings, as msgpack-c reads it. */

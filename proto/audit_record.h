@@ -91,6 +91,18 @@ void audit_record_release(struct audit_record *rec);
 
 /* Looks up a key in the record map; NULL if absent. */
 const msgpack_object *audit_record_field(const struct audit_record *rec, const char *key);
+/*
+ * A field of the event an `accepted` record holds (id, type, source, ...):
+ * the record's own copy where it has one (format 1 kept id, type and source
+ * beside the envelope), else the envelope's. NULL if neither has it.
+ */
+const msgpack_object *audit_record_event_field(const struct audit_record *rec, const char *key);
+/*
+ * The same in a record's stored bytes, without unpacking them: where the
+ * field's value sits (offset and length into bytes). 0 or -EBADMSG.
+ */
+int audit_record_scan_event_field(const void *bytes, size_t len, const char *key, size_t *ret_off,
+                                  size_t *ret_len);
 
 /*
  * Verifying the chain: feed records in seq order; the verifier reports the

@@ -186,7 +186,8 @@ s_layout(const char *kind)
 static void
 s_column(FILE *out, const struct audit_record *rec, const struct column *col)
 {
-    const msgpack_object *o = audit_record_field(rec, col->field);
+    /* An accepted record's id, type and source may be its envelope's alone (format 2). */
+    const msgpack_object *o = audit_record_event_field(rec, col->field);
     long start;
 
     fputc(' ', out);

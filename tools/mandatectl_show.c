@@ -266,7 +266,8 @@ static void
 s_put_field(FILE *out, const char *label, const struct audit_record *rec, const char *key)
 {
     static const msgpack_object nil = {.type = MSGPACK_OBJECT_NIL};
-    const msgpack_object *o = rec ? audit_record_field(rec, key) : NULL;
+    /* An accepted record's id, type and source may be its envelope's alone (format 2). */
+    const msgpack_object *o = rec ? audit_record_event_field(rec, key) : NULL;
 
     fputs(label, out);
     ctl_put_value(out, o ? o : &nil);
@@ -313,7 +314,7 @@ s_put_state(FILE *out, enum state state, const struct audit_record *last)
 static void
 s_print_summary(FILE *out, const struct audit_record *accepted, const struct history *h)
 {
-    const msgpack_object *id = audit_record_field(accepted, "id");
+    const msgpack_object *id = audit_record_event_field(accepted, "id");
     struct audit_record last;
     bool has_last = false;
     uint64_t cause;

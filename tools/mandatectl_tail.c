@@ -58,11 +58,8 @@ s_on_signal(int sig)
 static const msgpack_object *
 s_record_type(const struct audit_record *rec)
 {
-    const msgpack_object *t = audit_record_field(rec, "type");
+    const msgpack_object *t = audit_record_event_field(rec, "type");
 
-    if (t && t->type == MSGPACK_OBJECT_STR)
-        return t;
-    t = ctl_map_get(audit_record_field(rec, "event"), "type");
     return t && t->type == MSGPACK_OBJECT_STR ? t : NULL;
 }
 

@@ -40,7 +40,7 @@ s_collect(uint64_t key, const struct audit_record *rec, const void *b, size_t l,
     cr_assert_not_null(rec, "record %llu undecodable after a crash", (unsigned long long)key);
     if (strcmp(rec->kind, "accepted") != 0)
         return true;
-    const msgpack_object *id = audit_record_field(rec, "id");
+    const msgpack_object *id = audit_record_event_field(rec, "id");
     cr_assert(id && id->type == MSGPACK_OBJECT_BIN && id->via.bin.size == 16);
     uint32_t n;
     memcpy(&n, id->via.bin.ptr + 8, 4);

@@ -356,7 +356,7 @@ struct tally {
 static const msgpack_object *
 s_field(const struct audit_record *rec, const char *key, msgpack_object_type type)
 {
-    const msgpack_object *o = audit_record_field(rec, key);
+    const msgpack_object *o = audit_record_event_field(rec, key);
     return o && o->type == type ? o : NULL;
 }
 

@@ -74,7 +74,7 @@ s_count_ids(uint64_t key, const struct audit_record *rec, const void *b, size_t 
     cr_assert_eq(rec->seq, key);
     if (strcmp(rec->kind, "accepted") != 0)
         return true;
-    const msgpack_object *id = audit_record_field(rec, "id");
+    const msgpack_object *id = audit_record_event_field(rec, "id");
     cr_assert(id && id->type == MSGPACK_OBJECT_BIN && id->via.bin.size == 16);
     uint32_t client, n;
     memcpy(&client, id->via.bin.ptr + 4, 4);

@@ -129,7 +129,7 @@ struct kind_count {
 static bool
 s_str_field_is(const struct audit_record *rec, const char *key, const char *want)
 {
-    const msgpack_object *o = audit_record_field(rec, key);
+    const msgpack_object *o = audit_record_event_field(rec, key);
     return o && o->type == MSGPACK_OBJECT_STR && o->via.str.size == strlen(want) &&
            memcmp(o->via.str.ptr, want, o->via.str.size) == 0;
 }

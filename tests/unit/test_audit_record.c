@@ -543,3 +543,100 @@ Test(audit_record, kinds_are_named)
     cr_assert_str_eq(AUDIT_KIND_ACCEPTED, "accepted");
     cr_assert_str_eq(AUDIT_KIND_REJECTED, "rejected");
 }
+
+/*
+ * An `accepted` record as format 1 (own: id and type beside the envelope,
+ * the own type differing from the envelope's so the test sees which is read)
+ * or format 2 (the envelope only). The envelope is any msgpack map.
+ */
+static void
+s_pack_accepted(msgpack_sbuffer *out, bool own, const char *event_type)
+{
+    msgpack_packer pk;
+    msgpack_sbuffer_init(out);
+    msgpack_packer_init(&pk, out, s_write);
+    audit_record_begin(&pk, 3, 1700000000000000003ULL, AUDIT_KIND_ACCEPTED, s_zero, own ? 4 : 2);
+    if (own) {
+        audit_pack_key(&pk, "id");
+        msgpack_pack_bin_with_body(&pk, "0123456789abcdef", 16);
+        audit_pack_key(&pk, "type");
+        audit_pack_str(&pk, "own.type");
+    }
+    audit_pack_key(&pk, "area");
+    audit_pack_str(&pk, "press");
+    audit_pack_key(&pk, "event");
+    msgpack_pack_map(&pk, 2);
+    audit_pack_key(&pk, "type");
+    audit_pack_str(&pk, event_type);
+    audit_pack_key(&pk, "source");
+    audit_pack_str(&pk, "so-van-hoa");
+}
+
+static void
+s_expect_str(const msgpack_object *o, const char *want)
+{
+    cr_assert_not_null(o, "no field for '%s'", want);
+    cr_assert_eq(o->type, MSGPACK_OBJECT_STR);
+    cr_assert_eq(o->via.str.size, strlen(want));
+    cr_assert_eq(memcmp(o->via.str.ptr, want, strlen(want)), 0);
+}
+
+Test(audit_record, event_fields_are_the_records_own_else_the_envelopes)
+{
+    msgpack_sbuffer v1, v2;
+    struct audit_record r1, r2;
+    size_t off, len;
+
+    s_pack_accepted(&v1, true, "press.conference_notice");
+    s_pack_accepted(&v2, false, "press.conference_notice");
+    cr_assert_eq(audit_record_decode(v1.data, v1.size, &r1), 0);
+    cr_assert_eq(audit_record_decode(v2.data, v2.size, &r2), 0);
+    s_expect_str(audit_record_event_field(&r1, "type"), "own.type");
+    s_expect_str(audit_record_event_field(&r2, "type"), "press.conference_notice");
+    s_expect_str(audit_record_event_field(&r1, "source"), "so-van-hoa");
+    s_expect_str(audit_record_event_field(&r2, "area"), "press");
+    cr_assert_null(audit_record_event_field(&r2, "id"));
+    cr_assert_null(audit_record_event_field(&r2, "absent"));
+
+    /* The same from the bytes, without unpacking. */
+    cr_assert_eq(audit_record_scan_event_field(v1.data, v1.size, "type", &off, &len), 0);
+    cr_assert_eq(len, 9);
+    cr_assert_eq(memcmp(v1.data + off + 1, "own.type", 8), 0);
+    cr_assert_eq(audit_record_scan_event_field(v2.data, v2.size, "type", &off, &len), 0);
+    cr_assert_eq(len, 1 + strlen("press.conference_notice"));
+    cr_assert_eq(memcmp(v2.data + off + 1, "press.conference_notice", len - 1), 0);
+    cr_assert_eq(audit_record_scan_event_field(v1.data, v1.size, "id", &off, &len), 0);
+    cr_assert_eq(len, 18);
+    cr_assert_eq(audit_record_scan_event_field(v2.data, v2.size, "id", &off, &len), -EBADMSG);
+    audit_record_release(&r1);
+    audit_record_release(&r2);
+    msgpack_sbuffer_destroy(&v1);
+    msgpack_sbuffer_destroy(&v2);
+}
+
+Test(audit_record, event_field_scan_refuses_malformed_bytes)
+{
+    msgpack_sbuffer v2;
+    size_t off, len;
+    s_pack_accepted(&v2, false, "press.conference_notice");
+    /* Cut inside the envelope, and anywhere before it: never read past the end. */
+    for (size_t cut = 0; cut < v2.size; cut++) {
+        int rc = audit_record_scan_event_field(v2.data, cut, "source", &off, &len);
+        cr_assert_eq(rc, -EBADMSG, "cut at %zu of %zu: %d", cut, v2.size, rc);
+    }
+    /* An `event` that is not a map has no fields. */
+    msgpack_sbuffer odd;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&odd);
+    msgpack_packer_init(&pk, &odd, s_write);
+    audit_record_begin(&pk, 3, 1, AUDIT_KIND_ACCEPTED, s_zero, 1);
+    audit_pack_key(&pk, "event");
+    audit_pack_str(&pk, "type");
+    cr_assert_eq(audit_record_scan_event_field(odd.data, odd.size, "type", &off, &len), -EBADMSG);
+    struct audit_record r;
+    cr_assert_eq(audit_record_decode(odd.data, odd.size, &r), 0);
+    cr_assert_null(audit_record_event_field(&r, "type"));
+    audit_record_release(&r);
+    msgpack_sbuffer_destroy(&odd);
+    msgpack_sbuffer_destroy(&v2);
+}
