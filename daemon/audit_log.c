@@ -516,16 +516,50 @@ audit_log_deadline_foreach(struct audit_log *log, bool snapshot,
     return out < 0 ? out : 0;
 }
 
+/* A prepared record: its head as it is, then the common fields, hashed from where head ended. */
+static int
+s_append_prepared(struct audit_log *log, const char *kind, const struct audit_prepared *p,
+                  uint64_t *ret_seq)
+{
+    msgpack_packer pk;
+    uint8_t keybuf[8];
+    uint64_t seq = log->batch_seq + 1;
+
+    msgpack_sbuffer_clear(&log->rec);
+    msgpack_packer_init(&pk, &log->rec, pack_sbuffer_write);
+    audit_record_tail(&pk, seq, realtime_ns(), kind, log->batch_head);
+
+    be64_put(keybuf, seq);
+    MDB_val key = {.mv_size = 8, .mv_data = keybuf};
+    MDB_val val = {.mv_size = p->len + log->rec.size};
+    int rc = s_append_cursor(log, log->db_log, &log->log_end);
+    if (rc == 0)
+        rc = mdb_cursor_put(log->log_end, &key, &val, MDB_APPEND | MDB_RESERVE);
+    if (rc)
+        return s_mdb_errno(log, rc);
+    memcpy(val.mv_data, audit_prepared_head(p), p->len);
+    memcpy((char *)val.mv_data + p->len, log->rec.data, log->rec.size);
+    audit_prepared_hash(p, log->rec.data, log->rec.size, log->batch_head);
+    log->batch_seq = seq;
+    *ret_seq = seq;
+    return 0;
+}
+
 int
 audit_log_append_accepted(struct audit_log *log, const struct audit_accepted *a, uint64_t *ret_seq)
 {
     msgpack_packer pk;
     uint64_t seq;
-    msgpack_sbuffer_clear(&log->fields);
-    msgpack_packer_init(&pk, &log->fields, pack_sbuffer_write);
-    unsigned n = audit_pack_accepted(&pk, a);
-    int rc =
-        audit_log_append(log, AUDIT_KIND_ACCEPTED, log->fields.data, log->fields.size, n, &seq);
+    int rc;
+    if (a->prepared) {
+        rc = s_append_prepared(log, AUDIT_KIND_ACCEPTED, a->prepared, &seq);
+    } else {
+        msgpack_sbuffer_clear(&log->fields);
+        msgpack_packer_init(&pk, &log->fields, pack_sbuffer_write);
+        unsigned n = audit_pack_accepted(&pk, a);
+        rc =
+            audit_log_append(log, AUDIT_KIND_ACCEPTED, log->fields.data, log->fields.size, n, &seq);
+    }
     if (rc == 0)
         rc = audit_log_put_pending(log, seq, a->area, 0, 0);
     if (rc == 0 && ret_seq)

@@ -54,6 +54,9 @@ struct item {
 
     uint64_t seq;
     bool dup;
+    /* MEP_OK: its `accepted` record's own fields, packed and hashed on the
+     * loop thread, so that the writer thread adds only the common ones. */
+    struct audit_prepared rec;
 };
 
 #define BATCHES 3 /* filling, writing, answering */
@@ -62,7 +65,8 @@ struct item {
 struct batch {
     struct item *items;
     size_t nitems;
-    uint64_t suppressed; /* rejections not logged before this batch's first logged one */
+    msgpack_sbuffer heads; /* the prepared records' heads (item.rec) */
+    uint64_t suppressed;   /* rejections not logged before this batch's first logged one */
     bool has_logged_rejection;
 };
 
@@ -80,6 +84,7 @@ struct ingress {
      * the one written before is answered once the next write has started;
      * `writing` and `answering` are NULL while they hold none. */
     struct batch batches[BATCHES];
+    size_t batch_cap; /* items in each, commit_max_batch at start */
     struct batch *filling, *writing, *answering;
     int answering_rc;
     struct loop_turn *turn;
@@ -90,8 +95,9 @@ struct ingress {
     struct rate_limit rejected_limit;
     uint64_t suppressed_since_logged;
 
-    msgpack_sbuffer fields; /* kind-specific record fields; writer thread only */
-    msgpack_sbuffer reply;  /* loop thread only */
+    msgpack_sbuffer fields;      /* kind-specific record fields; writer thread only */
+    msgpack_sbuffer loop_fields; /* the same for a prepared record; loop thread only */
+    msgpack_sbuffer reply;       /* loop thread only */
     struct ingress_stats stats;
 };
 
@@ -192,6 +198,23 @@ s_source_is_key(struct ingress *in, struct item *it, zmq_msg_t *frame)
     return true;
 }
 
+/* An accepted item's record fields, packed and hashed now (proto/audit_record.h). */
+static void
+s_prepare_record(struct ingress *in, struct item *it)
+{
+    msgpack_packer pk;
+    const struct audit_accepted a = {
+        .area = it->area->name,
+        .event = zmq_msg_data(&it->body),
+        .event_len = zmq_msg_size(&it->body),
+    };
+    msgpack_sbuffer_clear(&in->loop_fields);
+    msgpack_packer_init(&pk, &in->loop_fields, pack_sbuffer_write);
+    unsigned n = audit_pack_accepted(&pk, &a);
+    audit_prepared_set(&it->rec, &in->filling->heads, in->loop_fields.data, in->loop_fields.size,
+                       n);
+}
+
 /* Reads one multipart message. Returns false if nothing could be read. */
 static bool
 s_read_one(struct ingress *in, uint64_t now)
@@ -286,6 +309,7 @@ s_read_one(struct ingress *in, uint64_t now)
         zmq_msg_init(&it->body);
         zmq_msg_move(&it->body, &f[2]);
         it->has_body = true;
+        s_prepare_record(in, it);
     } else {
         in->stats.rejected[it->code]++;
         /* rejected_log_rate = 0 turns rejected records off; the counters remain. */
@@ -319,6 +343,7 @@ s_append_accepted(struct ingress *in, struct item *it)
         .area = it->area->name,
         .event = zmq_msg_data(&it->body),
         .event_len = zmq_msg_size(&it->body),
+        .prepared = &it->rec,
     };
     return acceptance_write(in->log, &a, it->type, &it->seq, &it->dup);
 }
@@ -400,6 +425,7 @@ s_reply_batch(struct ingress *in, struct batch *b, int rc)
         s_item_release(it);
     }
     b->nitems = 0;
+    msgpack_sbuffer_clear(&b->heads);
     b->suppressed = 0;
     b->has_logged_rejection = false;
 }
@@ -471,7 +497,7 @@ s_on_readable(evutil_socket_t fd, short what, void *arg)
     uint64_t now = monotonic_ns();
     /* Drain until EAGAIN rather than asking ZMQ_EVENTS before every message:
      * that query runs libzmq's command processing, a syscall, each time. */
-    while (in->filling->nitems < in->cfg->broker.commit_max_batch) {
+    while (in->filling->nitems < in->batch_cap) {
         if (!s_read_one(in, now))
             break;
     }
@@ -535,14 +561,18 @@ ingress_new(struct event_base *base, void *zmq_ctx, const struct mandated_config
     in->limits = envelope_default_limits;
     in->limits.max_bytes = cfg->broker.max_event_bytes;
     envelope_decoder_init(&in->decoder);
-    for (int i = 0; i < BATCHES; i++)
-        in->batches[i].items = xcalloc(cfg->broker.commit_max_batch, sizeof(struct item));
+    in->batch_cap = cfg->broker.commit_max_batch;
+    for (int i = 0; i < BATCHES; i++) {
+        in->batches[i].items = xcalloc(in->batch_cap, sizeof(struct item));
+        msgpack_sbuffer_init(&in->batches[i].heads);
+    }
     in->filling = &in->batches[0];
     in->turn = turn;
     in->on_accepted = on_accepted;
     in->on_accepted_arg = on_accepted_arg;
     s_init_limits(in, NULL, cfg, now);
     msgpack_sbuffer_init(&in->fields);
+    msgpack_sbuffer_init(&in->loop_fields);
     msgpack_sbuffer_init(&in->reply);
 
     /* Slightly over the event limit so that a near miss gets a too_large NACK;
@@ -602,11 +632,13 @@ ingress_destroy(struct ingress **in_p)
     for (int b = 0; b < BATCHES; b++) {
         for (size_t i = 0; i < in->batches[b].nitems; i++)
             s_item_release(&in->batches[b].items[i]);
+        msgpack_sbuffer_destroy(&in->batches[b].heads);
         free(in->batches[b].items);
     }
     if (in->sock)
         zmq_close(in->sock);
     msgpack_sbuffer_destroy(&in->fields);
+    msgpack_sbuffer_destroy(&in->loop_fields);
     msgpack_sbuffer_destroy(&in->reply);
     envelope_decoder_destroy(&in->decoder);
     free(in->source_limits);

@@ -38,6 +38,8 @@ unsigned audit_pack_stopped(msgpack_packer *pk, const struct audit_stopped *r);
 
 /* accepted: an event entering the log. The envelope's bytes come last, so
  * that they end the record and can be read in place. */
+struct audit_prepared;
+
 struct audit_accepted {
     const uint8_t *id; /* 16 bytes */
     const char *type;
@@ -46,6 +48,9 @@ struct audit_accepted {
     uint64_t cause;    /* seq of the event whose completion emitted it; 0: no field */
     const void *event; /* the envelope's msgpack bytes, stored verbatim */
     size_t event_len;
+    /* Optional: the record's own fields already packed and hashed (ingress
+     * does it on the loop thread); NULL: packed when written. */
+    const struct audit_prepared *prepared;
 };
 unsigned audit_pack_accepted(msgpack_packer *pk, const struct audit_accepted *r);
 

@@ -72,6 +72,13 @@ audit_record_begin(msgpack_packer *pk, uint64_t seq, uint64_t at_ns, const char 
                    const uint8_t prev[AUDIT_HASH_LEN], unsigned extra_fields)
 {
     msgpack_pack_map(pk, 4 + extra_fields);
+    audit_record_tail(pk, seq, at_ns, kind, prev);
+}
+
+void
+audit_record_tail(msgpack_packer *pk, uint64_t seq, uint64_t at_ns, const char *kind,
+                  const uint8_t prev[AUDIT_HASH_LEN])
+{
     audit_pack_key(pk, "seq");
     msgpack_pack_uint64(pk, seq);
     audit_pack_key(pk, "at");
@@ -81,6 +88,41 @@ audit_record_begin(msgpack_packer *pk, uint64_t seq, uint64_t at_ns, const char 
     audit_pack_key(pk, "prev");
     msgpack_pack_bin(pk, AUDIT_HASH_LEN);
     msgpack_pack_bin_body(pk, prev, AUDIT_HASH_LEN);
+}
+
+void
+audit_prepared_set(struct audit_prepared *p, msgpack_sbuffer *arena, const void *fields, size_t len,
+                   unsigned extra_fields)
+{
+    msgpack_packer pk;
+    crypto_generichash_state st;
+
+    p->arena = arena;
+    p->off = arena->size;
+    msgpack_packer_init(&pk, arena, pack_sbuffer_write);
+    msgpack_pack_map(&pk, 4 + extra_fields);
+    pack_sbuffer_write(arena, fields, len);
+    p->len = arena->size - p->off;
+    crypto_generichash_init(&st, NULL, 0, AUDIT_HASH_LEN);
+    crypto_generichash_update(&st, (const unsigned char *)audit_prepared_head(p), p->len);
+    memcpy(p->hash, &st, sizeof st);
+}
+
+const void *
+audit_prepared_head(const struct audit_prepared *p)
+{
+    return p->arena->data + p->off;
+}
+
+void
+audit_prepared_hash(const struct audit_prepared *p, const void *tail, size_t len,
+                    uint8_t ret_hash[AUDIT_HASH_LEN])
+{
+    crypto_generichash_state st;
+
+    memcpy(&st, p->hash, sizeof st);
+    crypto_generichash_update(&st, tail, len);
+    crypto_generichash_final(&st, ret_hash, AUDIT_HASH_LEN);
 }
 
 /* Checks the common fields: all keys strings, seq/at/kind/prev once each. */

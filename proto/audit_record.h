@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <msgpack.h>
+#include <sodium.h>
 
 #define AUDIT_HASH_LEN 32
 
@@ -63,6 +64,35 @@ void audit_chain_hash(const void *bytes, size_t len, uint8_t ret_hash[AUDIT_HASH
  */
 void audit_record_begin(msgpack_packer *pk, uint64_t seq, uint64_t at_ns, const char *kind,
                         const uint8_t prev[AUDIT_HASH_LEN], unsigned extra_fields);
+
+/*
+ * A record whose own fields are known before its seq (an `accepted`
+ * record's area and envelope), packed and hashed ahead, off the writer
+ * thread: the map header and those fields come first, the common fields
+ * last, so that the writer packs and hashes only that tail. The map's order
+ * is free: readers look fields up by key.
+ */
+struct audit_prepared {
+    /* The head (map header + the record's own fields) is len bytes at off
+     * in arena: a buffer that the caller shares among a batch's records and
+     * keeps until they are written (its data may move as it grows). */
+    const msgpack_sbuffer *arena;
+    size_t off, len;
+    /* BLAKE2b over the head. Kept as bytes: libsodium's state type asks
+     * for 64-byte alignment, which an array of items does not give. */
+    unsigned char hash[sizeof(crypto_generichash_state)];
+};
+
+/* Appends the head to arena: fields are extra_fields packed key/value pairs. */
+void audit_prepared_set(struct audit_prepared *p, msgpack_sbuffer *arena, const void *fields,
+                        size_t len, unsigned extra_fields);
+const void *audit_prepared_head(const struct audit_prepared *p);
+/* The tail of a prepared record: seq, at, kind, prev. */
+void audit_record_tail(msgpack_packer *pk, uint64_t seq, uint64_t at_ns, const char *kind,
+                       const uint8_t prev[AUDIT_HASH_LEN]);
+/* The record's hash: BLAKE2b-256 of head || tail, as audit_chain_hash() of its bytes. */
+void audit_prepared_hash(const struct audit_prepared *p, const void *tail, size_t len,
+                         uint8_t ret_hash[AUDIT_HASH_LEN]);
 
 /* Packs a string key (helper for the kind-specific fields). */
 void audit_pack_key(msgpack_packer *pk, const char *key);
