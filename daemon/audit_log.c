@@ -42,12 +42,10 @@ struct audit_log {
     uint64_t batch_seq;
     uint8_t batch_head[AUDIT_HASH_LEN];
 
-    bool map_full;                 /* the last failure was MDB_MAP_FULL */
-    msgpack_sbuffer rec;           /* reused record buffer */
-    msgpack_sbuffer pending_buf;   /* reused pending-entry buffer */
-    msgpack_sbuffer fresh_pending; /* a new event's entry for fresh_area, or empty */
-    char fresh_area[72];
-    msgpack_sbuffer fields; /* reused kind-specific fields of `accepted` */
+    bool map_full;               /* the last failure was MDB_MAP_FULL */
+    msgpack_sbuffer rec;         /* reused record buffer */
+    msgpack_sbuffer pending_buf; /* reused pending-entry buffer */
+    msgpack_sbuffer fields;      /* reused kind-specific fields of `accepted` */
 };
 
 /* LMDB codes to -errno: map full and disk full both mean "no room". */
@@ -160,7 +158,6 @@ audit_log_open(const char *state_dir, const struct audit_log_options *opts,
     log->opts = *opts;
     msgpack_sbuffer_init(&log->rec);
     msgpack_sbuffer_init(&log->pending_buf);
-    msgpack_sbuffer_init(&log->fresh_pending);
     msgpack_sbuffer_init(&log->fields);
     pthread_rwlock_init(&log->resize_lock, NULL);
 
@@ -251,7 +248,6 @@ audit_log_destroy(struct audit_log **log_p)
     pthread_rwlock_destroy(&log->resize_lock);
     msgpack_sbuffer_destroy(&log->rec);
     msgpack_sbuffer_destroy(&log->pending_buf);
-    msgpack_sbuffer_destroy(&log->fresh_pending);
     msgpack_sbuffer_destroy(&log->fields);
     free(log);
     *log_p = NULL;
@@ -391,26 +387,18 @@ s_write_pending(struct audit_log *log, uint64_t seq, const char *area, unsigned 
                 uint64_t due_ms, unsigned flags)
 {
     uint8_t k[8];
-    /* A new event's entry is the same bytes for every event of its area:
-     * packed once, until another area comes. */
-    bool fresh = attempt == 0 && due_ms == 0;
-    msgpack_sbuffer *sb = fresh ? &log->fresh_pending : &log->pending_buf;
+    msgpack_sbuffer *sb = &log->pending_buf;
     msgpack_packer pk;
 
-    if (!fresh || !log->fresh_pending.size || strcmp(log->fresh_area, area) != 0) {
-        msgpack_sbuffer_clear(sb);
-        msgpack_packer_init(&pk, sb, pack_sbuffer_write);
-        msgpack_pack_map(&pk, 3);
-        audit_pack_key(&pk, "area");
-        audit_pack_str(&pk, area);
-        audit_pack_key(&pk, "attempt");
-        msgpack_pack_unsigned_int(&pk, attempt);
-        audit_pack_key(&pk, "due");
-        msgpack_pack_uint64(&pk, due_ms);
-        if (fresh && snprintf(log->fresh_area, sizeof log->fresh_area, "%s", area) >=
-                         (int)sizeof log->fresh_area)
-            msgpack_sbuffer_clear(sb); /* too long to remember: packed again next time */
-    }
+    msgpack_sbuffer_clear(sb);
+    msgpack_packer_init(&pk, sb, pack_sbuffer_write);
+    msgpack_pack_map(&pk, 3);
+    audit_pack_key(&pk, "area");
+    audit_pack_str(&pk, area);
+    audit_pack_key(&pk, "attempt");
+    msgpack_pack_unsigned_int(&pk, attempt);
+    audit_pack_key(&pk, "due");
+    msgpack_pack_uint64(&pk, due_ms);
 
     be64_put(k, seq);
     MDB_val key = {.mv_size = 8, .mv_data = k}, val = {.mv_size = sb->size, .mv_data = sb->data};
