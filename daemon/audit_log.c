@@ -296,35 +296,51 @@ s_append_cursor(struct audit_log *log, MDB_dbi dbi, MDB_cursor **cur)
     return rc;
 }
 
-int
-audit_log_append(struct audit_log *log, const char *kind, const void *fields, size_t fields_len,
-                 unsigned extra_fields, uint64_t *ret_seq)
+/*
+ * Appends the record a || b (two pieces of its bytes) as seq batch_seq + 1,
+ * written straight into the room LMDB reserves for it in the page, so that
+ * neither piece is copied twice. Returns 0 with *ret_bytes (if not NULL)
+ * pointing at the stored bytes (valid until the next write of the batch),
+ * or -errno.
+ */
+static int
+s_put_record(struct audit_log *log, const void *a, size_t alen, const void *b, size_t blen,
+             void **ret_bytes)
 {
-    msgpack_packer pk;
     uint8_t keybuf[8];
-    uint64_t seq = log->batch_seq + 1;
-
-    /* The common fields first, apart; then the record is put together in the
-     * page LMDB reserves for it, so the fields are copied once, not twice. */
-    msgpack_sbuffer_clear(&log->rec);
-    msgpack_packer_init(&pk, &log->rec, pack_sbuffer_write);
-    audit_record_begin(&pk, seq, realtime_ns(), kind, log->batch_head, extra_fields);
-
-    be64_put(keybuf, seq);
+    be64_put(keybuf, log->batch_seq + 1);
     MDB_val key = {.mv_size = 8, .mv_data = keybuf};
-    MDB_val val = {.mv_size = log->rec.size + fields_len};
+    MDB_val val = {.mv_size = alen + blen};
     int rc = s_append_cursor(log, log->db_log, &log->log_end);
     if (rc == 0)
         rc = mdb_cursor_put(log->log_end, &key, &val, MDB_APPEND | MDB_RESERVE);
     if (rc)
         return s_mdb_errno(log, rc);
-    memcpy(val.mv_data, log->rec.data, log->rec.size);
-    if (fields_len)
-        memcpy((char *)val.mv_data + log->rec.size, fields, fields_len);
-    audit_chain_hash(val.mv_data, val.mv_size, log->batch_head);
-    log->batch_seq = seq;
+    memcpy(val.mv_data, a, alen);
+    if (blen)
+        memcpy((char *)val.mv_data + alen, b, blen);
+    if (ret_bytes)
+        *ret_bytes = val.mv_data;
+    log->batch_seq++;
+    return 0;
+}
+
+int
+audit_log_append(struct audit_log *log, const char *kind, const void *fields, size_t fields_len,
+                 unsigned extra_fields, uint64_t *ret_seq)
+{
+    msgpack_packer pk;
+    void *bytes;
+
+    msgpack_sbuffer_clear(&log->rec);
+    msgpack_packer_init(&pk, &log->rec, pack_sbuffer_write);
+    audit_record_begin(&pk, log->batch_seq + 1, realtime_ns(), kind, log->batch_head, extra_fields);
+    int rc = s_put_record(log, log->rec.data, log->rec.size, fields, fields_len, &bytes);
+    if (rc < 0)
+        return rc;
+    audit_chain_hash(bytes, log->rec.size + fields_len, log->batch_head);
     if (ret_seq)
-        *ret_seq = seq;
+        *ret_seq = log->batch_seq;
     return 0;
 }
 
@@ -510,26 +526,15 @@ s_append_prepared(struct audit_log *log, const char *kind, const struct audit_pr
                   uint64_t *ret_seq)
 {
     msgpack_packer pk;
-    uint8_t keybuf[8];
-    uint64_t seq = log->batch_seq + 1;
 
     msgpack_sbuffer_clear(&log->rec);
     msgpack_packer_init(&pk, &log->rec, pack_sbuffer_write);
-    audit_record_tail(&pk, seq, realtime_ns(), kind, log->batch_head);
-
-    be64_put(keybuf, seq);
-    MDB_val key = {.mv_size = 8, .mv_data = keybuf};
-    MDB_val val = {.mv_size = p->len + log->rec.size};
-    int rc = s_append_cursor(log, log->db_log, &log->log_end);
-    if (rc == 0)
-        rc = mdb_cursor_put(log->log_end, &key, &val, MDB_APPEND | MDB_RESERVE);
-    if (rc)
-        return s_mdb_errno(log, rc);
-    memcpy(val.mv_data, audit_prepared_head(p), p->len);
-    memcpy((char *)val.mv_data + p->len, log->rec.data, log->rec.size);
+    audit_record_tail(&pk, log->batch_seq + 1, realtime_ns(), kind, log->batch_head);
+    int rc = s_put_record(log, audit_prepared_head(p), p->len, log->rec.data, log->rec.size, NULL);
+    if (rc < 0)
+        return rc;
     audit_prepared_hash(p, log->rec.data, log->rec.size, log->batch_head);
-    log->batch_seq = seq;
-    *ret_seq = seq;
+    *ret_seq = log->batch_seq;
     return 0;
 }
 
