@@ -192,7 +192,7 @@ audit_log_open(const char *state_dir, const struct audit_log_options *opts,
     uint64_t found = rc == 0 && old.mv_size == 8 ? be64_get(old.mv_data) : 0;
     if (rc == MDB_NOTFOUND) {
         rc = mdb_put(txn, log->db_meta, &k, &v, 0);
-    } else if (rc == 0 && found == AUDIT_FORMAT_VERSION - 1) {
+    } else if (rc == 0 && old.mv_size == 8 && found == AUDIT_FORMAT_VERSION - 1) {
         /* Format 1 records stay as they are (the chain covers their bytes);
          * readers of format 2 read both, readers of format 1 must not read
          * what comes next: the version says so. */
@@ -201,9 +201,15 @@ audit_log_open(const char *state_dir, const struct audit_log_options *opts,
             log_notice("audit log: format %llu, carried on as format %d: new `accepted` "
                        "records keep id, type and source in their envelope only",
                        (unsigned long long)found, AUDIT_FORMAT_VERSION);
-    } else if (rc == 0 && found != AUDIT_FORMAT_VERSION) {
-        snprintf(errbuf, errlen, "%s: audit log format version is %llu, not %d or %d", path,
-                 (unsigned long long)found, AUDIT_FORMAT_VERSION - 1, AUDIT_FORMAT_VERSION);
+    } else if (rc == 0 && (old.mv_size != 8 || found != AUDIT_FORMAT_VERSION)) {
+        if (old.mv_size != 8)
+            snprintf(errbuf, errlen,
+                     "%s: meta format_version is %zu bytes, not an 8-byte number: not an audit "
+                     "log this broker wrote",
+                     path, old.mv_size);
+        else
+            snprintf(errbuf, errlen, "%s: audit log format version is %llu, not %d or %d", path,
+                     (unsigned long long)found, AUDIT_FORMAT_VERSION - 1, AUDIT_FORMAT_VERSION);
         mdb_txn_abort(txn);
         rc = -EPROTO;
         goto out_destroy;

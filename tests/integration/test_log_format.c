@@ -141,9 +141,10 @@ Test(log_format, a_format_1_log_is_read_verified_and_appended_to, .timeout = 60)
     harness_destroy(&h);
 }
 
-/* meta's format_version set to v, as a later broker might leave it. */
+/* meta's format_version set to v (len bytes of it, big-endian), as a later broker might leave it.
+ */
 static void
-s_set_format(struct harness *h, uint64_t v)
+s_set_format(struct harness *h, uint64_t v, size_t len)
 {
     char dir[1024];
     snprintf(dir, sizeof dir, "%s/audit", harness_state_dir(h));
@@ -158,7 +159,7 @@ s_set_format(struct harness *h, uint64_t v)
     uint8_t be[8];
     for (int i = 0; i < 8; i++)
         be[i] = (uint8_t)(v >> (56 - 8 * i));
-    MDB_val k = {.mv_size = 14, .mv_data = "format_version"}, val = {.mv_size = 8, .mv_data = be};
+    MDB_val k = {.mv_size = 14, .mv_data = "format_version"}, val = {.mv_size = len, .mv_data = be};
     cr_assert_eq(mdb_put(txn, dbi, &k, &val, 0), 0);
     cr_assert_eq(mdb_txn_commit(txn), 0);
     mdb_env_close(env);
@@ -167,10 +168,22 @@ s_set_format(struct harness *h, uint64_t v)
 Test(log_format, an_unknown_format_is_refused_and_named, .timeout = 60)
 {
     struct harness *h = s_with_v1_log();
-    s_set_format(h, 7);
+    s_set_format(h, 7, 8);
     cr_assert_neq(harness_start(h, 3000), 0, "the broker started on a format 7 log");
     char *log = harness_daemon_log(h);
     cr_expect(strstr(log, "format version is 7, not 1 or 2"), "the refusal must name it:\n%s", log);
+    free(log);
+    harness_destroy(&h);
+}
+
+Test(log_format, a_format_version_that_is_no_number_is_refused_and_named, .timeout = 60)
+{
+    struct harness *h = s_with_v1_log();
+    s_set_format(h, 1, 3); /* the first 3 bytes of the number: 0 0 0 */
+    cr_assert_neq(harness_start(h, 3000), 0, "the broker started on an unreadable format_version");
+    char *log = harness_daemon_log(h);
+    cr_expect(strstr(log, "format_version is 3 bytes, not an 8-byte number"),
+              "the refusal must say what is wrong:\n%s", log);
     free(log);
     harness_destroy(&h);
 }
