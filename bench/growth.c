@@ -130,15 +130,15 @@ struct inflight {
     } slot[INFLIGHT_CAP];
 };
 
-/* All 16 bytes mixed: a UUIDv7's first 8 are the same for a whole millisecond. */
+/* Bytes 9..15 are random in both kinds of id (bench_uuid makes them; byte 8
+ * holds the variant bits, and a UUIDv7's first 8 are the same for a whole
+ * millisecond). */
 static size_t
 s_home(const uint8_t id[BENCH_UUID_LEN])
 {
-    uint64_t a, b;
-    memcpy(&a, id, 8);
-    memcpy(&b, id + 8, 8);
-    a = (a ^ (b * 0x9e3779b97f4a7c15ull)) * 0xbf58476d1ce4e5b9ull;
-    return (size_t)(a >> 56) & (INFLIGHT_CAP - 1);
+    uint64_t tail;
+    memcpy(&tail, id + 8, 8);
+    return (size_t)(tail >> 8) & (INFLIGHT_CAP - 1);
 }
 
 static void
@@ -1214,9 +1214,7 @@ s_print_header(const struct options *o, uint64_t avail, double busy)
            sysconf(_SC_NPROCESSORS_ONLN), u.sysname, u.release, zmaj, zmin, zpat,
            mdb_version(NULL, NULL, NULL));
     bench_print_busy("before the first run", busy);
-    if (strcmp(fstype, "tmpfs") == 0)
-        printf("  WARNING    %s is tmpfs: fsync costs nothing there; set TMPDIR to a real disk\n",
-               bench_tmpdir());
+    bench_print_tmpfs_warning();
     fflush(stdout);
 }
 

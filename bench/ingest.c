@@ -1517,9 +1517,7 @@ s_print_header(const struct options *o, double busy)
                ? "one thread polling 8 DEALER sockets"
                : "8 threads, one DEALER each, all in one ZeroMQ context (1 I/O thread)");
     bench_print_busy("before the first run", busy);
-    if (strcmp(fstype, "tmpfs") == 0)
-        printf("  WARNING    %s is tmpfs: fsync costs nothing there; set TMPDIR to a real disk\n",
-               bench_tmpdir());
+    bench_print_tmpfs_warning();
     fflush(stdout);
 }
 

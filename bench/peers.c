@@ -1394,9 +1394,7 @@ s_print_header(const struct options *o, const char *redis_version, const char *n
     printf("  machine    %ld CPUs online, %s %s, libzmq %d.%d.%d\n", sysconf(_SC_NPROCESSORS_ONLN),
            u.sysname, u.release, zmaj, zmin, zpat);
     bench_print_busy("before the first run", busy);
-    if (strcmp(fstype, "tmpfs") == 0)
-        printf("  WARNING    %s is tmpfs: fsync costs nothing there; set TMPDIR to a real disk\n",
-               bench_tmpdir());
+    bench_print_tmpfs_warning();
     fflush(stdout);
 }
 

@@ -333,6 +333,7 @@ main(int argc, char **argv)
            "(%d-byte envelope, ids in order)\n",
            o.runs, o.batches, o.batch, BENCH_EVENT_BYTES);
     bench_print_busy("before the first run", bench_busy_cores());
+    bench_print_tmpfs_warning();
     fflush(stdout);
 
     struct result m[MAX_RUNS], b[MAX_RUNS];

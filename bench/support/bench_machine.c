@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/vfs.h>
@@ -98,4 +99,12 @@ bench_print_busy(const char *when, double busy)
     else
         printf("  quiet?     %s: %.2f CPUs busy with other processes%s\n", when, busy,
                busy > BENCH_BUSY_WARN ? "  <- NOT QUIET: figures are skewed" : "");
+}
+
+void
+bench_print_tmpfs_warning(void)
+{
+    if (strcmp(bench_fs_type(bench_tmpdir()), "tmpfs") == 0)
+        printf("  WARNING    %s is tmpfs: fsync costs nothing there; set TMPDIR to a real disk\n",
+               bench_tmpdir());
 }

@@ -33,5 +33,7 @@ double bench_busy_cores(void);
 
 /* "  quiet?     WHEN: 0.02 CPUs busy with other processes", with a warning when not. */
 void bench_print_busy(const char *when, double busy);
+/* A warning line when bench_tmpdir() is tmpfs, where an fsync costs nothing. */
+void bench_print_tmpfs_warning(void);
 
 #endif
