@@ -227,9 +227,12 @@ s_tally_free(struct tally *t)
     free(t);
 }
 
-/* Every accepted event was dispatched and completed exactly once; returns how many there are. */
+/*
+ * Every accepted event was completed exactly once, and (dispatched_once)
+ * dispatched exactly once; returns how many there are.
+ */
 static long
-s_expect_each_once(struct harness *h)
+s_expect_each_once(struct harness *h, bool dispatched_once)
 {
     struct tally *t = s_tally(h);
     long accepted = 0;
@@ -237,7 +240,8 @@ s_expect_each_once(struct harness *h)
         if (!t->accepted[s])
             continue;
         accepted++;
-        cr_expect_eq(t->dispatched[s], 1, "event %lu dispatched %u times", s, t->dispatched[s]);
+        if (dispatched_once)
+            cr_expect_eq(t->dispatched[s], 1, "event %lu dispatched %u times", s, t->dispatched[s]);
         cr_expect_eq(t->completed[s], 1, "event %lu completed %u times", s, t->completed[s]);
     }
     s_tally_free(t);
@@ -260,7 +264,7 @@ Test(delivery, plain_rfc7_worker_serves_an_area, .timeout = 120)
     cr_assert_eq(s_publish(h, "press.conference_notice", "agency", 50), 50);
     cr_assert(s_wait_no_pending(h, 30000), "events not completed:\n%s", harness_daemon_log(h));
 
-    cr_expect_eq(s_expect_each_once(h), 50);
+    cr_expect_eq(s_expect_each_once(h, true), 50);
     /* A plain worker gets a credit of 1. */
     cr_expect_eq(s_count(h, "worker_joined", "press"), 1);
     cr_expect_eq(worker_process_stop(w, SIGTERM), 0);
@@ -560,7 +564,7 @@ Test(delivery, a_backlog_larger_than_memory_holds_is_delivered_once_in_order, .t
     pid_t c = worker_process_native(h, "cyber", (const char *[]){"--credit", "64", NULL});
     cr_assert(s_wait_no_pending(h, 180000), "backlog not drained:\n%s", harness_daemon_log(h));
 
-    long accepted = s_expect_each_once(h);
+    long accepted = s_expect_each_once(h, true);
     /* The cyber workers escalate a few alerts: follow-ups, accepted and routed too. */
     cr_expect_geq(accepted, 2 * BACKLOG_PER_AREA + 1000, "accepted %ld", accepted);
     struct dispatch_order press = s_dispatch_order(h, "press"),
@@ -1054,16 +1058,8 @@ Test(delivery, completions_survive_a_full_disk, .timeout = 180)
     cr_expect(strstr(log, "commit failed") && strstr(log, "commits work again"),
               "the disk never refused a commit, or commits never recovered:\n%s", log);
     free(log);
-    struct tally *t = s_tally(h);
-    long accepted = 0;
-    for (uint64_t s = 0; s < t->n; s++) {
-        if (!t->accepted[s])
-            continue;
-        accepted++;
-        cr_expect_eq(t->completed[s], 1, "event %lu completed %u times", s, t->completed[s]);
-    }
-    s_tally_free(t);
-    cr_expect_eq(accepted, (long)acked);
+    /* Dispatches whose records the full disk refused may be made again. */
+    cr_expect_eq(s_expect_each_once(h, false), (long)acked);
     worker_process_stop(w, SIGTERM);
     cr_assert_eq(harness_stop(h, 15000), 0);
     cr_expect_eq(harness_ctl(h, NULL, NULL, "verify", NULL), 0);
