@@ -143,7 +143,6 @@ s_queue(struct deadline_scan *t, const void *key, size_t klen, const struct dead
     op->nemit = 1;
     op->event_seq = d->seq;
     op->area = area->name;
-    op->emit_source = "broker";
     op->deadline = warning ? JOURNAL_DEADLINE_WARNED : JOURNAL_DEADLINE_BREACHED;
     const struct audit_deadline rec = {
         .event_seq = d->seq,

@@ -338,8 +338,6 @@ s_append_accepted(struct ingress *in, struct item *it)
 {
     const struct audit_accepted a = {
         .id = it->id,
-        .type = it->env.type,
-        .source = it->env.source,
         .area = it->area->name,
         .event = zmq_msg_data(&it->body),
         .event_len = zmq_msg_size(&it->body),

@@ -190,17 +190,10 @@ journal_take(struct journal *j)
 static int
 s_write_emits(struct side *s, const struct journal_op *op, struct audit_log *log)
 {
-    char source[ENVELOPE_SOURCE_MAX + 1];
-    if (op->emit_source)
-        snprintf(source, sizeof source, "%s", op->emit_source);
-    else
-        snprintf(source, sizeof source, "area:%s", op->area);
     for (size_t i = 0; i < op->nemit; i++) {
         struct journal_emit *e = &s->emits[op->emit_first + i];
         const struct audit_accepted a = {
             .id = e->id,
-            .type = e->type,
-            .source = source,
             .area = e->area->name,
             .cause = op->event_seq,
             .event = s->buf.data + e->off,

@@ -41,7 +41,6 @@ struct journal_op {
     unsigned attempt;
     uint64_t due_ms;
     size_t emit_first, nemit; /* follow-ups accepted in the same transaction */
-    const char *emit_source;  /* their source; NULL: "area:AREA" */
     enum journal_deadline deadline;
     size_t deadline_key_off, deadline_key_len;
     bool track_deadlines; /* a completion whose result lists deadlines to track */

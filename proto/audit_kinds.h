@@ -41,9 +41,7 @@ unsigned audit_pack_stopped(msgpack_packer *pk, const struct audit_stopped *r);
 struct audit_prepared;
 
 struct audit_accepted {
-    const uint8_t *id; /* 16 bytes */
-    const char *type;
-    const char *source;
+    const uint8_t *id; /* 16 bytes, claimed in `ids`; the record reads it from the envelope */
     const char *area;
     uint64_t cause;    /* seq of the event whose completion emitted it; 0: no field */
     const void *event; /* the envelope's msgpack bytes, stored verbatim */

@@ -124,8 +124,6 @@ s_run_mandated(const struct options *o, const uint8_t *tmpl, size_t id_at, struc
         for (size_t i = 0; rc == 0 && i < o->batch; i++) {
             const uint8_t *ev = evs + i * BENCH_EVENT_BYTES;
             const struct audit_accepted a = {.id = ev + id_at,
-                                             .type = BENCH_EVENT_TYPE,
-                                             .source = BENCH_EVENT_SOURCE,
                                              .area = "press",
                                              .event = ev,
                                              .event_len = BENCH_EVENT_BYTES,

@@ -107,12 +107,7 @@ Test(audit_kinds, accepted_ends_with_the_envelope_and_cause_is_optional)
     struct built b;
     uint8_t id[16] = {1};
     const uint8_t env[] = {0x81, 0xa1, 'v', 0x01}; /* {"v": 1} */
-    struct audit_accepted a = {.id = id,
-                               .type = "t.x",
-                               .source = "s",
-                               .area = "press",
-                               .event = env,
-                               .event_len = sizeof env};
+    struct audit_accepted a = {.id = id, .area = "press", .event = env, .event_len = sizeof env};
     s_build(&b, AUDIT_KIND_ACCEPTED, s_accepted, &a);
     cr_expect_null(audit_record_field(&b.rec, AUDIT_FIELD_CAUSE));
     cr_expect_eq(memcmp(b.sb.data + b.sb.size - sizeof env, env, sizeof env), 0,
