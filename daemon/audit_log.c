@@ -34,6 +34,10 @@ struct audit_log {
     struct audit_log_options opts;
     uint64_t map_size;
 
+    /* The first seq hashed with SHA-256 (meta's chain_sha256_from); every
+     * record this broker appends is at or past it. */
+    uint64_t sha256_from;
+
     /* Committed state. */
     uint64_t last_seq;
     uint8_t head[AUDIT_HASH_LEN];
@@ -62,6 +66,102 @@ s_mdb_errno(struct audit_log *log, int rc)
     if (rc > 0)
         return -rc;
     return -EIO;
+}
+
+/*
+ * meta's format_version, read in the opening transaction: 3, or 1 or 2 (the
+ * log is carried on as format 3 once it is known to be sound, by
+ * s_write_format), or 0 for a new log. Sets sha256_from: meta's for format
+ * 3; for the others none yet (every stored record is BLAKE2b-hashed).
+ * Returns 0, an LMDB code, or -EPROTO with errbuf set.
+ */
+static int
+s_read_format(struct audit_log *log, MDB_txn *txn, const char *path, uint64_t *ret_found,
+              char *errbuf, size_t errlen)
+{
+    MDB_val vk = {.mv_size = 14, .mv_data = "format_version"};
+    MDB_val fk = {.mv_size = 17, .mv_data = "chain_sha256_from"};
+    MDB_val v;
+
+    *ret_found = 0;
+    log->sha256_from = UINT64_MAX;
+    int rc = mdb_get(txn, log->db_meta, &vk, &v);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc)
+        return rc;
+    if (v.mv_size != 8) {
+        snprintf(errbuf, errlen,
+                 "%s: meta format_version is %zu bytes, not an 8-byte number: not an audit "
+                 "log this broker wrote",
+                 path, v.mv_size);
+        return -EPROTO;
+    }
+    *ret_found = be64_get(v.mv_data);
+    if (*ret_found == 1 || *ret_found == 2)
+        return 0;
+    if (*ret_found != AUDIT_FORMAT_VERSION) {
+        snprintf(errbuf, errlen, "%s: audit log format version is %llu, not 1, 2 or %d", path,
+                 (unsigned long long)*ret_found, AUDIT_FORMAT_VERSION);
+        return -EPROTO;
+    }
+    rc = mdb_get(txn, log->db_meta, &fk, &v);
+    if (rc && rc != MDB_NOTFOUND)
+        return rc;
+    if (rc || v.mv_size != 8 || be64_get(v.mv_data) == 0) {
+        snprintf(errbuf, errlen,
+                 "%s: meta chain_sha256_from is %s: which records are hashed how is unknown, "
+                 "run `mandatectl verify`",
+                 path, rc ? "missing" : "not a seq (an 8-byte number from 1)");
+        return -EPROTO;
+    }
+    log->sha256_from = be64_get(v.mv_data);
+    return 0;
+}
+
+/*
+ * A new log, or a format 1 or 2 one that s_recover() found sound, becomes
+ * format 3: the records stored keep their BLAKE2b-256 links (the chain
+ * covers their bytes), the ones to come are hashed with SHA-256. Readers of
+ * format 3 read all three; older readers must not misread what comes next,
+ * and the version tells them so.
+ */
+static int
+s_write_format(struct audit_log *log, uint64_t found, char *errbuf, size_t errlen)
+{
+    uint8_t ver[8], from[8];
+    MDB_txn *txn;
+
+    log->sha256_from = log->last_seq + 1;
+    be64_put(ver, AUDIT_FORMAT_VERSION);
+    be64_put(from, log->sha256_from);
+    MDB_val vk = {.mv_size = 14, .mv_data = "format_version"}, vv = {.mv_size = 8, .mv_data = ver};
+    MDB_val fk = {.mv_size = 17, .mv_data = "chain_sha256_from"},
+            fv = {.mv_size = 8, .mv_data = from};
+    int rc = mdb_txn_begin(log->env, NULL, 0, &txn);
+    if (rc == 0) {
+        rc = mdb_put(txn, log->db_meta, &fk, &fv, 0);
+        if (rc == 0)
+            rc = mdb_put(txn, log->db_meta, &vk, &vv, 0);
+        if (rc == 0)
+            rc = mdb_txn_commit(txn);
+        else
+            mdb_txn_abort(txn);
+    }
+    if (rc) {
+        snprintf(errbuf, errlen, "audit log: marking it format %d: %s", AUDIT_FORMAT_VERSION,
+                 mdb_strerror(rc));
+        return rc == ENOSPC || rc == MDB_MAP_FULL ? -ENOSPC : -EIO;
+    }
+    if (found)
+        log_notice("audit log: format %llu, carried on as format %d: records 1 to %llu keep "
+                   "their BLAKE2b-256 links, from %llu on the chain hash is SHA-256%s",
+                   (unsigned long long)found, AUDIT_FORMAT_VERSION,
+                   (unsigned long long)log->last_seq, (unsigned long long)log->sha256_from,
+                   found == 1 ? "; new `accepted` records keep id, type and source in their "
+                                "envelope only"
+                              : "");
+    return 0;
 }
 
 static int
@@ -107,7 +207,8 @@ s_recover(struct audit_log *log, char *errbuf, size_t errlen)
                 rc = -EBADMSG;
             } else {
                 log->last_seq = be64_get(key.mv_data);
-                audit_chain_hash(val.mv_data, val.mv_size, log->head);
+                audit_chain_hash(log->last_seq, log->sha256_from, val.mv_data, val.mv_size,
+                                 log->head);
                 rc = 0;
             }
         } else if (rc == MDB_NOTFOUND) {
@@ -184,34 +285,10 @@ audit_log_open(const char *state_dir, const struct audit_log_options *opts,
         (rc = mdb_dbi_open(txn, "deadlines", MDB_CREATE, &log->db_deadlines)) ||
         (rc = mdb_dbi_open(txn, "closures", MDB_CREATE, &log->db_closures)))
         goto out_txn_abort;
-    uint8_t ver[8];
-    be64_put(ver, AUDIT_FORMAT_VERSION);
-    MDB_val k = {.mv_size = 14, .mv_data = "format_version"}, v = {.mv_size = 8, .mv_data = ver};
-    MDB_val old;
-    rc = mdb_get(txn, log->db_meta, &k, &old);
-    uint64_t found = rc == 0 && old.mv_size == 8 ? be64_get(old.mv_data) : 0;
-    if (rc == MDB_NOTFOUND) {
-        rc = mdb_put(txn, log->db_meta, &k, &v, 0);
-    } else if (rc == 0 && old.mv_size == 8 && found == AUDIT_FORMAT_VERSION - 1) {
-        /* Format 1 records stay as they are (the chain covers their bytes);
-         * readers of format 2 read both, readers of format 1 must not read
-         * what comes next: the version says so. */
-        rc = mdb_put(txn, log->db_meta, &k, &v, 0);
-        if (rc == 0)
-            log_notice("audit log: format %llu, carried on as format %d: new `accepted` "
-                       "records keep id, type and source in their envelope only",
-                       (unsigned long long)found, AUDIT_FORMAT_VERSION);
-    } else if (rc == 0 && (old.mv_size != 8 || found != AUDIT_FORMAT_VERSION)) {
-        if (old.mv_size != 8)
-            snprintf(errbuf, errlen,
-                     "%s: meta format_version is %zu bytes, not an 8-byte number: not an audit "
-                     "log this broker wrote",
-                     path, old.mv_size);
-        else
-            snprintf(errbuf, errlen, "%s: audit log format version is %llu, not %d or %d", path,
-                     (unsigned long long)found, AUDIT_FORMAT_VERSION - 1, AUDIT_FORMAT_VERSION);
+    uint64_t found;
+    rc = s_read_format(log, txn, path, &found, errbuf, errlen);
+    if (rc < 0) {
         mdb_txn_abort(txn);
-        rc = -EPROTO;
         goto out_destroy;
     }
     if (rc)
@@ -223,6 +300,8 @@ audit_log_open(const char *state_dir, const struct audit_log_options *opts,
     mdb_env_info(log->env, &info);
     log->map_size = info.me_mapsize;
     rc = s_recover(log, errbuf, errlen);
+    if (rc == 0 && found != AUDIT_FORMAT_VERSION)
+        rc = s_write_format(log, found, errbuf, errlen);
     if (rc < 0)
         goto out_destroy;
     *ret_log = log;
@@ -344,7 +423,8 @@ audit_log_append(struct audit_log *log, const char *kind, const void *fields, si
     int rc = s_put_record(log, log->rec.data, log->rec.size, fields, fields_len, &bytes);
     if (rc < 0)
         return rc;
-    audit_chain_hash(bytes, log->rec.size + fields_len, log->batch_head);
+    audit_chain_hash(log->batch_seq, log->sha256_from, bytes, log->rec.size + fields_len,
+                     log->batch_head);
     if (ret_seq)
         *ret_seq = log->batch_seq;
     return 0;

@@ -6,7 +6,8 @@
  *   ids      16-byte event id                 -> u64 BE seq of its `accepted`
  *   pending  u64 BE seq                       -> msgpack {area, attempt, due}
  *   meta     "format_version" -> u64 BE, "chain_head" -> 32 bytes,
- *            "chain_seq" -> u64 BE
+ *            "chain_seq" -> u64 BE, "chain_sha256_from" -> u64 BE (the
+ *            first seq hashed with SHA-256; BLAKE2b-256 before it)
  *
  * Writes happen in batches: audit_log_begin(), any number of appends and
  * puts, audit_log_commit(). The chain head and next seq advance only when a
@@ -23,7 +24,7 @@
 #include "proto/audit_kinds.h"
 #include "proto/audit_record.h"
 
-#define AUDIT_FORMAT_VERSION 2
+#define AUDIT_FORMAT_VERSION 3
 
 struct audit_log;
 

@@ -33,6 +33,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* SHA256_Init and company are deprecated in OpenSSL 3 in favour of EVP, whose
+ * context is an opaque heap object; a prepared record needs a state it can
+ * copy into its own bytes, which only these give (at no extra cost). */
+#define OPENSSL_SUPPRESS_DEPRECATED
+#include <openssl/sha.h>
 #include <sodium.h>
 
 #include "proto/msgpack_scan.h"
@@ -40,10 +45,21 @@
 /* Records nest an envelope (depth 8) a few levels down; strings stay small. */
 static const struct msgpack_scan_limits s_record_limits = {16, 1024 * 1024};
 
+_Static_assert(sizeof(SHA256_CTX) <= AUDIT_PREPARED_STATE_BYTES, "SHA-256 state too large");
+_Static_assert(SHA256_DIGEST_LENGTH == AUDIT_HASH_LEN, "chain hash length");
+
 void
-audit_chain_hash(const void *bytes, size_t len, uint8_t ret_hash[AUDIT_HASH_LEN])
+audit_chain_hash(uint64_t seq, uint64_t sha256_from, const void *bytes, size_t len,
+                 uint8_t ret_hash[AUDIT_HASH_LEN])
 {
-    crypto_generichash(ret_hash, AUDIT_HASH_LEN, bytes, len, NULL, 0);
+    if (seq >= sha256_from) {
+        SHA256_CTX st;
+        SHA256_Init(&st);
+        SHA256_Update(&st, bytes, len);
+        SHA256_Final(ret_hash, &st);
+    } else {
+        crypto_generichash(ret_hash, AUDIT_HASH_LEN, bytes, len, NULL, 0);
+    }
 }
 
 void
@@ -95,7 +111,7 @@ audit_prepared_set(struct audit_prepared *p, msgpack_sbuffer *arena, const void 
                    unsigned extra_fields)
 {
     msgpack_packer pk;
-    crypto_generichash_state st;
+    SHA256_CTX st;
 
     p->arena = arena;
     p->off = arena->size;
@@ -103,9 +119,9 @@ audit_prepared_set(struct audit_prepared *p, msgpack_sbuffer *arena, const void 
     msgpack_pack_map(&pk, 4 + extra_fields);
     pack_sbuffer_write(arena, fields, len);
     p->len = arena->size - p->off;
-    crypto_generichash_init(&st, NULL, 0, AUDIT_HASH_LEN);
-    crypto_generichash_update(&st, (const unsigned char *)audit_prepared_head(p), p->len);
-    memcpy(p->hash, &st, sizeof st);
+    SHA256_Init(&st);
+    SHA256_Update(&st, audit_prepared_head(p), p->len);
+    memcpy(p->sha256, &st, sizeof st);
 }
 
 const void *
@@ -118,11 +134,11 @@ void
 audit_prepared_hash(const struct audit_prepared *p, const void *tail, size_t len,
                     uint8_t ret_hash[AUDIT_HASH_LEN])
 {
-    crypto_generichash_state st;
+    SHA256_CTX st;
 
-    memcpy(&st, p->hash, sizeof st);
-    crypto_generichash_update(&st, tail, len);
-    crypto_generichash_final(&st, ret_hash, AUDIT_HASH_LEN);
+    memcpy(&st, p->sha256, sizeof st);
+    SHA256_Update(&st, tail, len);
+    SHA256_Final(ret_hash, &st);
 }
 
 /* Checks the common fields: all keys strings, seq/at/kind/prev once each. */
@@ -334,9 +350,10 @@ s_chain_fields(const void *buf, size_t len, uint64_t *ret_seq, const uint8_t **r
 
 void
 audit_verifier_init(struct audit_verifier *v, uint64_t first_seq,
-                    const uint8_t prev_of_first[AUDIT_HASH_LEN])
+                    const uint8_t prev_of_first[AUDIT_HASH_LEN], uint64_t sha256_from)
 {
     memset(v, 0, sizeof(*v));
+    v->sha256_from = sha256_from;
     v->first_seq = first_seq > 0 ? first_seq : 1; /* seqs start at 1 */
     v->expect_seq = v->first_seq;
     if (prev_of_first)
@@ -414,7 +431,7 @@ audit_verifier_feed(struct audit_verifier *v, uint64_t key_seq, const void *byte
                          key_seq == 1 ? "32 zero bytes" : "hash of the record before");
         v->suspect = key_seq - 1;
     }
-    audit_chain_hash(bytes, len, v->prev_hash);
+    audit_chain_hash(key_seq, v->sha256_from, bytes, len, v->prev_hash);
     v->expect_seq = key_seq + 1;
     return true;
 }

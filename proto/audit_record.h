@@ -2,10 +2,16 @@
  * audit_record: the msgpack record stored in the audit log's `log` table and
  * the hash chain that makes the log tamper-evident (DESIGN.md "Audit log").
  *
- * Chain: a record's `prev` is BLAKE2b-256 of the previous record's stored
- * bytes (32 zero bytes for seq 1). The stored bytes include their own `prev`,
- * so each hash covers the previous hash and the record bytes, and altering
- * any record breaks every link after it.
+ * Chain: a record's `prev` is the hash of the previous record's stored bytes
+ * (32 zero bytes for seq 1). The stored bytes include their own `prev`, so
+ * each hash covers the previous hash and the record bytes, and altering any
+ * record breaks every link after it.
+ *
+ * The hash is SHA-256 (format 3; OpenSSL's libcrypto, which uses the CPU's
+ * SHA extensions, and what RFC 6962 Merkle trees hash with). Formats 1 and 2
+ * hashed with BLAKE2b-256: a log carried on from them keeps those links as
+ * they are, and meta's `chain_sha256_from` names the first record hashed
+ * with SHA-256 (1 for a log begun in format 3).
  */
 #ifndef MANDATE_AUDIT_RECORD_H
 #define MANDATE_AUDIT_RECORD_H
@@ -14,7 +20,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <msgpack.h>
-#include <sodium.h>
 
 #define AUDIT_HASH_LEN 32
 
@@ -54,8 +59,9 @@
 #define AUDIT_KIND_RELOADED       "reloaded"
 #define AUDIT_KIND_RELOAD_FAILED  "reload_failed"
 
-/* hash = BLAKE2b-256(bytes). */
-void audit_chain_hash(const void *bytes, size_t len, uint8_t ret_hash[AUDIT_HASH_LEN]);
+/* The hash of record seq's bytes: SHA-256 from seq sha256_from on, BLAKE2b-256 before it. */
+void audit_chain_hash(uint64_t seq, uint64_t sha256_from, const void *bytes, size_t len,
+                      uint8_t ret_hash[AUDIT_HASH_LEN]);
 
 /*
  * Starts a record: packs a map header of 4 + extra_fields entries and the
@@ -72,15 +78,17 @@ void audit_record_begin(msgpack_packer *pk, uint64_t seq, uint64_t at_ns, const 
  * last, so that the writer packs and hashes only that tail. The map's order
  * is free: readers look fields up by key.
  */
+#define AUDIT_PREPARED_STATE_BYTES 128
 struct audit_prepared {
     /* The head (map header + the record's own fields) is len bytes at off
      * in arena: a buffer that the caller shares among a batch's records and
      * keeps until they are written (its data may move as it grows). */
     const msgpack_sbuffer *arena;
     size_t off, len;
-    /* BLAKE2b over the head. Kept as bytes: libsodium's state type asks
-     * for 64-byte alignment, which an array of items does not give. */
-    unsigned char hash[sizeof(crypto_generichash_state)];
+    /* SHA-256 over the head, as the bytes of libcrypto's state (so that
+     * this header needs no OpenSSL one). New records only: their seqs are
+     * all at or past chain_sha256_from. */
+    unsigned char sha256[AUDIT_PREPARED_STATE_BYTES];
 };
 
 /* Appends the head to arena: fields are extra_fields packed key/value pairs. */
@@ -90,7 +98,7 @@ const void *audit_prepared_head(const struct audit_prepared *p);
 /* The tail of a prepared record: seq, at, kind, prev. */
 void audit_record_tail(msgpack_packer *pk, uint64_t seq, uint64_t at_ns, const char *kind,
                        const uint8_t prev[AUDIT_HASH_LEN]);
-/* The record's hash: BLAKE2b-256 of head || tail, as audit_chain_hash() of its bytes. */
+/* The record's hash: SHA-256 of head || tail, as audit_chain_hash() of its bytes. */
 void audit_prepared_hash(const struct audit_prepared *p, const void *tail, size_t len,
                          uint8_t ret_hash[AUDIT_HASH_LEN]);
 
@@ -145,13 +153,14 @@ struct audit_verifier {
     uint64_t first_seq;                /* seq of the first record to be fed */
     uint64_t expect_seq;               /* next seq expected */
     uint8_t prev_hash[AUDIT_HASH_LEN]; /* hash of the last record fed */
+    uint64_t sha256_from;              /* meta's chain_sha256_from */
     uint64_t suspect;                  /* seq of a broken link's earlier record, 0 if none */
     uint64_t bad_seq;                  /* first bad seq once known, 0 if none */
     char why[160];
 };
 
 void audit_verifier_init(struct audit_verifier *v, uint64_t first_seq,
-                         const uint8_t prev_of_first[AUDIT_HASH_LEN]);
+                         const uint8_t prev_of_first[AUDIT_HASH_LEN], uint64_t sha256_from);
 /* Returns true while the chain is still good; false once bad_seq is known. */
 bool audit_verifier_feed(struct audit_verifier *v, uint64_t key_seq, const void *bytes, size_t len);
 /* head: meta's chain head (NULL if missing). Returns true if the whole chain is good. */

@@ -303,7 +303,7 @@ s_meta_get(MDB_txn *txn, MDB_dbi dbi, const char *name, MDB_val *ret_val)
 int
 audit_reader_meta(struct audit_reader *r, struct audit_meta *ret_meta)
 {
-    struct audit_meta m = {0};
+    struct audit_meta m = {.sha256_from = UINT64_MAX};
     MDB_txn *txn;
     MDB_val v, v2;
     int err;
@@ -319,6 +319,10 @@ audit_reader_meta(struct audit_reader *r, struct audit_meta *ret_meta)
         m.has_version = true;
         m.format_version = be64_get(v.mv_data);
     }
+    if (m.format_version >= 3)
+        m.sha256_from = s_meta_get(txn, r->meta, "chain_sha256_from", &v) == 0 && v.mv_size == 8
+                            ? be64_get(v.mv_data)
+                            : 0;
     /* Head and seq are written in one transaction: read them in one too. */
     if (s_meta_get(txn, r->meta, "chain_head", &v) == 0 && v.mv_size == AUDIT_HASH_LEN &&
         s_meta_get(txn, r->meta, "chain_seq", &v2) == 0 && v2.mv_size == 8) {

@@ -59,6 +59,9 @@ int audit_reader_get(struct audit_reader *r, uint64_t seq, void **ret_bytes, siz
 struct audit_meta {
     bool has_version;
     uint64_t format_version;
+    /* The first seq hashed with SHA-256: meta's chain_sha256_from in format 3
+     * (0 if it is missing or no seq there), UINT64_MAX before format 3. */
+    uint64_t sha256_from;
     bool has_head; /* chain_head and chain_seq */
     uint8_t chain_head[AUDIT_HASH_LEN];
     uint64_t chain_seq;

@@ -37,6 +37,7 @@ struct range {
     struct audit_reader *r;
     uint64_t first, last;
     uint8_t prev[AUDIT_HASH_LEN];
+    uint64_t sha256_from;
     struct audit_verifier v;
     int rc; /* < 0: the log could not be read */
     pthread_t tid;
@@ -52,14 +53,14 @@ s_feed(void *arg, uint64_t seq, const void *bytes, size_t len)
 
 /* The hash of stored record seq, which the record after it must carry as prev. */
 static int
-s_hash_of(struct audit_reader *r, uint64_t seq, uint8_t ret[AUDIT_HASH_LEN])
+s_hash_of(struct audit_reader *r, uint64_t seq, uint64_t sha256_from, uint8_t ret[AUDIT_HASH_LEN])
 {
     void *bytes;
     size_t len;
     int rc = audit_reader_get(r, seq, &bytes, &len);
     if (rc < 0)
         return rc;
-    audit_chain_hash(bytes, len, ret);
+    audit_chain_hash(seq, sha256_from, bytes, len, ret);
     free(bytes);
     return 0;
 }
@@ -69,7 +70,7 @@ s_range_main(void *arg)
 {
     struct range *g = arg;
 
-    audit_verifier_init(&g->v, g->first, g->prev);
+    audit_verifier_init(&g->v, g->first, g->prev, g->sha256_from);
     g->rc = audit_reader_scan(g->r, g->first, g->last, s_feed, g);
     if (g->rc > 0)
         g->rc = 0; /* stopped at a bad record: v says which */
@@ -85,7 +86,7 @@ s_range_main(void *arg)
  */
 static int
 s_check_ranges(struct audit_reader *r, uint64_t from, uint64_t to,
-               const uint8_t prev[AUDIT_HASH_LEN], struct range *g)
+               const uint8_t prev[AUDIT_HASH_LEN], uint64_t sha256_from, struct range *g)
 {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     uint64_t count = to - from + 1;
@@ -96,13 +97,14 @@ s_check_ranges(struct audit_reader *r, uint64_t from, uint64_t to,
     for (int k = 0; k < n; k++) {
         uint64_t start = from + count * (uint64_t)k / (uint64_t)n;
         uint64_t end = from + count * (uint64_t)(k + 1) / (uint64_t)n - 1;
-        g[k] = (struct range){.r = r, .first = k ? start - 1 : start, .last = end};
+        g[k] = (struct range){
+            .r = r, .first = k ? start - 1 : start, .last = end, .sha256_from = sha256_from};
         if (k + 1 < n)
             g[k].last = end + 1;
         if (k == 0) {
             memcpy(g[k].prev, prev, AUDIT_HASH_LEN);
         } else {
-            int rc = s_hash_of(r, g[k].first - 1, g[k].prev);
+            int rc = s_hash_of(r, g[k].first - 1, sha256_from, g[k].prev);
             /* A record missing there is for range k-1 to name. */
             if (rc == -ENOENT)
                 memset(g[k].prev, 0, AUDIT_HASH_LEN);
@@ -171,10 +173,17 @@ ctl_verify(struct ctl *ctl, int argc, char **argv)
         meta.chain_seq = to;
     if (rc < 0)
         goto out_err;
+    if (meta.sha256_from == 0) {
+        printf("bad: meta: chain_sha256_from is missing or not a seq, so the format %" PRIu64
+               " chain cannot be followed\n",
+               meta.format_version);
+        audit_reader_destroy(&r);
+        return 1;
+    }
 
     if (from > 1) {
         /* Trust starts at SEQ-1: its hash is the prev SEQ must carry. */
-        rc = s_hash_of(r, from - 1, prev);
+        rc = s_hash_of(r, from - 1, meta.sha256_from, prev);
         if (rc == -ENOENT) {
             fprintf(stderr, "%s: verify: --from %" PRIu64 ": no record %" PRIu64 " in the log\n",
                     CTL_PROG, from, from - 1);
@@ -189,14 +198,14 @@ ctl_verify(struct ctl *ctl, int argc, char **argv)
     struct range *verdict;
     int n = 1;
     if (to >= from) {
-        n = s_check_ranges(r, from, to, prev, ranges);
+        n = s_check_ranges(r, from, to, prev, meta.sha256_from, ranges);
         if (n < 0) {
             rc = n;
             goto out_err;
         }
     } else {
         ranges[0] = (struct range){.r = r, .first = from, .last = to};
-        audit_verifier_init(&ranges[0].v, from, prev);
+        audit_verifier_init(&ranges[0].v, from, prev, meta.sha256_from);
     }
     /* The lowest range that failed; a link broken at the very end of a range
      * but the last is judged by the next range, which sees the record after. */

@@ -22,7 +22,6 @@
 #include <sysexits.h>
 
 #include <lmdb.h>
-#include <sodium.h>
 
 #include "bench/support/bench_event.h"
 #include "bench/support/bench_machine.h"
@@ -314,11 +313,6 @@ main(int argc, char **argv)
     struct options o;
     if (s_parse_args(argc, argv, &o) < 0)
         return EX_USAGE;
-    /* As the daemon does: it picks the fastest BLAKE2b for this CPU. */
-    if (sodium_init() < 0) {
-        fprintf(stderr, "writer: sodium_init failed\n");
-        return EX_SOFTWARE;
-    }
     uint8_t tmpl[BENCH_EVENT_BYTES];
     size_t id_at;
     if (bench_event_make(tmpl, 1, 0, 0) < 0 || bench_event_find_id(tmpl, 1, 0, 0, &id_at) < 0) {

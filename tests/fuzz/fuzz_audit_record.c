@@ -22,10 +22,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         (void)audit_record_field(&rec, "event");
         audit_record_release(&rec);
     }
-    /* The same bytes as record 1 and then as record 2 of a chain. */
+    /* The same bytes as record 1 and then as record 2 of a chain carried on
+     * from format 2: BLAKE2b-256 hashes the first, SHA-256 the second. */
     static const uint8_t zero[AUDIT_HASH_LEN];
     struct audit_verifier v;
-    audit_verifier_init(&v, 1, zero);
+    audit_verifier_init(&v, 1, zero, 2);
     audit_verifier_feed(&v, 1, data, size);
     audit_verifier_feed(&v, 2, data, size);
     (void)audit_verifier_finish(&v, NULL, 2);

@@ -1,11 +1,13 @@
 /*
  * Audit log formats. Format 1 kept an `accepted` record's id, type and
  * source beside the envelope that holds them too; format 2 keeps them in
- * the envelope only. tests/data/audit-v1 is a log written by the format 1
- * broker (a start, three press notices accepted from so-van-hoa with ids
- * ...01 to ...03, one cyber alert rejected, a stop): this broker and
- * mandatectl read it, verify it and append to it; a format they do not know
- * is refused, named.
+ * the envelope only; format 3 chains with SHA-256 instead of BLAKE2b-256.
+ * tests/data/audit-v1 and audit-v2 are logs written by the format 1 and
+ * format 2 brokers (each: a start, three press notices accepted from
+ * so-van-hoa with ids ...01 to ...03, one cyber event rejected, a stop): this
+ * broker and mandatectl read them, verify them and append to them, the old
+ * links kept and the new ones SHA-256; a format they do not know is
+ * refused, named.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -22,16 +24,16 @@
 #include "tests/support/daemon_harness.h"
 #include "tests/support/log_inspect.h"
 
-#define V1_RECORDS 6
+#define OLD_RECORDS 6 /* in each fixture */
 
-/* A harness whose state dir holds a copy of the format 1 log. */
+/* A harness whose state dir holds a copy of the format 1 or 2 log. */
 static struct harness *
-s_with_v1_log(void)
+s_with_old_log(int format)
 {
     struct harness *h = harness_new(NULL, NULL);
     char dir[1024], from[1024], to[1100];
     const char *src = getenv("MANDATE_SOURCE_DIR");
-    snprintf(from, sizeof from, "%s/tests/data/audit-v1/data.mdb", src ? src : ".");
+    snprintf(from, sizeof from, "%s/tests/data/audit-v%d/data.mdb", src ? src : ".", format);
     snprintf(dir, sizeof dir, "%s", harness_state_dir(h));
     mkdir(dir, 0750);
     snprintf(dir, sizeof dir, "%s/audit", harness_state_dir(h));
@@ -62,16 +64,18 @@ struct shape {
     uint64_t seq;
     bool own_type, found;
     char type[64];
+    size_t len;
 };
 
 static bool
 s_shape(uint64_t key, const struct audit_record *rec, const void *b, size_t l, void *arg)
 {
     struct shape *s = arg;
-    (void)b, (void)l;
+    (void)b;
     if (key != s->seq || !rec)
         return true;
     s->found = true;
+    s->len = l;
     s->own_type = audit_record_field(rec, "type") != NULL;
     const msgpack_object *t = audit_record_event_field(rec, "type");
     if (t && t->type == MSGPACK_OBJECT_STR)
@@ -108,43 +112,122 @@ s_publish(struct harness *h, uint8_t n, bool *ret_dup)
     return r.seq;
 }
 
-Test(log_format, a_format_1_log_is_read_verified_and_appended_to, .timeout = 60)
+/* Byte offset of the last byte of record seq (its tail: the last field's value). */
+static size_t
+s_record_len(struct harness *h, uint64_t seq)
 {
-    struct harness *h = s_with_v1_log();
-    char want[64];
-    snprintf(want, sizeof want, "ok: %d records", V1_RECORDS);
-    s_expect_output(h, want, "verify", NULL);
-    s_expect_output(h, "press.conference_notice          so-van-hoa   00000001", "tail", NULL);
-    cr_expect(s_shape_of(h, 2).own_type, "the fixture's accepted records are format 1");
+    struct shape s = {.seq = seq};
+    cr_assert_geq(log_inspect_each(harness_state_dir(h), s_shape, &s), 0);
+    cr_assert(s.found, "no record %llu", (unsigned long long)seq);
+    return s.len;
+}
 
-    cr_assert_eq(harness_start(h, 10000), 0, "format 1 refused:\n%s", harness_daemon_log(h));
+/* verify names seq once one byte of it changed; the byte is put back after. */
+static void
+s_expect_tamper_named(struct harness *h, uint64_t seq)
+{
+    size_t off = s_record_len(h, seq) - 2;
+    char want[64];
+    cr_assert_eq(log_inspect_flip_byte(harness_state_dir(h), seq, off), 0);
+    char *out = NULL;
+    int rc = harness_ctl(h, NULL, &out, "verify", NULL, NULL);
+    snprintf(want, sizeof want, "bad: seq %llu:", (unsigned long long)seq);
+    cr_expect_eq(rc, 1, "verify exit %d on a changed record %llu: %s", rc, (unsigned long long)seq,
+                 out);
+    cr_expect(strstr(out, want), "verify should say '%s'; said:\n%s", want, out);
+    free(out);
+    cr_assert_eq(log_inspect_flip_byte(harness_state_dir(h), seq, off), 0);
+}
+
+/*
+ * The fixture of that format is read and verified as it is; the broker
+ * carries it on as format 3 and its ids still deduplicate; the records the
+ * broker writes (from its `started`, seq 7, on) chain on with SHA-256; and
+ * verify follows the chain across the change, naming a changed record on
+ * either side of it.
+ */
+static void
+s_carried_on(int format)
+{
+    struct harness *h = s_with_old_log(format);
+    char want[96];
+    snprintf(want, sizeof want, "ok: %d records", OLD_RECORDS);
+    s_expect_output(h, want, "verify", NULL);
+    snprintf(want, sizeof want, "format:      %d", format);
+    s_expect_output(h, want, "stats", NULL);
+    s_expect_output(h, "press.conference_notice          so-van-hoa   00000001", "tail", NULL);
+    cr_expect_eq(s_shape_of(h, 2).own_type, format == 1,
+                 "format 1 accepted records keep their own type, format 2 ones do not");
+
+    cr_assert_eq(harness_start(h, 10000), 0, "format %d refused:\n%s", format,
+                 harness_daemon_log(h));
     char *log = harness_daemon_log(h);
-    cr_expect(strstr(log, "carried on as format 2"), "the upgrade is not said:\n%s", log);
+    snprintf(want, sizeof want, "format %d, carried on as format 3: records 1 to %d keep", format,
+             OLD_RECORDS);
+    cr_expect(strstr(log, want), "the upgrade is not said ('%s'):\n%s", want, log);
     free(log);
     bool dup;
-    /* Its ids still deduplicate: ...02 was accepted as seq 3 by the format 1 broker. */
+    /* Its ids still deduplicate: ...02 was accepted as seq 3 by the old broker. */
     cr_expect_eq(s_publish(h, 2, &dup), 3);
     cr_expect(dup);
     uint64_t seq = s_publish(h, 9, &dup);
     cr_expect_not(dup);
-    cr_expect_eq(seq, V1_RECORDS + 2, "after the v1 records and `started`");
+    cr_expect_eq(seq, OLD_RECORDS + 2, "after the old records and `started`");
     cr_assert_eq(harness_stop(h, 10000), 0);
 
-    snprintf(want, sizeof want, "ok: %d records", V1_RECORDS + 3);
+    snprintf(want, sizeof want, "ok: %d records", OLD_RECORDS + 3);
     s_expect_output(h, want, "verify", NULL);
-    s_expect_output(h, "format:      2", "stats", NULL);
+    s_expect_output(h, "format:      3", "stats", NULL);
     struct shape s = s_shape_of(h, seq);
     cr_expect_not(s.own_type, "a new accepted record keeps its type in the envelope only");
     cr_expect_str_eq(s.type, "press.conference_notice");
     s_expect_output(h, "press.conference_notice          so-van-hoa   00000009", "tail", NULL);
     s_expect_output(h, "press.conference_notice          so-van-hoa   00000003", "tail", NULL);
+
+    /* Either side of the change: the last BLAKE2b-256 record, the first SHA-256 one. */
+    s_expect_tamper_named(h, OLD_RECORDS);
+    s_expect_tamper_named(h, OLD_RECORDS + 1);
+    s_expect_tamper_named(h, 2);
+    snprintf(want, sizeof want, "ok: %d records", OLD_RECORDS + 3);
+    s_expect_output(h, want, "verify", NULL);
+
+    /* A second start finds format 3 and its boundary as they were. */
+    cr_assert_eq(harness_start(h, 10000), 0, "the carried-on log refused:\n%s",
+                 harness_daemon_log(h));
+    cr_assert_eq(harness_stop(h, 10000), 0);
+    snprintf(want, sizeof want, "ok: %d records", OLD_RECORDS + 5);
+    s_expect_output(h, want, "verify", NULL);
     harness_destroy(&h);
 }
 
-/* meta's format_version set to v (len bytes of it, big-endian), as a later broker might leave it.
- */
+Test(log_format, a_format_1_log_is_read_verified_and_appended_to, .timeout = 60)
+{
+    s_carried_on(1);
+}
+
+Test(log_format, a_format_2_log_is_read_verified_and_appended_to, .timeout = 60)
+{
+    s_carried_on(2);
+}
+
+Test(log_format, a_new_log_is_format_3_chained_with_sha256_from_seq_1, .timeout = 60)
+{
+    struct harness *h = harness_new(NULL, NULL);
+    cr_assert_eq(harness_start(h, 10000), 0);
+    bool dup;
+    cr_expect_eq(s_publish(h, 1, &dup), 2);
+    cr_assert_eq(harness_stop(h, 10000), 0);
+    s_expect_output(h, "format:      3", "stats", NULL);
+    s_expect_output(h, "ok: 3 records", "verify", NULL);
+    s_expect_tamper_named(h, 1);
+    s_expect_tamper_named(h, 2);
+    harness_destroy(&h);
+}
+
+/* meta's key set to len bytes of v (big-endian), as a later broker might leave it; len 0
+ * deletes the key. */
 static void
-s_set_format(struct harness *h, uint64_t v, size_t len)
+s_set_meta(struct harness *h, const char *key, uint64_t v, size_t len)
 {
     char dir[1024];
     snprintf(dir, sizeof dir, "%s/audit", harness_state_dir(h));
@@ -159,26 +242,64 @@ s_set_format(struct harness *h, uint64_t v, size_t len)
     uint8_t be[8];
     for (int i = 0; i < 8; i++)
         be[i] = (uint8_t)(v >> (56 - 8 * i));
-    MDB_val k = {.mv_size = 14, .mv_data = "format_version"}, val = {.mv_size = len, .mv_data = be};
-    cr_assert_eq(mdb_put(txn, dbi, &k, &val, 0), 0);
+    MDB_val k = {.mv_size = strlen(key), .mv_data = (void *)key};
+    MDB_val val = {.mv_size = len, .mv_data = be};
+    if (len)
+        cr_assert_eq(mdb_put(txn, dbi, &k, &val, 0), 0);
+    else
+        cr_assert_eq(mdb_del(txn, dbi, &k, NULL), 0);
     cr_assert_eq(mdb_txn_commit(txn), 0);
     mdb_env_close(env);
 }
 
+static void
+s_set_format(struct harness *h, uint64_t v, size_t len)
+{
+    s_set_meta(h, "format_version", v, len);
+}
+
+Test(log_format, a_format_3_log_without_its_sha256_boundary_is_refused_and_named, .timeout = 60)
+{
+    struct harness *h = harness_new(NULL, NULL);
+    cr_assert_eq(harness_start(h, 10000), 0);
+    cr_assert_eq(harness_stop(h, 10000), 0);
+    s_set_meta(h, "chain_sha256_from", 0, 0);
+    cr_assert_neq(harness_start(h, 3000), 0, "the broker started without chain_sha256_from");
+    char *log = harness_daemon_log(h);
+    cr_expect(strstr(log, "meta chain_sha256_from is missing"), "the refusal must name it:\n%s",
+              log);
+    free(log);
+    char *out = NULL;
+    int rc = harness_ctl(h, NULL, &out, "verify", NULL, NULL);
+    cr_expect_eq(rc, 1, "verify exit %d: %s", rc, out);
+    cr_expect(strstr(out, "bad: meta: chain_sha256_from is missing or not a seq"),
+              "verify must say why it cannot check:\n%s", out);
+    free(out);
+
+    s_set_meta(h, "chain_sha256_from", 1, 3);
+    cr_assert_neq(harness_start(h, 3000), 0, "the broker started on a 3-byte chain_sha256_from");
+    log = harness_daemon_log(h);
+    cr_expect(strstr(log, "meta chain_sha256_from is not a seq"), "the refusal must say why:\n%s",
+              log);
+    free(log);
+    harness_destroy(&h);
+}
+
 Test(log_format, an_unknown_format_is_refused_and_named, .timeout = 60)
 {
-    struct harness *h = s_with_v1_log();
+    struct harness *h = s_with_old_log(1);
     s_set_format(h, 7, 8);
     cr_assert_neq(harness_start(h, 3000), 0, "the broker started on a format 7 log");
     char *log = harness_daemon_log(h);
-    cr_expect(strstr(log, "format version is 7, not 1 or 2"), "the refusal must name it:\n%s", log);
+    cr_expect(strstr(log, "format version is 7, not 1, 2 or 3"), "the refusal must name it:\n%s",
+              log);
     free(log);
     harness_destroy(&h);
 }
 
 Test(log_format, a_format_version_that_is_no_number_is_refused_and_named, .timeout = 60)
 {
-    struct harness *h = s_with_v1_log();
+    struct harness *h = s_with_old_log(1);
     s_set_format(h, 1, 3); /* the first 3 bytes of the number: 0 0 0 */
     cr_assert_neq(harness_start(h, 3000), 0, "the broker started on an unreadable format_version");
     char *log = harness_daemon_log(h);

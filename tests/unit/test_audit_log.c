@@ -154,10 +154,11 @@ Test(audit_log, reopen_continues_the_chain)
     cr_assert_eq(audit_log_commit(log), 0);
     audit_log_destroy(&log);
 
-    /* Chained across the reopen: record 2's prev is the hash of record 1. */
+    /* Chained across the reopen: record 2's prev is the hash of record 1
+     * (SHA-256 from seq 1 on: a log begun in format 3). */
     struct audit_verifier v;
     static const uint8_t zero[AUDIT_HASH_LEN];
-    audit_verifier_init(&v, 1, zero);
+    audit_verifier_init(&v, 1, zero, 1);
     cr_assert_eq(log_inspect_each(s_dir, s_feed, &v), 2);
     cr_assert_eq(v.bad_seq, 0, "%s", v.why);
 }

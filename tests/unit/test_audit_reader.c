@@ -121,7 +121,7 @@ s_append(struct writer *w, MDB_txn *txn, const char *kind, const char *type, siz
         if (seq % 2 == 0)
             cr_assert_eq(mdb_put(txn, w->pending, &k, &v, 0), 0); /* any bytes do */
     }
-    audit_chain_hash(sb.data, sb.size, w->head);
+    audit_chain_hash(seq, UINT64_MAX, sb.data, sb.size, w->head); /* format 1: BLAKE2b-256 */
     w->last = seq;
     msgpack_sbuffer_destroy(&sb);
 }
@@ -300,12 +300,13 @@ Test(audit_reader, reads_what_was_written)
     cr_expect_eq(audit_reader_get(r, 11, &bytes, &len), -ENOENT);
     cr_assert_eq(audit_reader_get(r, 10, &bytes, &len), 0);
     uint8_t h[AUDIT_HASH_LEN];
-    audit_chain_hash(bytes, len, h);
+    audit_chain_hash(10, UINT64_MAX, bytes, len, h);
     cr_expect_eq(memcmp(h, w.head, AUDIT_HASH_LEN), 0, "the last record hashes to the head");
     free(bytes);
 
     cr_assert_eq(audit_reader_meta(r, &meta), 0);
     cr_expect(meta.has_version && meta.format_version == 1);
+    cr_expect_eq(meta.sha256_from, UINT64_MAX, "format 1 hashes with BLAKE2b-256 throughout");
     cr_expect(meta.has_head && meta.chain_seq == 10);
     cr_expect_eq(memcmp(meta.chain_head, w.head, AUDIT_HASH_LEN), 0);
 
@@ -418,16 +419,16 @@ s_verify(struct audit_reader *r, uint64_t from)
     struct audit_meta meta;
     uint8_t prev[AUDIT_HASH_LEN] = {0};
 
+    cr_assert_eq(audit_reader_meta(r, &meta), 0);
     if (from > 1) {
         void *bytes;
         size_t len;
         cr_assert_eq(audit_reader_get(r, from - 1, &bytes, &len), 0);
-        audit_chain_hash(bytes, len, prev);
+        audit_chain_hash(from - 1, meta.sha256_from, bytes, len, prev);
         free(bytes);
     }
-    cr_assert_eq(audit_reader_meta(r, &meta), 0);
     s.verify = true;
-    audit_verifier_init(&s.v, from, prev);
+    audit_verifier_init(&s.v, from, prev, meta.sha256_from);
     cr_assert_geq(audit_reader_scan(r, from, meta.chain_seq, s_collect, &s), 0);
     audit_verifier_finish(&s.v, meta.has_head ? meta.chain_head : NULL, meta.chain_seq);
     return s.v;

@@ -1,6 +1,6 @@
 /*
  * test_audit_record: record pack / decode round trips, bounded decoding of
- * altered bytes, the BLAKE2b-256 chain hash, and the verifier naming the
+ * altered bytes, the chain hash (BLAKE2b-256, then SHA-256), and the verifier naming the
  * right seq for each kind of tampering.
  */
 #include <criterion/criterion.h>
@@ -12,8 +12,11 @@
 
 #include "proto/audit_record.h"
 
-#define N      10
-#define RAW(s) s, sizeof(s) - 1
+#define N 10
+/* The test chain is one carried on from format 2: records 1..5 hashed with
+ * BLAKE2b-256, 6.. with SHA-256, so every tamper case below spans both. */
+#define SHA256_FROM 6
+#define RAW(s)      s, sizeof(s) - 1
 
 static int
 s_write(void *data, const char *buf, size_t len)
@@ -50,7 +53,7 @@ s_chain(struct chain *c, const uint8_t prev_of_first[AUDIT_HASH_LEN])
     memcpy(prev, prev_of_first, AUDIT_HASH_LEN);
     for (uint64_t seq = 1; seq <= N; seq++) {
         s_pack(&c->rec[seq], seq, prev);
-        audit_chain_hash(c->rec[seq].data, c->rec[seq].size, prev);
+        audit_chain_hash(seq, SHA256_FROM, c->rec[seq].data, c->rec[seq].size, prev);
     }
     memcpy(c->head, prev, AUDIT_HASH_LEN);
 }
@@ -74,8 +77,8 @@ s_verify(struct chain *c, struct audit_verifier *v, uint64_t from, uint64_t to, 
     if (from == 1)
         memset(prev, 0, sizeof(prev));
     else
-        audit_chain_hash(c->rec[from - 1].data, c->rec[from - 1].size, prev);
-    audit_verifier_init(v, from, prev);
+        audit_chain_hash(from - 1, SHA256_FROM, c->rec[from - 1].data, c->rec[from - 1].size, prev);
+    audit_verifier_init(v, from, prev, SHA256_FROM);
     for (uint64_t seq = from; seq <= to; seq++) {
         if (seq == skip)
             continue;
@@ -95,8 +98,16 @@ s_prev_offset(const msgpack_sbuffer *b)
     return (size_t)(p - b->data) + 7;
 }
 
-Test(audit_record, hash_is_blake2b_256)
+Test(audit_record, hash_is_sha256_from_sha256_from_and_blake2b_256_before)
 {
+    static const uint8_t sha_empty[32] = {0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14,
+                                          0x9a, 0xfb, 0xf4, 0xc8, 0x99, 0x6f, 0xb9, 0x24,
+                                          0x27, 0xae, 0x41, 0xe4, 0x64, 0x9b, 0x93, 0x4c,
+                                          0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55};
+    static const uint8_t sha_abc[32] = {0xba, 0x78, 0x16, 0xbf, 0x8f, 0x01, 0xcf, 0xea,
+                                        0x41, 0x41, 0x40, 0xde, 0x5d, 0xae, 0x22, 0x23,
+                                        0xb0, 0x03, 0x61, 0xa3, 0x96, 0x17, 0x7a, 0x9c,
+                                        0xb4, 0x10, 0xff, 0x61, 0xf2, 0x00, 0x15, 0xad};
     static const uint8_t empty[32] = {0x0e, 0x57, 0x51, 0xc0, 0x26, 0xe5, 0x43, 0xb2,
                                       0xe8, 0xab, 0x2e, 0xb0, 0x60, 0x99, 0xda, 0xa1,
                                       0xd1, 0xe5, 0xdf, 0x47, 0x77, 0x8f, 0x77, 0x87,
@@ -107,9 +118,17 @@ Test(audit_record, hash_is_blake2b_256)
                                     0x72, 0x62, 0xc8, 0xc0, 0x68, 0xd5, 0x23, 0x19};
     uint8_t h[32];
 
-    audit_chain_hash("", 0, h);
+    /* Record 4 of a log whose SHA-256 begins at 5, then record 5 and 6 of it. */
+    audit_chain_hash(4, 5, "", 0, h);
     cr_assert_arr_eq(h, empty, 32);
-    audit_chain_hash("abc", 3, h);
+    audit_chain_hash(4, 5, "abc", 3, h);
+    cr_assert_arr_eq(h, abc, 32);
+    audit_chain_hash(5, 5, "", 0, h);
+    cr_assert_arr_eq(h, sha_empty, 32);
+    audit_chain_hash(6, 5, "abc", 3, h);
+    cr_assert_arr_eq(h, sha_abc, 32);
+    /* A log never carried on (formats 1 and 2 as they were): BLAKE2b-256 throughout. */
+    audit_chain_hash(UINT64_MAX - 1, UINT64_MAX, "abc", 3, h);
     cr_assert_arr_eq(h, abc, 32);
 }
 
@@ -296,7 +315,7 @@ Test(audit_record, verifier_reads_records_as_decode_does)
         cr_expect_eq(audit_record_decode(good[i].bytes, good[i].len, &rec), 0, "[%s]",
                      good[i].name);
         audit_record_release(&rec);
-        audit_verifier_init(&v, 1, prev);
+        audit_verifier_init(&v, 1, prev, 1);
         cr_expect(audit_verifier_feed(&v, 1, good[i].bytes, good[i].len), "[%s] %s", good[i].name,
                   v.why);
     }
@@ -309,7 +328,7 @@ Test(audit_record, verifier_reads_records_as_decode_does)
             cr_expect_eq(audit_record_decode(set[i].bytes, set[i].len, &rec), -EBADMSG, "[%s]",
                          set[i].name);
             audit_record_release(&rec);
-            audit_verifier_init(&v, 1, prev);
+            audit_verifier_init(&v, 1, prev, 1);
             cr_expect_not(audit_verifier_feed(&v, 1, set[i].bytes, set[i].len), "[%s]",
                           set[i].name);
             cr_expect_eq(v.bad_seq, 1, "[%s]", set[i].name);
@@ -339,9 +358,9 @@ Test(audit_record, empty_log)
     struct audit_verifier v;
     uint8_t h[AUDIT_HASH_LEN] = {1};
 
-    audit_verifier_init(&v, 1, NULL);
+    audit_verifier_init(&v, 1, NULL, 1);
     cr_assert(audit_verifier_finish(&v, NULL, 0));
-    audit_verifier_init(&v, 1, NULL);
+    audit_verifier_init(&v, 1, NULL, 1);
     cr_assert_not(audit_verifier_finish(&v, h, 3), "meta says 3 records, the log has none");
     cr_assert_eq(v.bad_seq, 1);
 }
@@ -481,7 +500,7 @@ Test(audit_record, records_past_the_head)
     uint8_t head7[AUDIT_HASH_LEN];
 
     s_chain(&c, s_zero);
-    audit_chain_hash(c.rec[7].data, c.rec[7].size, head7);
+    audit_chain_hash(7, SHA256_FROM, c.rec[7].data, c.rec[7].size, head7);
     cr_assert_not(s_verify(&c, &v, 1, N, 0, head7, 7));
     cr_assert_eq(v.bad_seq, 8, "%s", v.why);
     s_chain_free(&c);
@@ -524,7 +543,7 @@ Test(audit_record, first_answer_sticks)
 
     s_chain(&c, s_zero);
     c.rec[2].data[c.rec[2].size - 1] ^= 1;
-    audit_verifier_init(&v, 1, NULL);
+    audit_verifier_init(&v, 1, NULL, SHA256_FROM);
     for (uint64_t seq = 1; seq <= N; seq++)
         audit_verifier_feed(&v, seq, c.rec[seq].data, c.rec[seq].size);
     cr_assert_eq(v.bad_seq, 2);
@@ -663,7 +682,7 @@ Test(audit_record, prepared_record_hashes_as_its_bytes)
     char big[300];
     memset(big, 'x', sizeof big - 1);
     big[sizeof big - 1] = '\0';
-    audit_pack_str(&pk, big); /* longer than a BLAKE2b block: the state carries over */
+    audit_pack_str(&pk, big); /* longer than a SHA-256 block: the state carries over */
     msgpack_sbuffer_init(&heads);
     msgpack_sbuffer_write(&heads, "xyz", 3); /* a record before it in the same arena */
     audit_prepared_set(&p, &heads, fields.data, fields.size, 2);
@@ -674,7 +693,7 @@ Test(audit_record, prepared_record_hashes_as_its_bytes)
     msgpack_sbuffer_write(&whole, tail.data, tail.size);
 
     audit_prepared_hash(&p, tail.data, tail.size, h1);
-    audit_chain_hash(whole.data, whole.size, h2);
+    audit_chain_hash(9, 1, whole.data, whole.size, h2);
     cr_assert_arr_eq(h1, h2, AUDIT_HASH_LEN);
     cr_assert_eq(audit_record_decode(whole.data, whole.size, &rec), 0);
     cr_assert_eq(rec.seq, 9);
@@ -685,7 +704,7 @@ Test(audit_record, prepared_record_hashes_as_its_bytes)
 
     /* The verifier reads it too: its seq and prev, wherever they sit in the map. */
     struct audit_verifier v;
-    audit_verifier_init(&v, 9, prev);
+    audit_verifier_init(&v, 9, prev, 1);
     cr_assert(audit_verifier_feed(&v, 9, whole.data, whole.size), "%s", v.why);
     cr_assert(audit_verifier_finish(&v, h2, 9), "%s", v.why);
     msgpack_sbuffer_destroy(&heads);
