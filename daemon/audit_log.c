@@ -68,6 +68,13 @@ s_mdb_errno(struct audit_log *log, int rc)
     return -EIO;
 }
 
+/* A meta key by name. */
+static MDB_val
+s_meta_key(const char *name)
+{
+    return (MDB_val){.mv_size = strlen(name), .mv_data = (void *)name};
+}
+
 /*
  * meta's format_version, read in the opening transaction: 3, or 1 or 2 (the
  * log is carried on as format 3 once it is known to be sound, by
@@ -79,8 +86,7 @@ static int
 s_read_format(struct audit_log *log, MDB_txn *txn, const char *path, uint64_t *ret_found,
               char *errbuf, size_t errlen)
 {
-    MDB_val vk = {.mv_size = 14, .mv_data = "format_version"};
-    MDB_val fk = {.mv_size = 17, .mv_data = "chain_sha256_from"};
+    MDB_val vk = s_meta_key("format_version"), fk = s_meta_key("chain_sha256_from");
     MDB_val v;
 
     *ret_found = 0;
@@ -135,9 +141,8 @@ s_write_format(struct audit_log *log, uint64_t found, char *errbuf, size_t errle
     log->sha256_from = log->last_seq + 1;
     be64_put(ver, AUDIT_FORMAT_VERSION);
     be64_put(from, log->sha256_from);
-    MDB_val vk = {.mv_size = 14, .mv_data = "format_version"}, vv = {.mv_size = 8, .mv_data = ver};
-    MDB_val fk = {.mv_size = 17, .mv_data = "chain_sha256_from"},
-            fv = {.mv_size = 8, .mv_data = from};
+    MDB_val vk = s_meta_key("format_version"), vv = {.mv_size = 8, .mv_data = ver};
+    MDB_val fk = s_meta_key("chain_sha256_from"), fv = {.mv_size = 8, .mv_data = from};
     int rc = mdb_txn_begin(log->env, NULL, 0, &txn);
     if (rc == 0) {
         rc = mdb_put(txn, log->db_meta, &fk, &fv, 0);
@@ -151,7 +156,7 @@ s_write_format(struct audit_log *log, uint64_t found, char *errbuf, size_t errle
     if (rc) {
         snprintf(errbuf, errlen, "audit log: marking it format %d: %s", AUDIT_FORMAT_VERSION,
                  mdb_strerror(rc));
-        return rc == ENOSPC || rc == MDB_MAP_FULL ? -ENOSPC : -EIO;
+        return s_mdb_errno(log, rc);
     }
     if (found)
         log_notice("audit log: format %llu, carried on as format %d: records 1 to %llu keep "
@@ -215,6 +220,15 @@ s_recover(struct audit_log *log, char *errbuf, size_t errlen)
             rc = 0;
         }
         mdb_cursor_close(cur);
+    }
+    if (rc == 0 && log->sha256_from != UINT64_MAX && log->sha256_from > log->last_seq + 1) {
+        /* The writer hashes every record it appends with SHA-256: a boundary
+         * past the next seq would have it break the chain it extends. */
+        snprintf(errbuf, errlen,
+                 "audit log: meta chain_sha256_from is %llu, past the next record (%llu); "
+                 "run `mandatectl verify`",
+                 (unsigned long long)log->sha256_from, (unsigned long long)log->last_seq + 1);
+        rc = -EBADMSG;
     }
     if (rc == 0 && log->last_seq > 0) {
         MDB_val k = {.mv_size = 10, .mv_data = "chain_head"}, v;

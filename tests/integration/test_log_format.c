@@ -282,6 +282,21 @@ Test(log_format, a_format_3_log_without_its_sha256_boundary_is_refused_and_named
     cr_expect(strstr(log, "meta chain_sha256_from is not a seq"), "the refusal must say why:\n%s",
               log);
     free(log);
+
+    /* A boundary past the next record: the broker would hash records it must
+     * not (its appends are all SHA-256), so it refuses; verify, which then
+     * takes records 1 and 2 for BLAKE2b-256 ones, finds the chain broken. */
+    s_set_meta(h, "chain_sha256_from", 9, 8);
+    cr_assert_neq(harness_start(h, 3000), 0, "the broker started with its boundary past the log");
+    log = harness_daemon_log(h);
+    cr_expect(strstr(log, "meta chain_sha256_from is 9, past the next record (3)"),
+              "the refusal must name both:\n%s", log);
+    free(log);
+    out = NULL;
+    rc = harness_ctl(h, NULL, &out, "verify", NULL, NULL);
+    cr_expect_eq(rc, 1, "verify exit %d: %s", rc, out);
+    cr_expect(strstr(out, "bad: seq "), "verify must name a record:\n%s", out);
+    free(out);
     harness_destroy(&h);
 }
 
