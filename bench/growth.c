@@ -36,6 +36,7 @@
 #include <zmq.h>
 
 #include "bench/support/bench_event.h"
+#include "bench/support/bench_cgroup.h"
 #include "bench/support/bench_machine.h"
 #include "bench/support/bench_mep.h"
 #include "bench/support/bench_proc.h"
@@ -59,6 +60,7 @@
 #define DAEMON_START_MS   120000 /* a restart on 20 million pending events may be slow */
 #define DAEMON_STOP_MS    60000
 #define RSS_PERIOD_MS     1000
+#define FIRST_TOUCH_MIB   256
 
 #define DEFAULT_EVENTS   20000000u
 #define QUICK_EVENTS     2000000u
@@ -93,6 +95,8 @@ struct options {
     enum id_kind kinds[ID_KINDS]; /* in the order given */
     int nkinds;
     unsigned max_seconds;
+    uint64_t memory_cap;    /* bytes, 0: none */
+    struct bench_cgroup cg; /* the daemon's memory cgroup when memory_cap is set */
 };
 
 /* "20,000,000": big counts are read at a glance. Four buffers: a few per printf. */
@@ -516,6 +520,10 @@ s_daemon_start(struct daemon *d, const struct options *o, void *ctx, double *ret
     }
     d->pid = pid;
     bench_stop_watch(0, pid);
+    if (o->memory_cap && (rc = bench_cgroup_add(&o->cg, pid)) < 0) {
+        snprintf(err, errlen, "cannot move the daemon into %s: %s", o->cg.path, strerror(-rc));
+        return rc;
+    }
     rc = bench_mep_wait_pong(ctx, harness_endpoint(d->h), pid, DAEMON_START_MS, &bench_stop_signal,
                              &pong);
     if (rc == -ECHILD) {
@@ -1178,7 +1186,7 @@ s_disk_needed(size_t events)
 }
 
 static void
-s_print_header(const struct options *o, uint64_t avail, double busy)
+s_print_header(const struct options *o, uint64_t avail, double busy, double first_touch_ns)
 {
     struct utsname u;
     char real[PATH_MAX], ids[16] = "";
@@ -1213,6 +1221,15 @@ s_print_header(const struct options *o, uint64_t avail, double busy)
     printf("  machine    %ld CPUs online, %s %s, libzmq %d.%d.%d, %s\n",
            sysconf(_SC_NPROCESSORS_ONLN), u.sysname, u.release, zmaj, zmin, zpat,
            mdb_version(NULL, NULL, NULL));
+    printf("  memory     first touch of a fresh 4 KiB page: %.0f ns (%d MiB mapped, touched, "
+           "unmapped)\n",
+           first_touch_ns, FIRST_TOUCH_MIB);
+    if (o->memory_cap)
+        printf("             the daemon runs in %s, capped at %s MiB with its page cache: the\n"
+               "             cache is recycled as on a machine whose RAM is full\n",
+               o->cg.path, s_n(o->memory_cap >> 20));
+    else
+        printf("             no cap on the daemon's memory: its page cache grows into free RAM\n");
     bench_print_busy("before the first run", busy);
     bench_print_tmpfs_warning();
     fflush(stdout);
@@ -1223,7 +1240,7 @@ s_usage(FILE *out)
 {
     fprintf(out,
             "usage: growth [--mandated PATH] [--mandatectl PATH] [--events N] [--ids v4|v7|v4,v7]\n"
-            "              [--quick] [--max-seconds S]\n"
+            "              [--quick] [--max-seconds S] [--memory-cap MIB]\n"
             "  --mandated PATH     daemon binary (default: $MANDATED_BIN, else build/mandated)\n"
             "  --mandatectl PATH   for verify (default: mandatectl beside the daemon)\n"
             "  --events N          events per run, a multiple of 1,000,000, at least %s\n"
@@ -1232,6 +1249,8 @@ s_usage(FILE *out)
             "                      (time-ordered), or both in the order given (default v4,v7)\n"
             "  --quick             --events %s\n"
             "  --max-seconds S     kill everything and fail after S seconds (default %d)\n"
+            "  --memory-cap MIB    run the daemon in a memory cgroup of MIB MiB, page cache\n"
+            "                      included (needs root; default: no cap)\n"
             "  -h, --help          this text\n"
             "Before the runs, a state of %s pending events (v7 ids) is restarted %d times.\n"
             "Exit status: 0 when every part ran, whatever the targets; non-zero when something\n"
@@ -1267,11 +1286,15 @@ s_parse_ids(const char *s, struct options *o)
 static int
 s_parse_args(int argc, char **argv, struct options *o)
 {
-    static const struct option longopts[] = {
-        {"mandated", required_argument, NULL, 'm'}, {"mandatectl", required_argument, NULL, 'C'},
-        {"events", required_argument, NULL, 'e'},   {"ids", required_argument, NULL, 'i'},
-        {"quick", no_argument, NULL, 'q'},          {"max-seconds", required_argument, NULL, 's'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {{"mandated", required_argument, NULL, 'm'},
+                                             {"mandatectl", required_argument, NULL, 'C'},
+                                             {"events", required_argument, NULL, 'e'},
+                                             {"ids", required_argument, NULL, 'i'},
+                                             {"quick", no_argument, NULL, 'q'},
+                                             {"max-seconds", required_argument, NULL, 's'},
+                                             {"memory-cap", required_argument, NULL, 'M'},
+                                             {"help", no_argument, NULL, 'h'},
+                                             {NULL, 0, NULL, 0}};
     const char *bin = getenv("MANDATED_BIN"), *ctl = NULL;
     uint64_t v;
     int opt;
@@ -1307,6 +1330,11 @@ s_parse_args(int argc, char **argv, struct options *o)
             if (text_parse_u64(optarg, 10, 7 * 86400, &v) < 0)
                 goto bad;
             o->max_seconds = (unsigned)v;
+            break;
+        case 'M':
+            if (text_parse_u64(optarg, 64, (uint64_t)1 << 30, &v) < 0)
+                goto bad;
+            o->memory_cap = v << 20;
             break;
         case 'h':
             s_usage(stdout);
@@ -1387,8 +1415,13 @@ main(int argc, char **argv)
 
     bench_stop_install("growth", o.max_seconds);
 
+    if (o.memory_cap && bench_cgroup_create(&o.cg, o.memory_cap, err, sizeof err) < 0) {
+        fprintf(stderr, "growth: --memory-cap: %s\n", err);
+        return EX_UNAVAILABLE;
+    }
+    double first_touch_ns = bench_first_touch_ns((size_t)FIRST_TOUCH_MIB << 20);
     double busy_before = bench_busy_cores();
-    s_print_header(&o, avail, busy_before);
+    s_print_header(&o, avail, busy_before, first_touch_ns);
     void *ctx = zmq_ctx_new();
     if (!ctx) {
         fprintf(stderr, "growth: zmq_ctx_new: %s\n", zmq_strerror(errno));
@@ -1405,6 +1438,9 @@ main(int argc, char **argv)
             fprintf(stderr, "growth: %s run: %s\n", g_kind_key[o.kinds[i]], err);
     }
     zmq_ctx_term(ctx);
+    /* Every daemon has exited: the group can go. */
+    uint64_t cap_peak = bench_cgroup_peak(&o.cg);
+    bench_cgroup_remove(&o.cg);
     int status = bench_stop_failed(rc);
     if (status >= 0) {
         for (int i = 0; i < o.nkinds; i++) {
@@ -1455,6 +1491,10 @@ main(int argc, char **argv)
            verify.median, verify.min, verify.max, nverify, TARGET_VERIFY,
            verify_ok ? "PASS" : "MISS");
     printf("BENCH growth machine.busy_cores before=%.2f after=%.2f\n", busy_before, busy_after);
+    printf("BENCH growth machine.first_touch_ns value=%.0f\n", first_touch_ns);
+    if (o.memory_cap)
+        printf("BENCH growth memory_cap_mib value=%llu peak_mib=%llu\n",
+               (unsigned long long)(o.memory_cap >> 20), (unsigned long long)(cap_peak >> 20));
     for (int i = 0; i < o.nkinds; i++) {
         s_publish_result_free(&res[i].pub);
         free(res[i].rss);

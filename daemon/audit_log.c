@@ -13,6 +13,7 @@
 #include <msgpack.h>
 
 #include "daemon/audit_log.h"
+#include "daemon/page_prefill.h"
 #include "proto/be64.h"
 #include "common/clock.h"
 #include "common/alloc.h"
@@ -33,6 +34,8 @@ struct audit_log {
     pthread_rwlock_t resize_lock;
     struct audit_log_options opts;
     uint64_t map_size;
+    unsigned page_size;
+    struct page_prefill prefill; /* of data.mdb, advanced after each commit */
 
     /* The first seq hashed with SHA-256 (meta's chain_sha256_from); every
      * record this broker appends is at or past it. */
@@ -169,6 +172,16 @@ s_write_format(struct audit_log *log, uint64_t found, char *errbuf, size_t errle
     return 0;
 }
 
+/* Keeps the cache ahead of the pages LMDB will write next (daemon/page_prefill.h). */
+static void
+s_prefill(struct audit_log *log)
+{
+    MDB_envinfo info;
+    mdb_env_info(log->env, &info);
+    page_prefill_ahead(&log->prefill, ((uint64_t)info.me_last_pgno + 1) * log->page_size,
+                       info.me_mapsize);
+}
+
 static int
 s_mkdir_p(const char *path)
 {
@@ -271,6 +284,7 @@ audit_log_open(const char *state_dir, const struct audit_log_options *opts,
 
     struct audit_log *log = xcalloc(1, sizeof *log);
     log->opts = *opts;
+    log->prefill = (struct page_prefill){.fd = -1};
     msgpack_sbuffer_init(&log->rec);
     msgpack_sbuffer_init(&log->pending_buf);
     msgpack_sbuffer_init(&log->fields);
@@ -313,6 +327,13 @@ audit_log_open(const char *state_dir, const struct audit_log_options *opts,
 
     mdb_env_info(log->env, &info);
     log->map_size = info.me_mapsize;
+    MDB_stat st;
+    mdb_env_stat(log->env, &st);
+    log->page_size = st.ms_psize;
+    char data_path[sizeof path + 16];
+    snprintf(data_path, sizeof data_path, "%s/data.mdb", path);
+    page_prefill_open(&log->prefill, data_path);
+    s_prefill(log);
     rc = s_recover(log, errbuf, errlen);
     if (rc == 0 && found != AUDIT_FORMAT_VERSION)
         rc = s_write_format(log, found, errbuf, errlen);
@@ -344,6 +365,7 @@ audit_log_destroy(struct audit_log **log_p)
         mdb_txn_abort(log->snap);
     if (log->env)
         mdb_env_close(log->env);
+    page_prefill_close(&log->prefill);
     pthread_rwlock_destroy(&log->resize_lock);
     msgpack_sbuffer_destroy(&log->rec);
     msgpack_sbuffer_destroy(&log->pending_buf);
@@ -686,6 +708,7 @@ audit_log_commit(struct audit_log *log)
         return s_mdb_errno(log, rc);
     log->last_seq = log->batch_seq;
     memcpy(log->head, log->batch_head, AUDIT_HASH_LEN);
+    s_prefill(log);
     return 0;
 }
 
