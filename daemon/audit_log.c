@@ -295,7 +295,10 @@ audit_log_open(const char *state_dir, const struct audit_log_options *opts,
         goto out_lmdb_error;
     mdb_env_set_maxdbs(log->env, 8);
     mdb_env_set_mapsize(log->env, opts->map_initial);
-    rc = mdb_env_open(log->env, path, opts->durable ? 0 : MDB_NOSYNC, 0640);
+    /* No readahead on the map: the broker's reads that miss the cache are ids' random
+     * leaves, and once the cache is smaller than the log, each fault's readahead (up to
+     * 2 MiB of large folios) evicts what the next lookup needs (bench/README, growth). */
+    rc = mdb_env_open(log->env, path, (opts->durable ? 0 : MDB_NOSYNC) | MDB_NORDAHEAD, 0640);
     if (rc)
         goto out_env_close;
     /* Readers killed mid-transaction leave slots that would pin old pages. */
