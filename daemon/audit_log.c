@@ -35,7 +35,7 @@ struct audit_log {
     struct audit_log_options opts;
     uint64_t map_size;
     unsigned page_size;
-    struct page_prefill prefill; /* of data.mdb, advanced after each commit */
+    struct page_prefill prefill; /* of data.mdb, advanced before each batch */
 
     /* The first seq hashed with SHA-256 (meta's chain_sha256_from); every
      * record this broker appends is at or past it. */
@@ -244,7 +244,7 @@ s_recover(struct audit_log *log, char *errbuf, size_t errlen)
         rc = -EBADMSG;
     }
     if (rc == 0 && log->last_seq > 0) {
-        MDB_val k = {.mv_size = 10, .mv_data = "chain_head"}, v;
+        MDB_val k = s_meta_key("chain_head"), v;
         int g = mdb_get(txn, log->db_meta, &k, &v);
         if (g != 0 || v.mv_size != AUDIT_HASH_LEN ||
             memcmp(v.mv_data, log->head, AUDIT_HASH_LEN) != 0) {
@@ -392,6 +392,8 @@ audit_log_map_size(const struct audit_log *log)
 int
 audit_log_begin(struct audit_log *log)
 {
+    /* Here, not after the last commit: that batch's answers need not wait for it. */
+    s_prefill(log);
     int rc = mdb_txn_begin(log->env, NULL, 0, &log->txn);
     if (rc == MDB_MAP_RESIZED) {
         /* Only this process writes, but honour a resize if one ever happens. */
@@ -693,9 +695,9 @@ audit_log_commit(struct audit_log *log)
 
     if (log->batch_seq != log->last_seq) {
         be64_put(seqbuf, log->batch_seq);
-        MDB_val hk = {.mv_size = 10, .mv_data = "chain_head"};
+        MDB_val hk = s_meta_key("chain_head");
         MDB_val hv = {.mv_size = AUDIT_HASH_LEN, .mv_data = log->batch_head};
-        MDB_val sk = {.mv_size = 9, .mv_data = "chain_seq"};
+        MDB_val sk = s_meta_key("chain_seq");
         MDB_val sv = {.mv_size = 8, .mv_data = seqbuf};
         rc = mdb_put(log->txn, log->db_meta, &hk, &hv, 0);
         if (rc == 0)
@@ -711,7 +713,6 @@ audit_log_commit(struct audit_log *log)
         return s_mdb_errno(log, rc);
     log->last_seq = log->batch_seq;
     memcpy(log->head, log->batch_head, AUDIT_HASH_LEN);
-    s_prefill(log);
     return 0;
 }
 

@@ -16,8 +16,9 @@
  * The region is extended sparsely (ftruncate) and only read: no block is
  * allocated and nothing is written, so a full disk shows up exactly where
  * it would without this. Past LMDB's last page the file holds nothing LMDB
- * reads; a commit only writes there after the writer thread (the only
- * caller) has returned from here. It is a cache hint: every failure is
+ * reads, and the audit log calls this only between two write transactions
+ * (before each begins), so LMDB writes there only after it has returned;
+ * the file is only ever made longer. It is a cache hint: every failure is
  * ignored, and the log is as correct with it as without.
  */
 #ifndef MANDATE_PAGE_PREFILL_H
