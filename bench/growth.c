@@ -1425,6 +1425,7 @@ main(int argc, char **argv)
     void *ctx = zmq_ctx_new();
     if (!ctx) {
         fprintf(stderr, "growth: zmq_ctx_new: %s\n", zmq_strerror(errno));
+        bench_cgroup_remove(&o.cg);
         return EX_SOFTWARE;
     }
     rc = s_restart_part(&o, ctx, RESTART_IDS, ready_ms, &restart_pending, err, sizeof err);

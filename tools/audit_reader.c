@@ -319,7 +319,7 @@ audit_reader_meta(struct audit_reader *r, struct audit_meta *ret_meta)
         m.has_version = true;
         m.format_version = be64_get(v.mv_data);
     }
-    if (m.format_version >= 3)
+    if (m.format_version == 3)
         m.sha256_from = s_meta_get(txn, r->meta, "chain_sha256_from", &v) == 0 && v.mv_size == 8
                             ? be64_get(v.mv_data)
                             : 0;

@@ -56,6 +56,9 @@ int audit_reader_last_seq(struct audit_reader *r, uint64_t *ret_seq);
 /* A copy of record seq (malloc'd, the caller frees); -ENOENT when absent. */
 int audit_reader_get(struct audit_reader *r, uint64_t seq, void **ret_bytes, size_t *ret_len);
 
+/* The newest log format this reader knows how to follow. */
+#define AUDIT_READER_FORMAT_MAX 3
+
 struct audit_meta {
     bool has_version;
     uint64_t format_version;

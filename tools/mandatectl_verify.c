@@ -173,6 +173,15 @@ ctl_verify(struct ctl *ctl, int argc, char **argv)
         meta.chain_seq = to;
     if (rc < 0)
         goto out_err;
+    if (meta.format_version > AUDIT_READER_FORMAT_MAX) {
+        /* Its chain may be hashed another way: no verdict rather than a wrong one. */
+        fprintf(stderr,
+                "%s: %s: verify: meta format_version is %" PRIu64
+                ", newer than this mandatectl reads (1 to %d)\n",
+                CTL_PROG, audit_reader_path(r), meta.format_version, AUDIT_READER_FORMAT_MAX);
+        audit_reader_destroy(&r);
+        return EX_DATAERR;
+    }
     if (meta.sha256_from == 0) {
         printf("bad: meta: chain_sha256_from is missing or not a seq, so the format %" PRIu64
                " chain cannot be followed\n",

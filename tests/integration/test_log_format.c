@@ -309,6 +309,15 @@ Test(log_format, an_unknown_format_is_refused_and_named, .timeout = 60)
     cr_expect(strstr(log, "format version is 7, not 1, 2 or 3"), "the refusal must name it:\n%s",
               log);
     free(log);
+    /* verify gives no verdict on a chain it may not know how to follow. */
+    char *out = NULL, *err = NULL;
+    int rc = harness_ctl_err(h, &out, &err, "verify", NULL);
+    cr_expect_eq(rc, 65, "verify exit %d: %s%s", rc, out, err);
+    cr_expect(strstr(err, "meta format_version is 7, newer than this mandatectl reads (1 to 3)"),
+              "verify must name the format:\n%s", err);
+    cr_expect_null(strstr(out, "ok:"), "no verdict on a format 7 log:\n%s", out);
+    free(out);
+    free(err);
     harness_destroy(&h);
 }
 
