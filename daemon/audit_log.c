@@ -333,15 +333,16 @@ audit_log_open(const char *state_dir, const struct audit_log_options *opts,
     MDB_stat st;
     mdb_env_stat(log->env, &st);
     log->page_size = st.ms_psize;
-    char data_path[sizeof path + 16];
-    snprintf(data_path, sizeof data_path, "%s/data.mdb", path);
-    page_prefill_open(&log->prefill, data_path);
-    s_prefill(log);
     rc = s_recover(log, errbuf, errlen);
     if (rc == 0 && found != AUDIT_FORMAT_VERSION)
         rc = s_write_format(log, found, errbuf, errlen);
     if (rc < 0)
         goto out_destroy;
+    /* Only a log found sound: one refused is left exactly as it was, its size too. */
+    char data_path[sizeof path + 16];
+    snprintf(data_path, sizeof data_path, "%s/data.mdb", path);
+    page_prefill_open(&log->prefill, data_path);
+    s_prefill(log);
     *ret_log = log;
     return 0;
 

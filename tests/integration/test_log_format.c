@@ -300,6 +300,27 @@ Test(log_format, a_format_3_log_without_its_sha256_boundary_is_refused_and_named
     harness_destroy(&h);
 }
 
+/* A log whose chain head does not match is refused after it was opened: the file is left
+ * exactly as it was, its length too (the broker extends a sound log's file past its pages). */
+Test(log_format, a_log_refused_at_recovery_keeps_its_file_as_it_was, .timeout = 60)
+{
+    struct harness *h = s_with_old_log(2);
+    s_set_meta(h, "chain_head", 0, 8);
+    char data[1024];
+    snprintf(data, sizeof data, "%s/audit/data.mdb", harness_state_dir(h));
+    struct stat before, after;
+    cr_assert_eq(stat(data, &before), 0);
+    cr_assert_neq(harness_start(h, 3000), 0, "the broker started on a wrong chain head");
+    char *log = harness_daemon_log(h);
+    cr_expect(strstr(log, "chain head in meta does not match record"), "the refusal:\n%s", log);
+    free(log);
+    cr_assert_eq(stat(data, &after), 0);
+    cr_expect_eq(after.st_size, before.st_size, "a refused log keeps its size: %lld, then %lld",
+                 (long long)before.st_size, (long long)after.st_size);
+    cr_expect_eq(after.st_blocks, before.st_blocks);
+    harness_destroy(&h);
+}
+
 Test(log_format, an_unknown_format_is_refused_and_named, .timeout = 60)
 {
     struct harness *h = s_with_old_log(1);
