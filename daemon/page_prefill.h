@@ -16,37 +16,51 @@
  * The region is extended sparsely (ftruncate) and only read: no block is
  * allocated and nothing is written, so a full disk shows up exactly where
  * it would without this. Past LMDB's last page the file holds nothing LMDB
- * reads, and the audit log calls this only between two write transactions
- * (before each begins), so LMDB writes there only after it has returned;
- * the file is only ever made longer. It is a cache hint: every failure is
+ * reads. The reads run on a thread of their own, so the writer thread only
+ * sets a target: they take no time from a batch, and while the writer
+ * waits on a commit's fsync they use the other core. Reading can never
+ * change a byte, whatever LMDB writes at the same time; the one change to
+ * the file, making it longer, is made by the caller, which the audit log
+ * does only between two write transactions (before each begins), and the
+ * file is only ever made longer. It is a cache hint: every failure is
  * ignored, and the log is as correct with it as without.
  */
 #ifndef MANDATE_PAGE_PREFILL_H
 #define MANDATE_PAGE_PREFILL_H
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 struct page_prefill {
-    int fd;          /* the data file, read with readahead off; -1 if unused */
-    uint64_t size;   /* the file's size as last set or seen */
-    uint64_t used;   /* LMDB's bytes at the last call */
-    uint64_t filled; /* bytes from the start already read into the cache */
-    void *sink;      /* what the reads land in */
+    int fd;        /* the data file, read with readahead off; -1 if unused */
+    uint64_t size; /* the file's size as last set or seen; caller's thread */
+    void *sink;    /* what the reads land in; reading thread */
+    bool running;  /* the reading thread was started */
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /* target raised, progress made, or stopping */
+    uint64_t target;   /* mu: read up to here */
+    uint64_t filled;   /* mu: bytes from the start known to be cached */
+    bool stopping;     /* mu */
 };
 
-/* Opens path for the hint; on failure the hint is off (fd -1), nothing else. */
+/* Opens path for the hint and starts its reading thread; on failure the
+ * hint is off (fd -1), nothing else. */
 void page_prefill_open(struct page_prefill *p, const char *path);
+/* Stops the reading thread; harmless on a hint that is off or closed. */
 void page_prefill_close(struct page_prefill *p);
 /*
  * used: the bytes LMDB's pages occupy now (last page + 1, times the page
- * size); limit: the map's size, past which LMDB never writes. Keeps up to
- * PAGE_PREFILL_AHEAD bytes past used in the cache. One call reads what LMDB
- * grew by since the last one (at the first, all it holds) plus at most
- * PAGE_PREFILL_STEP, so that no commit waits for the whole distance at once.
+ * size); limit: the map's size, past which LMDB never writes. Extends the
+ * file if it must, then asks the reading thread to keep PAGE_PREFILL_AHEAD
+ * bytes past used in the cache, and returns without waiting for it.
  */
 void page_prefill_ahead(struct page_prefill *p, uint64_t used, uint64_t limit);
+/* Waits until the reading thread has read up to its target (for tests);
+ * returns the bytes known to be cached. */
+uint64_t page_prefill_wait(struct page_prefill *p);
 
 #define PAGE_PREFILL_AHEAD ((uint64_t)16 << 20)
-#define PAGE_PREFILL_STEP  ((uint64_t)1 << 20)
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * page_prefill: the region ahead is extended sparsely and read, never
- * written; it advances by bounded steps, stops at the limit, leaves the
- * bytes before it alone; and a page rewritten in a region LMDB wrote in one
+ * written, by a thread of its own; it keeps PAGE_PREFILL_AHEAD past LMDB,
+ * stops at the limit, leaves the bytes before it alone, stops its thread at
+ * close; and a page rewritten in a region LMDB wrote in one
  * pwritev is written back alone (where the kernel caches in large folios,
  * the same rewrite without the prefill costs the whole folio).
  */
@@ -79,41 +80,43 @@ Test(page_prefill, a_missing_file_turns_the_hint_off)
     struct page_prefill p;
     page_prefill_open(&p, s_path);
     cr_expect_eq(p.fd, -1);
+    cr_expect_not(p.running, "no thread for a hint that is off");
     page_prefill_ahead(&p, 3 * PAGE, LIMIT); /* nothing to do, nothing created */
+    cr_expect_eq(page_prefill_wait(&p), 0);
     cr_expect_neq(access(s_path, F_OK), 0);
     page_prefill_close(&p);
     page_prefill_close(&p); /* twice is harmless */
 }
 
-Test(page_prefill, extends_sparsely_reads_ahead_in_steps_and_changes_no_byte)
+Test(page_prefill, extends_sparsely_reads_ahead_and_changes_no_byte)
 {
     s_write_pages(3);
     struct stat before = s_stat();
     struct page_prefill p;
     page_prefill_open(&p, s_path);
     cr_assert_geq(p.fd, 0);
+    cr_assert(p.running);
 
     page_prefill_ahead(&p, 3 * PAGE, LIMIT);
-    /* The first call reads what LMDB holds again plus one step. */
-    cr_expect_eq(p.filled, 3 * PAGE + 3 * PAGE + PAGE_PREFILL_STEP);
+    cr_expect_eq(page_prefill_wait(&p), 3 * PAGE + PAGE_PREFILL_AHEAD);
     struct stat after = s_stat();
-    cr_expect_geq((uint64_t)after.st_size, p.filled, "the file covers the filled region");
+    cr_expect_geq((uint64_t)after.st_size, 3 * PAGE + PAGE_PREFILL_AHEAD,
+                  "the file covers the region read");
     cr_expect_leq((uint64_t)after.st_size, LIMIT);
     cr_expect_eq(after.st_blocks, before.st_blocks, "no block allocated: %lld then %lld",
                  (long long)before.st_blocks, (long long)after.st_blocks);
 
-    /* LMDB grew by 2 pages: the next call reads those and one more step, no more. */
-    uint64_t filled = p.filled;
+    /* LMDB grew by 2 pages: the reads follow, no further than the distance ahead. */
     page_prefill_ahead(&p, 5 * PAGE, LIMIT);
-    cr_expect_eq(p.filled, filled + 2 * PAGE + PAGE_PREFILL_STEP);
-    /* Steps stop PAGE_PREFILL_AHEAD past what LMDB uses. */
-    for (int i = 0; i < 64; i++)
-        page_prefill_ahead(&p, 5 * PAGE, LIMIT);
-    cr_expect_eq(p.filled, 5 * PAGE + PAGE_PREFILL_AHEAD);
-    /* LMDB past the filled region (a commit larger than a step): it starts from there. */
+    cr_expect_eq(page_prefill_wait(&p), 5 * PAGE + PAGE_PREFILL_AHEAD);
+    page_prefill_ahead(&p, 5 * PAGE, LIMIT);
+    cr_expect_eq(page_prefill_wait(&p), 5 * PAGE + PAGE_PREFILL_AHEAD);
+    /* LMDB past the region read (a large commit): the reads go on from there. */
     page_prefill_ahead(&p, 40 * MIB, LIMIT);
-    cr_expect_eq(p.filled, 40 * MIB + PAGE_PREFILL_AHEAD);
+    cr_expect_eq(page_prefill_wait(&p), 40 * MIB + PAGE_PREFILL_AHEAD);
+    cr_expect_eq(s_stat().st_blocks, before.st_blocks);
     page_prefill_close(&p);
+    cr_expect_not(p.running, "closed: the thread is gone");
 
     /* The pages written before are as they were; the rest reads as zeros. */
     int fd = open(s_path, O_RDONLY);
@@ -135,12 +138,12 @@ Test(page_prefill, never_reads_or_extends_past_the_limit)
     struct page_prefill p;
     page_prefill_open(&p, s_path);
     uint64_t limit = 2 * PAGE + 5 * PAGE;
-    for (int i = 0; i < 4; i++)
-        page_prefill_ahead(&p, 2 * PAGE, limit);
-    cr_expect_eq(p.filled, limit);
+    page_prefill_ahead(&p, 2 * PAGE, limit);
+    cr_expect_eq(page_prefill_wait(&p), limit);
     cr_expect_eq((uint64_t)s_stat().st_size, limit);
     /* At the limit already: nothing more. */
     page_prefill_ahead(&p, limit, limit);
+    cr_expect_eq(page_prefill_wait(&p), limit);
     cr_expect_eq((uint64_t)s_stat().st_size, limit);
     page_prefill_close(&p);
 }
@@ -156,8 +159,10 @@ s_rewrite_cost(bool prefill)
     s_write_pages(64);
     struct page_prefill p;
     page_prefill_open(&p, s_path);
-    if (prefill)
+    if (prefill) {
         page_prefill_ahead(&p, 64 * PAGE, LIMIT);
+        page_prefill_wait(&p);
+    }
     int fd = open(s_path, O_RDWR);
     static char run[64][PAGE];
     struct iovec iov[64];
