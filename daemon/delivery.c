@@ -871,7 +871,7 @@ delivery_drain(struct delivery *d, unsigned timeout_ms, void (*done)(void *arg),
 struct recover_ctx {
     struct delivery *d;
     const struct mandated_config *known; /* its areas are queued already; NULL: none are */
-    uint64_t queued, retried, orphaned;
+    uint64_t queued, retried, orphaned, unreadable;
     uint64_t now_wall;
 };
 
@@ -880,7 +880,16 @@ s_recover_one(void *arg, const struct audit_pending *p)
 {
     struct recover_ctx *rc = arg;
     struct delivery *d = rc->d;
-    const struct area_conf *conf = p->area[0] ? config_area(d->cfg, p->area) : NULL;
+    if (!p->area[0]) {
+        /* Left in `pending` as it is: the record in `log` still says what the event was. */
+        rc->unreadable++;
+        if (rc->unreadable <= 10)
+            log_err("delivery: the `pending` entry of event %llu cannot be read (not a map "
+                    "with an area); it is left in place and not delivered",
+                    (unsigned long long)p->seq);
+        return 0;
+    }
+    const struct area_conf *conf = config_area(d->cfg, p->area);
     if (conf && rc->known && config_area(rc->known, p->area))
         return 0;
     if (!conf) {
@@ -919,11 +928,11 @@ s_recover(struct delivery *d, const struct mandated_config *known)
         log_err("delivery: cannot read pending deliveries: %s", strerror(-r));
         return r;
     }
-    if (rc.queued || rc.retried || rc.orphaned)
+    if (rc.queued || rc.retried || rc.orphaned || rc.unreadable)
         log_notice("delivery: %llu pending event(s) queued again, %llu were in flight, %llu wait "
-                   "for an unconfigured area",
+                   "for an unconfigured area, %llu cannot be read",
                    (unsigned long long)rc.queued, (unsigned long long)rc.retried,
-                   (unsigned long long)rc.orphaned);
+                   (unsigned long long)rc.orphaned, (unsigned long long)rc.unreadable);
     return 0;
 }
 
