@@ -861,8 +861,10 @@ s_pending_walk(struct audit_log *log, MDB_cursor *cur, int rc, MDB_val *key, MDB
             *ret_next = p.seq;
             return 0;
         }
-        if (!s_decode_pending(val, &p))
-            p.area[0] = '\0';
+        /* Whatever a partial decode found is not to be trusted. */
+        p.unreadable = !s_decode_pending(val, &p);
+        if (p.unreadable)
+            p = (struct audit_pending){.seq = p.seq, .unreadable = true};
         ret = fn(arg, &p);
         *ret_next = p.seq + 1;
     }

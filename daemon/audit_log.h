@@ -131,6 +131,7 @@ void audit_log_snapshot_end(struct audit_log *log);
 /* One pending entry, as read back at start. */
 struct audit_pending {
     uint64_t seq;
+    bool unreadable; /* the stored bytes do not decode: only seq is known */
     char area[65];
     unsigned attempt;
     uint64_t due_ms;
@@ -138,7 +139,7 @@ struct audit_pending {
 
 /*
  * Calls fn for every pending entry in seq order (outside any batch). An entry
- * that does not decode is reported with area "" so the caller can say so.
+ * that does not decode is reported as unreadable so the caller can say so.
  * Returns 0, -errno, or the first negative value fn returned.
  */
 int audit_log_pending_foreach(struct audit_log *log,

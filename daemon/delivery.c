@@ -466,8 +466,9 @@ static int
 s_refill_one(void *arg, const struct audit_pending *p)
 {
     struct refill *r = arg;
-    /* Not yet tried, and this area's: others were queued at start, or are another area's. */
-    if (p->attempt != 0 || strcmp(p->area, r->a->conf->name) != 0)
+    /* Not yet tried, and this area's: others were queued at start (or, unreadable,
+     * named there), or are another area's. */
+    if (p->unreadable || p->attempt != 0 || strcmp(p->area, r->a->conf->name) != 0)
         return 0;
     seq_queue_push(&r->a->queue, p->seq, 1);
     if (r->a->spilled)
@@ -880,7 +881,7 @@ s_recover_one(void *arg, const struct audit_pending *p)
 {
     struct recover_ctx *rc = arg;
     struct delivery *d = rc->d;
-    if (!p->area[0]) {
+    if (p->unreadable) {
         /* Left in `pending` as it is: the record in `log` still says what the event was. */
         rc->unreadable++;
         if (rc->unreadable <= 10)

@@ -20,6 +20,7 @@
 #include <zmq.h>
 
 #include "proto/audit_record.h"
+#include "proto/be64.h"
 #include "proto/mep.h"
 #include "tests/support/daemon_harness.h"
 #include "tests/support/log_inspect.h"
@@ -284,8 +285,7 @@ static void
 s_set_meta(struct harness *h, const char *key, uint64_t v, size_t len)
 {
     uint8_t be[8];
-    for (int i = 0; i < 8; i++)
-        be[i] = (uint8_t)(v >> (56 - 8 * i));
+    be64_put(be, v);
     s_put_raw(h, "meta", key, strlen(key), len ? be : NULL, len);
 }
 
@@ -404,8 +404,7 @@ Test(log_format, an_unreadable_pending_entry_is_named_at_start_and_left_as_it_is
     uint64_t seq = s_publish(h, 1, &dup);
     cr_assert_eq(harness_stop(h, 10000), 0);
     uint8_t key[8];
-    for (int i = 0; i < 8; i++)
-        key[i] = (uint8_t)(seq >> (56 - 8 * i));
+    be64_put(key, seq);
     size_t len = 0;
     void *entry = s_get_raw(h, "pending", key, sizeof key, &len);
     cr_assert_not_null(entry, "event %llu has no pending entry to damage", (unsigned long long)seq);

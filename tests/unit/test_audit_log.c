@@ -241,10 +241,12 @@ Test(audit_log, a_pending_value_that_does_not_decode_is_reported_not_trusted)
     cr_assert_eq(audit_log_begin(log), 0);
     cr_assert_eq(audit_log_put_pending(log, 1, "press", 0, 0), 0);
     cr_assert_eq(audit_log_put_pending(log, 2, "cyber", 0, 0), 0);
+    cr_assert_eq(audit_log_put_pending(log, 3, "postal", 0, 0), 0);
     cr_assert_eq(audit_log_commit(log), 0);
     audit_log_destroy(&log);
 
-    /* Corrupt entry 1 from outside: its value becomes a lone 0xc1. */
+    /* Corrupt entry 1 from outside: its value becomes a lone 0xc1; and entry 3
+     * a map whose area decodes before a key that is no string. */
     MDB_env *env;
     MDB_txn *txn;
     MDB_dbi dbi;
@@ -258,14 +260,27 @@ Test(audit_log, a_pending_value_that_does_not_decode_is_reported_not_trusted)
     uint8_t k[8] = {0, 0, 0, 0, 0, 0, 0, 1};
     MDB_val key = {8, k}, val = {1, "\xc1"};
     cr_assert_eq(mdb_put(txn, dbi, &key, &val, 0), 0);
+    static const char half[] = "\x82\xa4"
+                               "area"
+                               "\xa5"
+                               "cyber"
+                               "\x01\x02";
+    k[7] = 3;
+    val = (MDB_val){sizeof half - 1, (void *)half};
+    cr_assert_eq(mdb_put(txn, dbi, &key, &val, 0), 0);
     cr_assert_eq(mdb_txn_commit(txn), 0);
     mdb_env_close(env);
 
     log = s_open(1 << 20, 1 << 24);
     struct pending_seen seen = {0};
     cr_assert_eq(audit_log_pending_foreach(log, s_collect_pending, &seen), 0);
-    cr_assert_eq(seen.n, 2);
+    cr_assert_eq(seen.n, 3);
+    cr_expect(seen.p[2].unreadable && seen.p[2].seq == 3, "entry 3 must be reported unreadable");
+    cr_expect_str_eq(seen.p[2].area, "", "a half-decoded entry keeps no area");
+    cr_expect(seen.p[0].unreadable, "entry 1 must be reported unreadable");
+    cr_expect_eq(seen.p[0].seq, 1);
     cr_expect_str_eq(seen.p[0].area, "", "an undecodable entry has no area");
+    cr_expect_not(seen.p[1].unreadable);
     cr_expect_str_eq(seen.p[1].area, "cyber");
     /* The callback's error stops the walk and comes back. */
     int calls = 0;
