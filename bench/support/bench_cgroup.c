@@ -5,12 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "bench/support/bench_cgroup.h"
-#include "common/clock.h"
 
 #define V2_ROOT "/sys/fs/cgroup"
 #define V1_ROOT "/sys/fs/cgroup/memory"
@@ -107,19 +105,4 @@ bench_cgroup_remove(struct bench_cgroup *cg)
     if (cg->path[0])
         rmdir(cg->path);
     cg->path[0] = '\0';
-}
-
-double
-bench_first_touch_ns(size_t bytes)
-{
-    const size_t page = 4096;
-    char *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED)
-        return -1;
-    uint64_t t0 = monotonic_ns();
-    for (size_t off = 0; off < bytes; off += page)
-        ((volatile char *)p)[off] = 1;
-    uint64_t t1 = monotonic_ns();
-    munmap(p, bytes);
-    return (double)(t1 - t0) / (double)(bytes / page);
 }

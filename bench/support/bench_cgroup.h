@@ -3,11 +3,13 @@
  * cache is recycled as on a machine whose RAM is already full, instead of
  * growing into memory nobody has touched since boot. On a VM that hands
  * free pages back to its host (virtio-balloon free page reporting), the
- * first touch of such a page costs microseconds (bench_first_touch_ns), and
+ * first touch of such a page costs microseconds (bench_first_touch_ns in
+ * bench_machine.h), and
  * a growing log pays it for every new page of the file.
  *
- * cgroup v2 where its memory controller is enabled, else v1's memory
- * hierarchy. Needs root. The group is made once and removed at the end.
+ * cgroup v2 where the root offers its memory controller (enabled for the
+ * root's children if it was not: that stays), else v1's memory hierarchy.
+ * Needs root. The group is made once and removed at the end.
  */
 #ifndef MANDATED_BENCH_CGROUP_H
 #define MANDATED_BENCH_CGROUP_H
@@ -28,12 +30,5 @@ int bench_cgroup_add(const struct bench_cgroup *cg, pid_t pid);
 uint64_t bench_cgroup_peak(const struct bench_cgroup *cg);
 /* Removes the group (its processes must have exited); harmless when there is none. */
 void bench_cgroup_remove(struct bench_cgroup *cg);
-
-/*
- * Nanoseconds per 4 KiB page to first touch `bytes` of fresh anonymous
- * memory (mapped, written one byte a page, unmapped): what a new page of
- * page cache costs the kernel on this machine before anything is copied in.
- */
-double bench_first_touch_ns(size_t bytes);
 
 #endif

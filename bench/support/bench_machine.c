@@ -1,10 +1,12 @@
 #include "bench/support/bench_machine.h"
+#include "common/clock.h"
 
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -107,4 +109,19 @@ bench_print_tmpfs_warning(void)
     if (strcmp(bench_fs_type(bench_tmpdir()), "tmpfs") == 0)
         printf("  WARNING    %s is tmpfs: fsync costs nothing there; set TMPDIR to a real disk\n",
                bench_tmpdir());
+}
+
+double
+bench_first_touch_ns(size_t bytes)
+{
+    const size_t page = 4096;
+    char *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return -1;
+    uint64_t t0 = monotonic_ns();
+    for (size_t off = 0; off < bytes; off += page)
+        ((volatile char *)p)[off] = 1;
+    uint64_t t1 = monotonic_ns();
+    munmap(p, bytes);
+    return (double)(t1 - t0) / (double)(bytes / page);
 }

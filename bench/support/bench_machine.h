@@ -6,6 +6,7 @@
 #define MANDATED_BENCH_MACHINE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #define BENCH_BUSY_WARN 0.15 /* cores: above this the machine was not quiet */
 
@@ -35,5 +36,14 @@ double bench_busy_cores(void);
 void bench_print_busy(const char *when, double busy);
 /* A warning line when bench_tmpdir() is tmpfs, where an fsync costs nothing. */
 void bench_print_tmpfs_warning(void);
+
+/*
+ * Nanoseconds per 4 KiB page to first touch `bytes` of fresh anonymous
+ * memory (mapped, written one byte a page, unmapped): what a new page of
+ * page cache costs the kernel on this machine before anything is copied in
+ * (microseconds on a VM that hands free pages back to its host). < 0 if the
+ * memory cannot be mapped.
+ */
+double bench_first_touch_ns(size_t bytes);
 
 #endif
