@@ -882,7 +882,10 @@ s_recover_one(void *arg, const struct audit_pending *p)
     struct recover_ctx *rc = arg;
     struct delivery *d = rc->d;
     if (p->unreadable) {
-        /* Left in `pending` as it is: the record in `log` still says what the event was. */
+        /* Left in `pending` as it is: the record in `log` still says what the event was.
+         * Named at start; a reload's walk (known) would only say it again. */
+        if (rc->known)
+            return 0;
         rc->unreadable++;
         if (rc->unreadable <= 10)
             log_err("delivery: the `pending` entry of event %llu cannot be read (not a map "

@@ -11,6 +11,7 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -412,13 +413,23 @@ Test(log_format, an_unreadable_pending_entry_is_named_at_start_and_left_as_it_is
 
     static const uint8_t bad[] = {0xc1, 0x00}; /* 0xc1: never used in msgpack */
     s_put_raw(h, "pending", key, sizeof key, bad, sizeof bad);
+    harness_write_config(h, "[area press]\ntypes = press.*\nspawn = no\n");
     cr_assert_eq(harness_start(h, 10000), 0, "the broker must start beside an unreadable entry");
+    /* A reload that adds an area walks `pending` again: the entry is not named twice. */
+    harness_write_config(h, "[area press]\ntypes = press.*\nspawn = no\n"
+                            "[area rf]\ntypes = rf.*\nspawn = no\n");
+    long reloads = log_inspect_count_kind(harness_state_dir(h), "reloaded", NULL);
+    cr_assert_eq(kill(harness_pid(h), SIGHUP), 0);
+    cr_assert(log_inspect_wait_kind(harness_state_dir(h), "reloaded", NULL, reloads + 1, 10000),
+              "no reloaded record:\n%s", harness_daemon_log(h));
     cr_assert_eq(harness_stop(h, 10000), 0);
     char *log = harness_daemon_log(h);
     char want[128];
     snprintf(want, sizeof want, "the `pending` entry of event %llu cannot be read",
              (unsigned long long)seq);
-    cr_expect(strstr(log, want), "the start must name the entry:\n%s", log);
+    const char *named = strstr(log, want);
+    cr_expect(named, "the start must name the entry:\n%s", log);
+    cr_expect(named && !strstr(named + 1, want), "named again at the reload:\n%s", log);
     cr_expect(strstr(log, "0 wait for an unconfigured area, 1 cannot be read"),
               "and count it apart from unconfigured areas:\n%s", log);
     free(log);

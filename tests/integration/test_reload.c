@@ -25,17 +25,6 @@
 #include "tests/support/log_inspect.h"
 #include "tests/support/worker_process.h"
 
-/* Replaces the harness's config with just these sections, under its own [broker]. */
-static void
-s_write_config(struct harness *h, const char *sections)
-{
-    FILE *f = fopen(harness_config_path(h), "w");
-    cr_assert_not_null(f);
-    fprintf(f, "[broker]\ningress = %s\nworkers = %s\nstate_dir = %s\n\n%s", harness_endpoint(h),
-            harness_workers_endpoint(h), harness_state_dir(h), sections);
-    fclose(f);
-}
-
 static long
 s_count(struct harness *h, const char *kind)
 {
@@ -152,12 +141,12 @@ s_assert_gapless(struct harness *h)
 Test(reload, allow_tightened_and_a_broken_file_changes_nothing, .timeout = 60)
 {
     struct harness *h = harness_new(NULL, NULL);
-    s_write_config(h, AREAS "[source agency]\nallow = press.* cyber.*\n");
+    harness_write_config(h, AREAS "[source agency]\nallow = press.* cyber.*\n");
     cr_assert_eq(harness_start(h, 10000), 0, "%s", harness_daemon_log(h));
     void *s = harness_dealer(h);
     cr_assert_str_eq(s_publish(s, "cyber.soc_alert", "agency", 1), "ACK");
 
-    s_write_config(h, AREAS "[source agency]\nallow = press.*\n");
+    harness_write_config(h, AREAS "[source agency]\nallow = press.*\n");
     s_hup(h, "reloaded");
     cr_assert(strstr(s_last_fields(h, "reloaded"), "sources_changed=agency;"), "%s",
               s_last_fields(h, "reloaded"));
@@ -165,7 +154,7 @@ Test(reload, allow_tightened_and_a_broken_file_changes_nothing, .timeout = 60)
     cr_assert_str_eq(s_publish(s, "press.conference_notice", "agency", 3), "ACK");
 
     /* A broken file: nothing changes, and the record says where. */
-    s_write_config(h, AREAS "[source agency]\nallow = cyber.*\nrate = fast\n");
+    harness_write_config(h, AREAS "[source agency]\nallow = cyber.*\nrate = fast\n");
     s_hup(h, "reload_failed");
     const char *failed = s_last_fields(h, "reload_failed");
     cr_assert(strstr(failed, "mandated.conf:14: source.agency.rate"), "%s", failed);
@@ -174,7 +163,7 @@ Test(reload, allow_tightened_and_a_broken_file_changes_nothing, .timeout = 60)
     cr_assert_str_eq(s_publish(s, "press.conference_notice", "agency", 5), "ACK");
 
     /* A reload that changes nothing says so with an empty record. */
-    s_write_config(h, AREAS "[source agency]\nallow = press.*\n");
+    harness_write_config(h, AREAS "[source agency]\nallow = press.*\n");
     s_hup(h, "reloaded");
     char want[512];
     snprintf(want, sizeof want, "config=%s;", harness_config_path(h));
@@ -190,13 +179,13 @@ Test(reload, allow_tightened_and_a_broken_file_changes_nothing, .timeout = 60)
 Test(reload, areas_added_and_removed, .timeout = 90)
 {
     struct harness *h = harness_new(NULL, NULL);
-    s_write_config(h, "[delivery]\nheartbeat_ms = 200\n" AREAS);
+    harness_write_config(h, "[delivery]\nheartbeat_ms = 200\n" AREAS);
     cr_assert_eq(harness_start(h, 10000), 0, "%s", harness_daemon_log(h));
     void *s = harness_dealer(h);
     cr_assert_str_eq(s_publish(s, "rf.interference_report", "agency", 1), "NACK");
 
-    s_write_config(h, "[delivery]\nheartbeat_ms = 200\n" AREAS
-                      "[area rf]\ntypes = rf.*\nspawn = no\n");
+    harness_write_config(h, "[delivery]\nheartbeat_ms = 200\n" AREAS
+                            "[area rf]\ntypes = rf.*\nspawn = no\n");
     s_hup(h, "reloaded");
     cr_assert(strstr(s_last_fields(h, "reloaded"), "areas_added=rf;"), "%s",
               s_last_fields(h, "reloaded"));
@@ -208,7 +197,7 @@ Test(reload, areas_added_and_removed, .timeout = 90)
     cr_assert(log_inspect_wait_kind(harness_state_dir(h), "dispatched", "rf", 5, 10000));
 
     /* The area goes while its worker holds five requests: they stay pending. */
-    s_write_config(h, "[delivery]\nheartbeat_ms = 200\n" AREAS);
+    harness_write_config(h, "[delivery]\nheartbeat_ms = 200\n" AREAS);
     s_hup(h, "reloaded");
     cr_assert(strstr(s_last_fields(h, "reloaded"), "areas_removed=rf;"));
     cr_assert_eq(log_inspect_count_kind(harness_state_dir(h), "worker_lost", "rf"), 1);
@@ -217,8 +206,8 @@ Test(reload, areas_added_and_removed, .timeout = 90)
     worker_process_stop(w, SIGKILL);
 
     /* Back again: the five are delivered, as after a restart. */
-    s_write_config(h, "[delivery]\nheartbeat_ms = 200\n" AREAS
-                      "[area rf]\ntypes = rf.*\nspawn = no\n");
+    harness_write_config(h, "[delivery]\nheartbeat_ms = 200\n" AREAS
+                            "[area rf]\ntypes = rf.*\nspawn = no\n");
     s_hup(h, "reloaded");
     const char *fast[] = {"--heartbeat-ms", "200", NULL};
     w = worker_process_python(h, "rf", fast);
@@ -236,7 +225,7 @@ Test(reload, areas_added_and_removed, .timeout = 90)
 Test(reload, events_during_reloads, .timeout = 90)
 {
     struct harness *h = harness_new(NULL, NULL);
-    s_write_config(h, AREAS "[source agency]\nallow = press.* cyber.*\n");
+    harness_write_config(h, AREAS "[source agency]\nallow = press.* cyber.*\n");
     cr_assert_eq(harness_start(h, 10000), 0, "%s", harness_daemon_log(h));
     void *s = harness_dealer(h);
     uint8_t buf[4096], body[1024];
@@ -250,8 +239,8 @@ Test(reload, events_during_reloads, .timeout = 90)
             cr_assert_eq(harness_send_pub(s, buf, len), 0);
         }
         /* Alternate two configs, so that every reload changes something. */
-        s_write_config(h, round % 2 ? AREAS "[source agency]\nallow = press.* cyber.*\n"
-                                    : AREAS "[source agency]\nallow = press.*\n");
+        harness_write_config(h, round % 2 ? AREAS "[source agency]\nallow = press.* cyber.*\n"
+                                          : AREAS "[source agency]\nallow = press.*\n");
         cr_assert_eq(kill(harness_pid(h), SIGHUP), 0);
     }
     char cmd[8];
@@ -294,7 +283,7 @@ Test(reload, keys_added_and_removed, .timeout = 60)
              keys, sources);
     char text[2000];
     snprintf(text, sizeof text, "%s%s", AREAS, sec);
-    s_write_config(h, text);
+    harness_write_config(h, text);
     harness_set_curve(h, server.public_z85, soc.public_z85, soc.secret_z85);
     cr_assert_eq(harness_start(h, 10000), 0, "%s", harness_daemon_log(h));
     void *old = harness_dealer(h);
@@ -340,7 +329,7 @@ Test(reload, keys_added_and_removed, .timeout = 60)
 Test(reload, tells_systemd, .timeout = 30)
 {
     struct harness *h = harness_new(NULL, NULL);
-    s_write_config(h, AREAS);
+    harness_write_config(h, AREAS);
     char path[400];
     snprintf(path, sizeof path, "%s/notify.sock", harness_dir(h));
     int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -371,9 +360,9 @@ Test(reload, tells_systemd, .timeout = 30)
 Test(reload, spawned_workers_follow_the_areas, .timeout = 60)
 {
     struct harness *h = harness_new(NULL, NULL);
-    s_write_config(h, AREAS);
+    harness_write_config(h, AREAS);
     cr_assert_eq(harness_start(h, 10000), 0, "%s", harness_daemon_log(h));
-    s_write_config(h, AREAS "[area rf]\ntypes = rf.*\nspawn = yes\nworkers = 1\n");
+    harness_write_config(h, AREAS "[area rf]\ntypes = rf.*\nspawn = yes\nworkers = 1\n");
     s_hup(h, "reloaded");
     cr_assert(log_inspect_wait_kind(harness_state_dir(h), "worker_joined", "rf", 1, 15000),
               "no rf worker was started:\n%s", harness_daemon_log(h));
@@ -381,7 +370,7 @@ Test(reload, spawned_workers_follow_the_areas, .timeout = 60)
     cr_assert_str_eq(s_publish(s, "rf.interference_report", "agency", 1), "ACK");
     cr_assert(log_inspect_wait_kind(harness_state_dir(h), "completed", "rf", 1, 15000), "%s",
               harness_daemon_log(h));
-    s_write_config(h, AREAS);
+    harness_write_config(h, AREAS);
     s_hup(h, "reloaded");
     cr_assert(log_inspect_wait_kind(harness_state_dir(h), "worker_lost", "rf", 1, 15000), "%s",
               harness_daemon_log(h));
@@ -395,13 +384,14 @@ Test(reload, spawned_workers_follow_the_areas, .timeout = 60)
 Test(reload, rate_buckets_keep_their_tokens, .timeout = 30)
 {
     struct harness *h = harness_new(NULL, NULL);
-    s_write_config(h, AREAS "[source agency]\nallow = press.*\nrate = 0.01\nburst = 3\n");
+    harness_write_config(h, AREAS "[source agency]\nallow = press.*\nrate = 0.01\nburst = 3\n");
     cr_assert_eq(harness_start(h, 10000), 0, "%s", harness_daemon_log(h));
     void *s = harness_dealer(h);
     for (uint64_t n = 1; n <= 3; n++)
         cr_assert_str_eq(s_publish(s, "press.conference_notice", "agency", n), "ACK");
     cr_assert_str_eq(s_publish(s, "press.conference_notice", "agency", 4), "NACK");
-    s_write_config(h, AREAS "[source agency]\nallow = press.* cyber.*\nrate = 0.01\nburst = 3\n");
+    harness_write_config(h, AREAS
+                         "[source agency]\nallow = press.* cyber.*\nrate = 0.01\nburst = 3\n");
     s_hup(h, "reloaded");
     cr_assert_str_eq(s_publish(s, "press.conference_notice", "agency", 5), "NACK",
                      "the reload refilled the bucket");

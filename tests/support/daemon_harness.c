@@ -500,6 +500,17 @@ harness_recv_reply(void *sock, char command[8], uint8_t *body, size_t size, int 
     return body_len;
 }
 
+void
+harness_write_config(struct harness *h, const char *sections)
+{
+    FILE *f = fopen(h->config, "w");
+    if (!f)
+        s_die("fopen config");
+    fprintf(f, "[broker]\ningress = %s\nworkers = %s\nstate_dir = %s\n\n%s", h->endpoint,
+            h->workers, h->state_dir, sections);
+    fclose(f);
+}
+
 int
 harness_config_area(struct harness *h, const char *area, const char *key, const char *value)
 {

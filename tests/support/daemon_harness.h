@@ -37,6 +37,13 @@ const char *harness_workers_endpoint(const struct harness *h);
  */
 int harness_config_area(struct harness *h, const char *area, const char *key, const char *value);
 
+/*
+ * Replaces the whole config: [broker] with the harness's endpoints and
+ * state dir, then sections as given (areas, sources, ...), nothing else.
+ * Takes effect at the next start or SIGHUP.
+ */
+void harness_write_config(struct harness *h, const char *sections);
+
 /* Starts the daemon and waits up to timeout_ms for a PONG. Returns 0 or -errno. */
 int harness_start(struct harness *h, int timeout_ms);
 pid_t harness_pid(const struct harness *h);
