@@ -800,7 +800,7 @@ s_shared_destroy(struct shared *sh)
 static int
 s_check_tables(const struct daemon *d, uint64_t acked, long *ret_pending, char *err, size_t errlen)
 {
-    long ids = log_inspect_count(harness_state_dir(d->h), "ids");
+    long ids = log_inspect_count_ids(harness_state_dir(d->h));
     *ret_pending = log_inspect_count(harness_state_dir(d->h), "pending");
     if (ids < 0 || (uint64_t)ids != acked) {
         snprintf(err, errlen, "daemon ACKed %llu events but its ids table has %ld",

@@ -867,7 +867,7 @@ s_run_mandated(const struct options *o, const struct workload *wl, const struct 
     }
     if (rc == 0 && !bench_stop_signal) {
         /* Every ACK must stand for an id in the log: count them now the writer is gone. */
-        long ids = log_inspect_count(harness_state_dir(h), "ids");
+        long ids = log_inspect_count_ids(harness_state_dir(h));
         long want = (long)(ret->events + wl->warmup * wl->clients);
         if (ids != want) {
             snprintf(err, errlen, "daemon ACKed %ld events but its ids table has %ld", want, ids);

@@ -859,7 +859,7 @@ s_run_mandated(const struct options *o, struct run_result *ret, char *err, size_
     }
     if (rc == 0 && !bench_stop_signal) {
         /* Every ACK must stand for an id in the log: count them now the writer is gone. */
-        long ids = log_inspect_count(harness_state_dir(h), "ids");
+        long ids = log_inspect_count_ids(harness_state_dir(h));
         if (ids != (long)answered) {
             snprintf(err, errlen, "daemon ACKed %zu events but its ids table has %ld", answered,
                      ids);

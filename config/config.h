@@ -71,6 +71,7 @@ struct mandated_config {
         unsigned commit_max_delay_ms;
         uint64_t map_max_bytes;
         uint64_t map_initial_bytes; /* first map size; grows on MDB_MAP_FULL */
+        unsigned ids_in_memory;     /* recent ids held before the sweep into `ids` */
         double rejected_log_rate;   /* rejected records/s written at most */
         char *worker_program;       /* spawned workers; empty: mandate-worker beside mandated */
         char *catalogue;            /* the type catalogue's file; empty: the embedded one */

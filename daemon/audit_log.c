@@ -13,6 +13,7 @@
 #include <msgpack.h>
 
 #include "daemon/audit_log.h"
+#include "daemon/id_memtable.h"
 #include "daemon/page_prefill.h"
 #include "proto/be64.h"
 #include "common/clock.h"
@@ -22,12 +23,25 @@
 
 struct audit_log {
     MDB_env *env;
-    MDB_dbi db_log, db_ids, db_pending, db_meta, db_deadlines, db_closures;
+    MDB_dbi db_log, db_ids, db_ids_new, db_pending, db_meta, db_deadlines, db_closures;
     MDB_txn *txn; /* the open batch, or NULL */
     /* Cursors of the open batch that only append (NULL until the first):
      * kept at the end of their table, an append does not search the tree. */
-    MDB_cursor *log_end, *pending_end;
-    MDB_txn *snap; /* the loop thread's read snapshot (reset between uses), or NULL */
+    MDB_cursor *log_end, *pending_end, *ids_new_end;
+    /* Ids in ids_new and not yet known to be in ids (daemon/id_memtable.h). */
+    struct id_memtable *recent;
+    /*
+     * The right edge of `ids`: an id above edge goes straight into `ids`,
+     * where it lands in one of its last few leaves (time-ordered ids, UUIDv7,
+     * nearly all do); the others go through ids_new. edge is the largest id
+     * put straight in EDGE_LAG to 2 EDGE_LAG such puts ago, and at start the
+     * largest id stored: it only rises, and no id above it is in the
+     * memtable, so a put straight into `ids` is the whole check.
+     */
+    uint8_t ids_edge[16], ids_mark[16], ids_max[16];
+    unsigned ids_since_mark;
+    uint64_t snap_gen; /* id_memtable_gen() before the snapshot began */
+    MDB_txn *snap;     /* the loop thread's read snapshot (reset between uses), or NULL */
     bool snap_open;
     /* mdb_env_set_mapsize() needs every transaction of the process closed:
      * growing takes this for writing, a snapshot for reading. */
@@ -79,10 +93,10 @@ s_meta_key(const char *name)
 }
 
 /*
- * meta's format_version, read in the opening transaction: 3, or 1 or 2 (the
- * log is carried on as format 3 once it is known to be sound, by
- * s_write_format), or 0 for a new log. Sets sha256_from: meta's for format
- * 3; for the others none yet (every stored record is BLAKE2b-hashed).
+ * meta's format_version, read in the opening transaction: 4, or 1 to 3 (the
+ * log is carried on as format 4 once it is known to be sound, by
+ * s_write_format), or 0 for a new log. Sets sha256_from: meta's for formats
+ * 3 and 4; for the others none yet (every stored record is BLAKE2b-hashed).
  * Returns 0, an LMDB code, or -EPROTO with errbuf set.
  */
 static int
@@ -109,8 +123,8 @@ s_read_format(struct audit_log *log, MDB_txn *txn, const char *path, uint64_t *r
     *ret_found = be64_get(v.mv_data);
     if (*ret_found == 1 || *ret_found == 2)
         return 0;
-    if (*ret_found != AUDIT_FORMAT_VERSION) {
-        snprintf(errbuf, errlen, "%s: audit log format version is %llu, not 1, 2 or %d", path,
+    if (*ret_found != 3 && *ret_found != AUDIT_FORMAT_VERSION) {
+        snprintf(errbuf, errlen, "%s: audit log format version is %llu, not 1 to %d", path,
                  (unsigned long long)*ret_found, AUDIT_FORMAT_VERSION);
         return -EPROTO;
     }
@@ -129,11 +143,13 @@ s_read_format(struct audit_log *log, MDB_txn *txn, const char *path, uint64_t *r
 }
 
 /*
- * A new log, or a format 1 or 2 one that s_recover() found sound, becomes
- * format 3: the records stored keep their BLAKE2b-256 links (the chain
- * covers their bytes), the ones to come are hashed with SHA-256. Readers of
- * format 3 read all three; older readers must not misread what comes next,
- * and the version tells them so.
+ * A new log, or an older one that s_recover() found sound, becomes format 4.
+ * From format 1 or 2: the records stored keep their BLAKE2b-256 links (the
+ * chain covers their bytes), the ones to come are hashed with SHA-256. From
+ * format 3 only the ids change: its `ids` holds every id, and new ones go
+ * through `ids_new` as well. Readers of format 4 read all four; older
+ * readers must not misread what comes next (an id only in `ids_new` would
+ * look new to them), and the version tells them so.
  */
 static int
 s_write_format(struct audit_log *log, uint64_t found, char *errbuf, size_t errlen)
@@ -141,7 +157,8 @@ s_write_format(struct audit_log *log, uint64_t found, char *errbuf, size_t errle
     uint8_t ver[8], from[8];
     MDB_txn *txn;
 
-    log->sha256_from = log->last_seq + 1;
+    if (found != 3)
+        log->sha256_from = log->last_seq + 1;
     be64_put(ver, AUDIT_FORMAT_VERSION);
     be64_put(from, log->sha256_from);
     MDB_val vk = s_meta_key("format_version"), vv = {.mv_size = 8, .mv_data = ver};
@@ -161,7 +178,11 @@ s_write_format(struct audit_log *log, uint64_t found, char *errbuf, size_t errle
                  mdb_strerror(rc));
         return s_mdb_errno(log, rc);
     }
-    if (found)
+    if (found == 3)
+        log_notice("audit log: format 3, carried on as format %d: the ids of new events go "
+                   "through ids_new on their way into ids",
+                   AUDIT_FORMAT_VERSION);
+    else if (found)
         log_notice("audit log: format %llu, carried on as format %d: records 1 to %llu keep "
                    "their BLAKE2b-256 links, from %llu on the chain hash is SHA-256%s",
                    (unsigned long long)found, AUDIT_FORMAT_VERSION,
@@ -200,6 +221,69 @@ s_mkdir_p(const char *path)
     if (mkdir(buf, 0750) < 0 && errno != EEXIST)
         return -errno;
     return 0;
+}
+
+/*
+ * Reads ids_new back into the memtable, in seq order, and takes the right
+ * edge of `ids` from its last key. An entry that is not
+ * an 8-byte seq and a 16-byte id refuses the log: an id it hid would be
+ * taken for new.
+ */
+static int
+s_load_recent_ids(struct audit_log *log, char *errbuf, size_t errlen)
+{
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur;
+    MDB_val key, val;
+    int rc = mdb_txn_begin(log->env, NULL, MDB_RDONLY, &txn);
+    if (rc == 0)
+        rc = mdb_cursor_open(txn, log->db_ids_new, &cur);
+    if (rc) {
+        snprintf(errbuf, errlen, "audit log: reading ids_new: %s", mdb_strerror(rc));
+        if (txn)
+            mdb_txn_abort(txn);
+        return -EIO;
+    }
+    MDB_cursor *last;
+    if (mdb_cursor_open(txn, log->db_ids, &last) == 0) {
+        if (mdb_cursor_get(last, &key, &val, MDB_LAST) == 0 && key.mv_size == 16) {
+            memcpy(log->ids_edge, key.mv_data, 16);
+            memcpy(log->ids_mark, key.mv_data, 16);
+            memcpy(log->ids_max, key.mv_data, 16);
+        }
+        mdb_cursor_close(last);
+    }
+    uint64_t n = 0;
+    for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+        if (key.mv_size != 8 || val.mv_size != 16 || be64_get(key.mv_data) == 0) {
+            snprintf(errbuf, errlen,
+                     "audit log: ids_new entry %llu is a %zu-byte key and a %zu-byte value, not "
+                     "a seq and an event id; run `mandatectl verify`",
+                     (unsigned long long)n + 1, key.mv_size, val.mv_size);
+            rc = -EBADMSG;
+            break;
+        }
+        id_memtable_load(log->recent, val.mv_data, be64_get(key.mv_data));
+        /* A batch that failed may have raised the edge past `ids` before it
+         * was written: the ids that went to the memtable below it must stay
+         * below it now. */
+        if (memcmp(val.mv_data, log->ids_edge, 16) > 0) {
+            memcpy(log->ids_edge, val.mv_data, 16);
+            memcpy(log->ids_mark, val.mv_data, 16);
+            memcpy(log->ids_max, val.mv_data, 16);
+        }
+        n++;
+    }
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc > 0) {
+        snprintf(errbuf, errlen, "audit log: reading ids_new: %s", mdb_strerror(rc));
+        rc = -EIO;
+    }
+    return rc;
 }
 
 /* Reads the last record and meta's chain head; refuses a log whose head disagrees. */
@@ -284,6 +368,14 @@ audit_log_open(const char *state_dir, const struct audit_log_options *opts,
 
     struct audit_log *log = xcalloc(1, sizeof *log);
     log->opts = *opts;
+    if (!log->opts.ids_in_memory)
+        log->opts.ids_in_memory = AUDIT_IDS_IN_MEMORY_DEFAULT;
+    log->recent = id_memtable_new();
+    if (!log->recent) {
+        snprintf(errbuf, errlen, "audit log: libsodium cannot start");
+        free(log);
+        return -EIO;
+    }
     log->prefill = (struct page_prefill){.fd = -1};
     msgpack_sbuffer_init(&log->rec);
     msgpack_sbuffer_init(&log->pending_buf);
@@ -311,6 +403,7 @@ audit_log_open(const char *state_dir, const struct audit_log_options *opts,
         goto out_env_close;
     if ((rc = mdb_dbi_open(txn, "log", MDB_CREATE, &log->db_log)) ||
         (rc = mdb_dbi_open(txn, "ids", MDB_CREATE, &log->db_ids)) ||
+        (rc = mdb_dbi_open(txn, "ids_new", MDB_CREATE, &log->db_ids_new)) ||
         (rc = mdb_dbi_open(txn, "pending", MDB_CREATE, &log->db_pending)) ||
         (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &log->db_meta)) ||
         (rc = mdb_dbi_open(txn, "deadlines", MDB_CREATE, &log->db_deadlines)) ||
@@ -334,6 +427,8 @@ audit_log_open(const char *state_dir, const struct audit_log_options *opts,
     mdb_env_stat(log->env, &st);
     log->page_size = st.ms_psize;
     rc = s_recover(log, errbuf, errlen);
+    if (rc == 0)
+        rc = s_load_recent_ids(log, errbuf, errlen);
     if (rc == 0 && found != AUDIT_FORMAT_VERSION)
         rc = s_write_format(log, found, errbuf, errlen);
     if (rc < 0)
@@ -369,6 +464,7 @@ audit_log_destroy(struct audit_log **log_p)
         mdb_txn_abort(log->snap);
     if (log->env)
         mdb_env_close(log->env);
+    id_memtable_destroy(&log->recent);
     page_prefill_close(&log->prefill);
     pthread_rwlock_destroy(&log->resize_lock);
     msgpack_sbuffer_destroy(&log->rec);
@@ -407,7 +503,8 @@ audit_log_begin(struct audit_log *log)
     }
     log->batch_seq = log->last_seq;
     memcpy(log->batch_head, log->head, AUDIT_HASH_LEN);
-    log->log_end = log->pending_end = NULL; /* LMDB frees a write transaction's cursors */
+    log->log_end = log->pending_end = log->ids_new_end = NULL; /* LMDB frees them */
+    id_memtable_begin(log->recent, log->batch_seq + 1);
     return 0;
 }
 
@@ -506,11 +603,16 @@ s_find_id(struct audit_log *log, MDB_txn *txn, const uint8_t id[16], uint64_t *r
 int
 audit_log_find_id(struct audit_log *log, const uint8_t id[16], uint64_t *ret_seq)
 {
+    if (id_memtable_find(log->recent, id, ret_seq))
+        return 0;
     return s_find_id(log, log->txn, id, ret_seq);
 }
 
-int
-audit_log_claim_id(struct audit_log *log, const uint8_t id[16], uint64_t *ret_seq)
+#define EDGE_LAG 4096
+
+/* The old way, for an id at the right edge: one B-tree operation claims or finds it. */
+static int
+s_claim_at_edge(struct audit_log *log, const uint8_t id[16], uint64_t *ret_seq)
 {
     uint8_t v[8];
     be64_put(v, log->batch_seq + 1);
@@ -523,7 +625,41 @@ audit_log_claim_id(struct audit_log *log, const uint8_t id[16], uint64_t *ret_se
         *ret_seq = be64_get(val.mv_data);
         return -EEXIST;
     }
-    return rc ? s_mdb_errno(log, rc) : 0;
+    if (rc)
+        return s_mdb_errno(log, rc);
+    /* A batch that aborts may leave these past what `ids` holds: they only
+     * steer ids, and rising early keeps the rule. */
+    if (memcmp(id, log->ids_max, 16) > 0)
+        memcpy(log->ids_max, id, 16);
+    if (++log->ids_since_mark == EDGE_LAG) {
+        memcpy(log->ids_edge, log->ids_mark, 16);
+        memcpy(log->ids_mark, log->ids_max, 16);
+        log->ids_since_mark = 0;
+    }
+    return 0;
+}
+
+int
+audit_log_claim_id(struct audit_log *log, const uint8_t id[16], uint64_t *ret_seq)
+{
+    if (memcmp(id, log->ids_edge, 16) > 0)
+        return s_claim_at_edge(log, id, ret_seq);
+    int rc = audit_log_find_id(log, id, ret_seq);
+    if (rc == 0)
+        return -EEXIST;
+    if (rc != -ENOENT)
+        return rc;
+    uint8_t k[8];
+    uint64_t seq = log->batch_seq + 1;
+    be64_put(k, seq);
+    MDB_val key = {.mv_size = 8, .mv_data = k}, val = {.mv_size = 16, .mv_data = (void *)id};
+    rc = s_append_cursor(log, log->db_ids_new, &log->ids_new_end);
+    if (rc == 0)
+        rc = mdb_cursor_put(log->ids_new_end, &key, &val, MDB_APPEND);
+    if (rc)
+        return s_mdb_errno(log, rc);
+    id_memtable_add(log->recent, id, seq);
+    return 0;
 }
 
 static int
@@ -688,12 +824,70 @@ audit_log_append_accepted(struct audit_log *log, const struct audit_accepted *a,
     return rc;
 }
 
+/*
+ * The sweep's share of a batch: while the memtable holds more than
+ * ids_in_memory ids, move the excess (at most SWEEP_MAX a batch) into `ids`,
+ * and drop what ids_new no longer needs (at most PRUNE_MAX entries).
+ */
+#define SWEEP_MAX 2048
+#define PRUNE_MAX 4096
+
+static int
+s_sweep(struct audit_log *log)
+{
+    size_t held = id_memtable_size(log->recent);
+    if (held > log->opts.ids_in_memory) {
+        const struct id_memtable_item *it;
+        size_t over = held - log->opts.ids_in_memory;
+        size_t n = id_memtable_take(log->recent, over < SWEEP_MAX ? over : SWEEP_MAX, &it);
+        MDB_cursor *cur;
+        int rc = mdb_cursor_open(log->txn, log->db_ids, &cur);
+        if (rc)
+            return rc;
+        for (size_t i = 0; rc == 0 && i < n; i++) {
+            uint8_t v[8];
+            be64_put(v, it[i].seq);
+            MDB_val key = {.mv_size = 16, .mv_data = (void *)it[i].id};
+            MDB_val val = {.mv_size = 8, .mv_data = v};
+            /* Already there after a crash between a sweep and its prune: the same seq. */
+            rc = mdb_cursor_put(cur, &key, &val, MDB_NOOVERWRITE);
+            if (rc == MDB_KEYEXIST)
+                rc = 0;
+        }
+        mdb_cursor_close(cur);
+        if (rc)
+            return rc;
+    }
+    uint64_t below = id_memtable_prune_below(log->recent);
+    if (below == 0)
+        return 0;
+    MDB_cursor *cur;
+    MDB_val key, val;
+    int rc = mdb_cursor_open(log->txn, log->db_ids_new, &cur);
+    if (rc)
+        return rc;
+    rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST);
+    for (size_t n = 0;
+         rc == 0 && n < PRUNE_MAX && key.mv_size == 8 && be64_get(key.mv_data) < below; n++) {
+        rc = mdb_cursor_del(cur, 0);
+        /* After a delete the cursor stands on the entry that followed. */
+        if (rc == 0)
+            rc = mdb_cursor_get(cur, &key, &val, MDB_GET_CURRENT);
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND || rc == EINVAL ? 0 : rc;
+}
+
 int
 audit_log_commit(struct audit_log *log)
 {
     uint8_t seqbuf[8];
-    int rc = 0;
+    int rc = s_sweep(log);
 
+    if (rc) {
+        audit_log_abort(log);
+        return s_mdb_errno(log, rc);
+    }
     if (log->batch_seq != log->last_seq) {
         be64_put(seqbuf, log->batch_seq);
         MDB_val hk = s_meta_key("chain_head");
@@ -710,8 +904,11 @@ audit_log_commit(struct audit_log *log)
     }
     rc = mdb_txn_commit(log->txn);
     log->txn = NULL; /* freed by LMDB whether or not the commit worked */
-    if (rc)
+    if (rc) {
+        id_memtable_abort(log->recent);
         return s_mdb_errno(log, rc);
+    }
+    id_memtable_commit(log->recent);
     log->last_seq = log->batch_seq;
     memcpy(log->head, log->batch_head, AUDIT_HASH_LEN);
     return 0;
@@ -720,8 +917,10 @@ audit_log_commit(struct audit_log *log)
 void
 audit_log_abort(struct audit_log *log)
 {
-    if (log->txn)
+    if (log->txn) {
         mdb_txn_abort(log->txn);
+        id_memtable_abort(log->recent);
+    }
     log->txn = NULL;
 }
 
@@ -763,6 +962,9 @@ int
 audit_log_snapshot_begin(struct audit_log *log)
 {
     int rc;
+    /* Before the transaction: an id that left the memtable after this is in
+     * `ids` for a snapshot begun after it, and the gen tells (find_id). */
+    log->snap_gen = id_memtable_gen(log->recent);
     pthread_rwlock_rdlock(&log->resize_lock);
     if (log->snap)
         rc = mdb_txn_renew(log->snap);
@@ -793,6 +995,23 @@ audit_log_snapshot_get(struct audit_log *log, uint64_t seq, const void **ret_byt
 int
 audit_log_snapshot_find_id(struct audit_log *log, const uint8_t id[16], uint64_t *ret_seq)
 {
+    if (id_memtable_find_committed(log->recent, id, ret_seq))
+        return 0;
+    int rc = s_find_id(log, log->snap, id, ret_seq);
+    if (rc != -ENOENT || id_memtable_gen(log->recent) == log->snap_gen)
+        return rc;
+    /* Swept into `ids` by a commit newer than the snapshot: look again in a newer one. */
+    log->snap_gen = id_memtable_gen(log->recent);
+    mdb_txn_reset(log->snap);
+    rc = mdb_txn_renew(log->snap);
+    if (rc) {
+        /* Not open any more: the caller's end must not reset it again. */
+        log->snap_open = false;
+        pthread_rwlock_unlock(&log->resize_lock);
+        return s_mdb_errno(log, rc);
+    }
+    if (id_memtable_find_committed(log->recent, id, ret_seq))
+        return 0;
     return s_find_id(log, log->snap, id, ret_seq);
 }
 

@@ -4,6 +4,9 @@
  * Layout (environment STATE_DIR/audit; tools/audit_reader.c reads the same):
  *   log      u64 BE seq (from 1, MDB_APPEND)  -> msgpack record
  *   ids      16-byte event id                 -> u64 BE seq of its `accepted`
+ *   ids_new  u64 BE seq of an `accepted`      -> its 16-byte event id, for
+ *            the ids not yet swept into `ids` (daemon/id_memtable.h): an id
+ *            is known if it is in either
  *   pending  u64 BE seq                       -> msgpack {area, attempt, due}
  *   meta     "format_version" -> u64 BE, "chain_head" -> 32 bytes,
  *            "chain_seq" -> u64 BE, "chain_sha256_from" -> u64 BE (the
@@ -24,7 +27,10 @@
 #include "proto/audit_kinds.h"
 #include "proto/audit_record.h"
 
-#define AUDIT_FORMAT_VERSION 3
+#define AUDIT_FORMAT_VERSION 4
+
+/* Ids kept in memory before the sweep moves them into `ids`. */
+#define AUDIT_IDS_IN_MEMORY_DEFAULT 1000000
 
 struct audit_log;
 
@@ -32,6 +38,7 @@ struct audit_log_options {
     bool durable;         /* fsync on every commit (durability = full) */
     uint64_t map_initial; /* first map size in bytes */
     uint64_t map_max;     /* the map may grow to this; past it: -ENOSPC */
+    size_t ids_in_memory; /* the sweep keeps about this many; 0: the default */
 };
 
 /* Creates STATE_DIR/audit if needed, opens or creates the environment and checks its chain head. */
@@ -52,9 +59,9 @@ int audit_log_append(struct audit_log *log, const char *kind, const void *fields
 /* Seq of the event with this id, visible within the open batch too; -ENOENT if none. */
 int audit_log_find_id(struct audit_log *log, const uint8_t id[16], uint64_t *ret_seq);
 /*
- * Claims id for the record the next audit_log_append() will write, in one
- * B-tree operation: 0 if the id was new, -EEXIST with *ret_seq set to the
- * original seq if it was already there (nothing written then).
+ * Claims id for the record the next audit_log_append() will write: 0 if the
+ * id was new (appended to ids_new), -EEXIST with *ret_seq set to the
+ * original seq if it was already known (nothing written then).
  */
 int audit_log_claim_id(struct audit_log *log, const uint8_t id[16], uint64_t *ret_seq);
 /* An event entering the log: appends its `accepted` record (the envelope is

@@ -302,6 +302,7 @@ broker_new(const struct mandated_config *cfg)
         .durable = cfg->broker.durability == DURABILITY_FULL,
         .map_initial = cfg->broker.map_initial_bytes,
         .map_max = cfg->broker.map_max_bytes,
+        .ids_in_memory = cfg->broker.ids_in_memory,
     };
     if (audit_log_open(cfg->broker.state_dir, &opts, &b->log, err, sizeof err) < 0) {
         log_err("%s", err);

@@ -19,8 +19,8 @@
 
 struct audit_reader {
     MDB_env *env;
-    MDB_dbi log, ids, pending, meta, deadlines;
-    bool has_ids, has_pending, has_meta, has_deadlines;
+    MDB_dbi log, ids, ids_new, pending, meta, deadlines;
+    bool has_ids, has_ids_new, has_pending, has_meta, has_deadlines;
     int mdb_rc; /* the last LMDB error, for audit_reader_strerror() */
     char path[PATH_MAX];
     char msg[PATH_MAX + 128];
@@ -97,6 +97,7 @@ audit_reader_open(const char *state_dir, struct audit_reader **ret_reader)
         goto out_env;
     }
     r->has_ids = mdb_dbi_open(txn, "ids", 0, &r->ids) == 0;
+    r->has_ids_new = mdb_dbi_open(txn, "ids_new", 0, &r->ids_new) == 0;
     r->has_pending = mdb_dbi_open(txn, "pending", 0, &r->pending) == 0;
     r->has_deadlines = mdb_dbi_open(txn, "deadlines", 0, &r->deadlines) == 0;
     r->has_meta = mdb_dbi_open(txn, "meta", 0, &r->meta) == 0;
@@ -319,7 +320,7 @@ audit_reader_meta(struct audit_reader *r, struct audit_meta *ret_meta)
         m.has_version = true;
         m.format_version = be64_get(v.mv_data);
     }
-    if (m.format_version == 3)
+    if (m.format_version >= 3)
         m.sha256_from = s_meta_get(txn, r->meta, "chain_sha256_from", &v) == 0 && v.mv_size == 8
                             ? be64_get(v.mv_data)
                             : 0;
@@ -335,6 +336,38 @@ audit_reader_meta(struct audit_reader *r, struct audit_meta *ret_meta)
     return 0;
 }
 
+/*
+ * Walks ids_new: with id, stops at its entry (*ret_seq); without, counts in
+ * *ret_n the entries whose id `ids` does not have. Returns an LMDB code.
+ */
+static int
+s_ids_new_walk(struct audit_reader *r, MDB_txn *txn, const uint8_t *id, uint64_t *ret_seq,
+               uint64_t *ret_n)
+{
+    MDB_cursor *cur;
+    MDB_val k, v, ik, iv;
+    uint64_t n = 0;
+    int rc = mdb_cursor_open(txn, r->ids_new, &cur);
+    if (rc != 0)
+        return rc;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != 8 || v.mv_size != 16)
+            continue;
+        if (id && memcmp(v.mv_data, id, 16) == 0) {
+            *ret_seq = be64_get(k.mv_data);
+            break;
+        }
+        ik = v;
+        if (!id && (!r->has_ids || mdb_get(txn, r->ids, &ik, &iv) == MDB_NOTFOUND))
+            n++;
+    }
+    mdb_cursor_close(cur);
+    if (ret_n)
+        *ret_n = n;
+    return rc;
+}
+
 int
 audit_reader_lookup_id(struct audit_reader *r, const uint8_t id[16], uint64_t *ret_seq)
 {
@@ -343,14 +376,16 @@ audit_reader_lookup_id(struct audit_reader *r, const uint8_t id[16], uint64_t *r
     uint64_t seq = 0;
     int rc, err;
 
-    if (!r->has_ids)
+    if (!r->has_ids && !r->has_ids_new)
         return -ENOENT;
     err = s_begin(r, &txn);
     if (err != 0)
         return err;
-    rc = mdb_get(txn, r->ids, &k, &v);
+    rc = r->has_ids ? mdb_get(txn, r->ids, &k, &v) : MDB_NOTFOUND;
     if (rc == 0 && v.mv_size == 8)
         seq = be64_get(v.mv_data);
+    if (rc == MDB_NOTFOUND && r->has_ids_new)
+        rc = s_ids_new_walk(r, txn, id, &seq, NULL);
     mdb_txn_abort(txn);
     if (rc != 0)
         return s_err(r, rc);
@@ -378,6 +413,11 @@ audit_reader_counts(struct audit_reader *r, struct audit_counts *ret_counts)
         if (r->has_ids && mdb_stat(txn, r->ids, &st) == 0) {
             c.has_ids = true;
             c.ids = st.ms_entries;
+        }
+        uint64_t unswept;
+        if (r->has_ids_new && s_ids_new_walk(r, txn, NULL, NULL, &unswept) == MDB_NOTFOUND) {
+            c.has_ids = true;
+            c.ids += unswept;
         }
         if (r->has_pending && mdb_stat(txn, r->pending, &st) == 0) {
             c.has_pending = true;

@@ -6,6 +6,7 @@
  *
  * Layout (written by the daemon): environment STATE_DIR/audit; databases
  * `log` (u64 BE seq -> msgpack record), `ids` (16-byte id -> u64 BE seq),
+ * `ids_new` (u64 BE seq -> 16-byte id: the ids not yet swept into `ids`),
  * `pending` (u64 BE seq -> msgpack delivery state), `meta` ("format_version"
  * -> u64 BE, "chain_head" -> 32 bytes, "chain_seq" -> u64 BE).
  */
@@ -57,7 +58,7 @@ int audit_reader_last_seq(struct audit_reader *r, uint64_t *ret_seq);
 int audit_reader_get(struct audit_reader *r, uint64_t seq, void **ret_bytes, size_t *ret_len);
 
 /* The newest log format this reader knows how to follow. */
-#define AUDIT_READER_FORMAT_MAX 3
+#define AUDIT_READER_FORMAT_MAX 4
 
 struct audit_meta {
     bool has_version;
@@ -73,7 +74,11 @@ struct audit_meta {
 /* Reads `meta` in one transaction (absent keys leave has_* false). */
 int audit_reader_meta(struct audit_reader *r, struct audit_meta *ret_meta);
 
-/* The seq of the `accepted` record of event id; -ENOENT when unknown. */
+/*
+ * The seq of the `accepted` record of event id; -ENOENT when unknown. An id
+ * not yet swept into `ids` is looked for in `ids_new` from end to end (up to
+ * the broker's ids_in_memory entries and a sweep's worth more).
+ */
 int audit_reader_lookup_id(struct audit_reader *r, const uint8_t id[16], uint64_t *ret_seq);
 
 struct audit_counts {

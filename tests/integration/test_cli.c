@@ -194,7 +194,7 @@ Test(cli, publish_survives_broker_kill9_and_restart, .timeout = 120)
     cr_assert_eq(waitpid(child, &status, 0), child);
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "publish exit status %d", status);
     cr_assert_eq(harness_stop(h, 10000), 0);
-    long ids = log_inspect_count(harness_state_dir(h), "ids");
+    long ids = log_inspect_count_ids(harness_state_dir(h));
     cr_assert_eq(ids, 20000, "%ld events in the log, 20000 published", ids);
     cr_assert_eq(harness_ctl(h, NULL, NULL, "verify", NULL), 0);
     harness_destroy(&h);

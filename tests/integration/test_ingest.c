@@ -156,7 +156,7 @@ Test(ingest, four_pipelined_clients_ten_thousand_events, .timeout = 120)
     for (int c = 0; c < CLIENTS; c++)
         for (int n = 0; n < PER; n++)
             cr_assert_eq(ids.counts[c][n], 1, "id (%d,%d) logged %u times", c, n, ids.counts[c][n]);
-    cr_assert_eq(log_inspect_count(harness_state_dir(h), "ids"), TOTAL);
+    cr_assert_eq(log_inspect_count_ids(harness_state_dir(h)), TOTAL);
     cr_assert_eq(log_inspect_count(harness_state_dir(h), "pending"), TOTAL);
     cr_assert_eq(harness_ctl(h, NULL, NULL, "verify", NULL), 0);
     harness_destroy(&h);
@@ -270,7 +270,7 @@ Test(ingest, bad_input_gets_its_code_and_changes_nothing_else, .timeout = 60)
     cr_assert_eq(k.started, 1);
     cr_assert_eq(k.stopped, 1);
     cr_assert_str_eq(k.last_kind, "stopped");
-    cr_assert_eq(log_inspect_count(harness_state_dir(h), "ids"), 1);
+    cr_assert_eq(log_inspect_count_ids(harness_state_dir(h)), 1);
     harness_destroy(&h);
 }
 
@@ -368,7 +368,7 @@ Test(ingest, catalogue_checks_data_at_intake, .timeout = 60)
     cr_expect_eq(k.rejected, 5);
     cr_expect_str_eq(k.codes[0], "invalid_data");
     cr_expect_str_eq(k.codes[2], "forbidden");
-    cr_expect_eq(log_inspect_count(harness_state_dir(h), "ids"), 3);
+    cr_expect_eq(log_inspect_count_ids(harness_state_dir(h)), 3);
     /* The decision went where its case is. */
     char *out = NULL;
     char seq[24];
@@ -467,7 +467,7 @@ Test(ingest, full_map_answers_unavailable_and_harms_nothing, .timeout = 120)
     zmq_close(s);
     harness_kill9(h);
     /* Everything ACKed is there and the chain holds. */
-    cr_assert_eq(log_inspect_count(harness_state_dir(h), "ids"), acked);
+    cr_assert_eq(log_inspect_count_ids(harness_state_dir(h)), acked);
     cr_assert_eq(harness_ctl(h, NULL, NULL, "verify", NULL), 0);
     harness_destroy(&h);
 }
@@ -495,7 +495,7 @@ Test(ingest, full_disk_answers_unavailable_then_recovers, .timeout = 120)
     acked++;
     zmq_close(s);
     cr_assert_eq(harness_stop(h, 10000), 0);
-    cr_assert_eq(log_inspect_count(harness_state_dir(h), "ids"), acked);
+    cr_assert_eq(log_inspect_count_ids(harness_state_dir(h)), acked);
     cr_assert_eq(harness_ctl(h, NULL, NULL, "verify", NULL), 0);
     cr_assert_eq(harness_umount_state(h), 0);
     harness_destroy(&h);

@@ -1,13 +1,13 @@
 /*
  * Audit log formats. Format 1 kept an `accepted` record's id, type and
  * source beside the envelope that holds them too; format 2 keeps them in
- * the envelope only; format 3 chains with SHA-256 instead of BLAKE2b-256.
- * tests/data/audit-v1 and audit-v2 are logs written by the format 1 and
- * format 2 brokers (each: a start, three press notices accepted from
- * so-van-hoa with ids ...01 to ...03, one cyber event rejected, a stop): this
- * broker and mandatectl read them, verify them and append to them, the old
- * links kept and the new ones SHA-256; a format they do not know is
- * refused, named.
+ * the envelope only; format 3 chains with SHA-256 instead of BLAKE2b-256;
+ * format 4 takes new ids through `ids_new` before `ids`. tests/data/audit-v1
+ * to audit-v3 are logs written by the format 1 to 3 brokers (each: a start,
+ * three press notices accepted from so-van-hoa with ids ...01 to ...03, one
+ * cyber event rejected, a stop): this broker and mandatectl read them,
+ * verify them and append to them, the old links kept and the new ones
+ * SHA-256; a format they do not know is refused, named.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -28,7 +28,7 @@
 
 #define OLD_RECORDS 6 /* in each fixture */
 
-/* A harness whose state dir holds a copy of the format 1 or 2 log. */
+/* A harness whose state dir holds a copy of the format 1, 2 or 3 log. */
 static struct harness *
 s_with_old_log(int format)
 {
@@ -143,10 +143,10 @@ s_expect_tamper_named(struct harness *h, uint64_t seq)
 
 /*
  * The fixture of that format is read and verified as it is; the broker
- * carries it on as format 3 and its ids still deduplicate; the records the
+ * carries it on as format 4 and its ids still deduplicate; the records the
  * broker writes (from its `started`, seq 7, on) chain on with SHA-256; and
- * verify follows the chain across the change, naming a changed record on
- * either side of it.
+ * verify follows the chain across the change (from format 1 and 2), naming
+ * a changed record on either side of it.
  */
 static void
 s_carried_on(int format)
@@ -164,8 +164,12 @@ s_carried_on(int format)
     cr_assert_eq(harness_start(h, 10000), 0, "format %d refused:\n%s", format,
                  harness_daemon_log(h));
     char *log = harness_daemon_log(h);
-    snprintf(want, sizeof want, "format %d, carried on as format 3: records 1 to %d keep", format,
-             OLD_RECORDS);
+    if (format == 3)
+        snprintf(want, sizeof want,
+                 "format 3, carried on as format 4: the ids of new events go through ids_new");
+    else
+        snprintf(want, sizeof want, "format %d, carried on as format 4: records 1 to %d keep",
+                 format, OLD_RECORDS);
     cr_expect(strstr(log, want), "the upgrade is not said ('%s'):\n%s", want, log);
     free(log);
     bool dup;
@@ -179,7 +183,14 @@ s_carried_on(int format)
 
     snprintf(want, sizeof want, "ok: %d records", OLD_RECORDS + 3);
     s_expect_output(h, want, "verify", NULL);
-    s_expect_output(h, "format:      3", "stats", NULL);
+    s_expect_output(h, "format:      4", "stats", NULL);
+    s_expect_output(h, "event ids:   4", "stats", NULL);
+    /* One id in ids_new only, one in ids only: show finds both. */
+    snprintf(want, sizeof want, "event %llu id=00000000000000000000000000000009",
+             (unsigned long long)seq);
+    s_expect_output(h, want, "show", "00000000000000000000000000000009");
+    s_expect_output(h, "event 3 id=00000000000000000000000000000002", "show",
+                    "00000000000000000000000000000002");
     struct shape s = s_shape_of(h, seq);
     cr_expect_not(s.own_type, "a new accepted record keeps its type in the envelope only");
     cr_expect_str_eq(s.type, "press.conference_notice");
@@ -193,7 +204,7 @@ s_carried_on(int format)
     snprintf(want, sizeof want, "ok: %d records", OLD_RECORDS + 3);
     s_expect_output(h, want, "verify", NULL);
 
-    /* A second start finds format 3 and its boundary as they were. */
+    /* A second start finds format 4 and its boundary as they were. */
     cr_assert_eq(harness_start(h, 10000), 0, "the carried-on log refused:\n%s",
                  harness_daemon_log(h));
     cr_assert_eq(harness_stop(h, 10000), 0);
@@ -212,14 +223,19 @@ Test(log_format, a_format_2_log_is_read_verified_and_appended_to, .timeout = 60)
     s_carried_on(2);
 }
 
-Test(log_format, a_new_log_is_format_3_chained_with_sha256_from_seq_1, .timeout = 60)
+Test(log_format, a_format_3_log_is_read_verified_and_appended_to, .timeout = 60)
+{
+    s_carried_on(3);
+}
+
+Test(log_format, a_new_log_is_format_4_chained_with_sha256_from_seq_1, .timeout = 60)
 {
     struct harness *h = harness_new(NULL, NULL);
     cr_assert_eq(harness_start(h, 10000), 0);
     bool dup;
     cr_expect_eq(s_publish(h, 1, &dup), 2);
     cr_assert_eq(harness_stop(h, 10000), 0);
-    s_expect_output(h, "format:      3", "stats", NULL);
+    s_expect_output(h, "format:      4", "stats", NULL);
     s_expect_output(h, "ok: 3 records", "verify", NULL);
     s_expect_tamper_named(h, 1);
     s_expect_tamper_named(h, 2);
@@ -296,7 +312,7 @@ s_set_format(struct harness *h, uint64_t v, size_t len)
     s_set_meta(h, "format_version", v, len);
 }
 
-Test(log_format, a_format_3_log_without_its_sha256_boundary_is_refused_and_named, .timeout = 60)
+Test(log_format, a_log_without_its_sha256_boundary_is_refused_and_named, .timeout = 60)
 {
     struct harness *h = harness_new(NULL, NULL);
     cr_assert_eq(harness_start(h, 10000), 0);
@@ -365,14 +381,13 @@ Test(log_format, an_unknown_format_is_refused_and_named, .timeout = 60)
     s_set_format(h, 7, 8);
     cr_assert_neq(harness_start(h, 3000), 0, "the broker started on a format 7 log");
     char *log = harness_daemon_log(h);
-    cr_expect(strstr(log, "format version is 7, not 1, 2 or 3"), "the refusal must name it:\n%s",
-              log);
+    cr_expect(strstr(log, "format version is 7, not 1 to 4"), "the refusal must name it:\n%s", log);
     free(log);
     /* verify gives no verdict on a chain it may not know how to follow. */
     char *out = NULL, *err = NULL;
     int rc = harness_ctl_err(h, &out, &err, "verify", NULL);
     cr_expect_eq(rc, 65, "verify exit %d: %s%s", rc, out, err);
-    cr_expect(strstr(err, "meta format_version is 7, newer than this mandatectl reads (1 to 3)"),
+    cr_expect(strstr(err, "meta format_version is 7, newer than this mandatectl reads (1 to 4)"),
               "verify must name the format:\n%s", err);
     cr_expect_null(strstr(out, "ok:"), "no verdict on a format 7 log:\n%s", out);
     free(out);

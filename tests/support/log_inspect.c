@@ -88,6 +88,35 @@ log_inspect_count(const char *state_dir, const char *db)
     return n;
 }
 
+long
+log_inspect_count_ids(const char *state_dir)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi ids, ids_new;
+    MDB_stat st;
+    MDB_cursor *cur;
+    MDB_val k, v, found;
+    long n = -1;
+    if (s_open(state_dir, MDB_RDONLY, &env) < 0)
+        return -1;
+    if (mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) == 0) {
+        bool has_ids = mdb_dbi_open(txn, "ids", 0, &ids) == 0 && mdb_stat(txn, ids, &st) == 0;
+        n = has_ids ? (long)st.ms_entries : 0;
+        if (mdb_dbi_open(txn, "ids_new", 0, &ids_new) == 0 &&
+            mdb_cursor_open(txn, ids_new, &cur) == 0) {
+            for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+                 rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+                if (!has_ids || mdb_get(txn, ids, &v, &found) == MDB_NOTFOUND)
+                    n++;
+            mdb_cursor_close(cur);
+        }
+        mdb_txn_abort(txn);
+    }
+    mdb_env_close(env);
+    return n;
+}
+
 int
 log_inspect_flip_byte(const char *state_dir, uint64_t seq, size_t offset)
 {

@@ -17,8 +17,10 @@ long log_inspect_each(const char *state_dir,
                       bool (*fn)(uint64_t key_seq, const struct audit_record *rec,
                                  const void *bytes, size_t len, void *arg),
                       void *arg);
-/* Number of entries in a named db ("ids", "pending", "log"), or -1. */
+/* Number of entries in a named db ("ids", "ids_new", "pending", "log"), or -1. */
 long log_inspect_count(const char *state_dir, const char *db);
+/* Distinct event ids the log knows: those in `ids`, and those in `ids_new` only; -1. */
+long log_inspect_count_ids(const char *state_dir);
 /* Records of a kind (and of an area, unless area is NULL); -1 if the log cannot be read. */
 long log_inspect_count_kind(const char *state_dir, const char *kind, const char *area);
 /* Records of a kind whose string field key is value (value NULL: any). */
