@@ -455,3 +455,47 @@ Test(log_format, an_unreadable_pending_entry_is_named_at_start_and_left_as_it_is
     s_expect_output(h, "ok: ", "verify", NULL);
     harness_destroy(&h);
 }
+
+/*
+ * An ids_new entry that is not an 8-byte seq and a 16-byte id: the id it
+ * stood for would be taken for new (and its event accepted twice), so the
+ * broker refuses to start, names the entry, and leaves it as it is.
+ */
+Test(log_format, an_ids_new_entry_that_is_no_seq_and_id_is_refused_and_named, .timeout = 60)
+{
+    struct harness *h = harness_new(NULL, NULL);
+    cr_assert_eq(harness_start(h, 10000), 0);
+    cr_assert_eq(harness_stop(h, 10000), 0);
+    static const uint8_t short_id[] = {1, 2, 3};
+    uint8_t key[8];
+    be64_put(key, 9);
+    s_put_raw(h, "ids_new", key, sizeof key, short_id, sizeof short_id);
+    cr_assert_neq(harness_start(h, 3000), 0, "the broker started on a 3-byte id in ids_new");
+    char *log = harness_daemon_log(h);
+    cr_expect(strstr(log, "ids_new entry 1 is a 8-byte key and a 3-byte value, not a seq and an "
+                          "event id"),
+              "the refusal must name the entry:\n%s", log);
+    free(log);
+    size_t len = 0;
+    void *entry = s_get_raw(h, "ids_new", key, sizeof key, &len);
+    cr_assert_not_null(entry, "the entry was removed");
+    cr_expect(len == sizeof short_id && memcmp(entry, short_id, len) == 0, "the entry was changed");
+    free(entry);
+
+    /* A key that is no seq, after a sound entry: named as the second. */
+    uint8_t id[16] = {0x42};
+    s_put_raw(h, "ids_new", key, sizeof key, id, sizeof id);
+    s_put_raw(h, "ids_new", "seq-ten", 7, id, sizeof id);
+    cr_assert_neq(harness_start(h, 3000), 0, "the broker started on a 7-byte key in ids_new");
+    log = harness_daemon_log(h);
+    cr_expect(strstr(log, "ids_new entry 2 is a 7-byte key and a 16-byte value"),
+              "the refusal must name the entry:\n%s", log);
+    free(log);
+
+    /* Without it, the broker starts, and knows the sound entry's id. */
+    s_put_raw(h, "ids_new", "seq-ten", 7, NULL, 0);
+    cr_assert_eq(harness_start(h, 10000), 0);
+    cr_assert_eq(harness_stop(h, 10000), 0);
+    cr_expect_eq(log_inspect_count_ids(harness_state_dir(h)), 1);
+    harness_destroy(&h);
+}

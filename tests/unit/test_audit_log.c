@@ -288,3 +288,199 @@ Test(audit_log, a_pending_value_that_does_not_decode_is_reported_not_trusted)
     cr_expect_eq(calls, 1);
     audit_log_destroy(&log);
 }
+
+static struct audit_log *
+s_open_ids(size_t ids_in_memory)
+{
+    struct audit_log_options o = {.durable = false,
+                                  .map_initial = 1 << 27,
+                                  .map_max = 1 << 27,
+                                  .ids_in_memory = ids_in_memory};
+    struct audit_log *log = NULL;
+    char err[256];
+    cr_assert_eq(audit_log_open(s_dir, &o, &log, err, sizeof err), 0, "%s", err);
+    return log;
+}
+
+/* Event k's id: spread over the whole key space, as random (UUIDv4) ids are. */
+static void
+s_spread_id(uint64_t k, uint8_t id[16])
+{
+    uint64_t x = k * 0x9e3779b97f4a7c15ull;
+    x ^= x >> 31;
+    x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 29;
+    for (int i = 0; i < 8; i++)
+        id[i] = (uint8_t)(x >> (56 - 8 * i));
+    for (int i = 0; i < 8; i++)
+        id[8 + i] = (uint8_t)(k >> (56 - 8 * i));
+}
+
+/* Claims ids first..first+n-1 (each for its own record) in one batch. */
+static void
+s_claim_batch(struct audit_log *log, uint64_t first, uint64_t n)
+{
+    uint8_t id[16];
+    uint64_t seq, found;
+    cr_assert_eq(audit_log_begin(log), 0);
+    for (uint64_t k = first; k < first + n; k++) {
+        s_spread_id(k, id);
+        int rc = audit_log_claim_id(log, id, &found);
+        cr_assert_eq(rc, 0, "id %llu: %s", (unsigned long long)k, strerror(-rc));
+        cr_assert_eq(s_append(log, k, &seq), 0);
+        cr_assert_eq(seq, k + 1);
+    }
+    cr_assert_eq(audit_log_commit(log), 0);
+}
+
+/* Every id 0..n-1 is claimed, by the record it came with. */
+static void
+s_expect_all_claimed(struct audit_log *log, uint64_t n)
+{
+    uint8_t id[16];
+    uint64_t found;
+    cr_assert_eq(audit_log_begin(log), 0);
+    for (uint64_t k = 0; k < n; k++) {
+        s_spread_id(k, id);
+        found = 0;
+        cr_assert_eq(audit_log_claim_id(log, id, &found), -EEXIST, "id %llu claimed twice",
+                     (unsigned long long)k);
+        cr_assert_eq(found, k + 1, "id %llu names seq %llu", (unsigned long long)k,
+                     (unsigned long long)found);
+    }
+    audit_log_abort(log);
+}
+
+/*
+ * With room for 100 ids in memory, 20,000 spread ids go through ids_new and
+ * the sweep into `ids` (and ids_new is pruned behind it); each stays claimed,
+ * before and after a reopen. The first 8,192 go straight into `ids`: the
+ * right edge starts at the bottom of the key space.
+ */
+Test(audit_log, spread_ids_are_swept_into_ids_and_stay_claimed_across_a_reopen)
+{
+    enum { N = 20000, BATCH = 250 };
+    struct audit_log *log = s_open_ids(100);
+    for (uint64_t k = 0; k < N; k += BATCH) {
+        s_claim_batch(log, k, BATCH);
+        if (k == N / 2)
+            s_expect_all_claimed(log, k + BATCH);
+    }
+    s_expect_all_claimed(log, N);
+    audit_log_destroy(&log);
+    cr_expect_eq(log_inspect_count_ids(s_dir), N);
+    long in_ids = log_inspect_count(s_dir, "ids"), in_new = log_inspect_count(s_dir, "ids_new");
+    cr_expect_geq(in_ids, N - 100 - BATCH, "the sweep left %ld ids out of `ids`", N - in_ids);
+    cr_expect_lt(in_new, 5000, "ids_new was not pruned: %ld entries", in_new);
+
+    log = s_open_ids(100);
+    s_expect_all_claimed(log, N);
+    s_claim_batch(log, N, BATCH);
+    s_expect_all_claimed(log, N + BATCH);
+    audit_log_destroy(&log);
+    cr_expect_eq(log_inspect_count_ids(s_dir), N + BATCH);
+}
+
+/* An id of the high end of the key space, or (lo) of its low end, k in its last bytes. */
+static void
+s_end_id(bool lo, uint64_t k, uint8_t id[16])
+{
+    memset(id, lo ? 0 : 0xff, 8);
+    for (int i = 0; i < 8; i++)
+        id[8 + i] = (uint8_t)(k >> (56 - 8 * i));
+}
+
+/*
+ * A batch that fails can leave the right edge above every id stored (its
+ * ids went straight into `ids`, and were not written): an id later claimed
+ * below that edge goes through ids_new, and must still be found after a
+ * restart, when the edge is read back from what is stored.
+ */
+Test(audit_log, an_id_below_an_edge_raised_by_a_failed_batch_stays_claimed_after_a_reopen)
+{
+    struct audit_log *log = s_open_ids(0);
+    uint8_t id[16], top[16], mid[16];
+    uint64_t seq, found;
+    memset(top, 0xff, 16);
+    cr_assert_eq(audit_log_begin(log), 0);
+    cr_assert_eq(audit_log_claim_id(log, top, &found), 0);
+    audit_log_abort(log);
+    /* Enough ids at the edge for it to move up to the largest seen: top. */
+    for (uint64_t k = 0; k < 3 * 4096; k++) {
+        cr_assert_eq(audit_log_begin(log), 0);
+        s_end_id(true, k + 1, id);
+        cr_assert_eq(audit_log_claim_id(log, id, &found), 0);
+        cr_assert_eq(s_append(log, k, &seq), 0);
+        cr_assert_eq(audit_log_commit(log), 0);
+    }
+    memset(mid, 0x80, 16);
+    cr_assert_eq(audit_log_begin(log), 0);
+    cr_assert_eq(audit_log_claim_id(log, mid, &found), 0);
+    cr_assert_eq(s_append(log, 0, &seq), 0);
+    cr_assert_eq(audit_log_commit(log), 0);
+    audit_log_destroy(&log);
+    long in_new = log_inspect_count(s_dir, "ids_new");
+    cr_assert_gt(in_new, 0, "no id went through ids_new: the edge did not rise to top");
+
+    log = s_open_ids(0);
+    cr_assert_eq(audit_log_begin(log), 0);
+    found = 0;
+    cr_expect_eq(audit_log_claim_id(log, mid, &found), -EEXIST, "mid claimed twice");
+    cr_expect_eq(found, seq);
+    cr_expect_eq(audit_log_claim_id(log, top, &found), 0, "the failed batch left its id claimed");
+    audit_log_abort(log);
+    audit_log_destroy(&log);
+}
+
+/* As s_claim_batch, on a log that may be full: 0, or the error that ended the batch. */
+static int
+s_try_batch(struct audit_log *log, uint64_t first, uint64_t n)
+{
+    uint8_t id[16];
+    uint64_t seq, found;
+    int rc = audit_log_begin(log);
+    for (uint64_t k = first; rc == 0 && k < first + n; k++) {
+        s_spread_id(k, id);
+        rc = audit_log_claim_id(log, id, &found);
+        if (rc == 0)
+            rc = s_append(log, k, &seq);
+    }
+    if (rc == 0)
+        return audit_log_commit(log);
+    audit_log_abort(log);
+    return rc;
+}
+
+/* A map that fills up, in a claim or in the sweep at commit: the batch
+ * fails whole, and every id committed before it stays claimed. */
+Test(audit_log, a_full_map_keeps_every_committed_id_claimed)
+{
+    enum { BATCH = 250 };
+    struct audit_log_options o = {
+        .durable = false, .map_initial = 1 << 22, .map_max = 1 << 22, .ids_in_memory = 100};
+    struct audit_log *log = NULL;
+    char err[256];
+    cr_assert_eq(audit_log_open(s_dir, &o, &log, err, sizeof err), 0, "%s", err);
+    uint64_t done = 0;
+    int rc;
+    while ((rc = s_try_batch(log, done, BATCH)) == 0)
+        done += BATCH;
+    cr_assert_eq(rc, -ENOSPC);
+    cr_assert_gt(done, 8192, "the map filled before ids went through ids_new");
+    s_expect_all_claimed(log, done);
+    uint8_t id[16];
+    uint64_t found;
+    cr_assert_eq(audit_log_begin(log), 0);
+    s_spread_id(done, id);
+    cr_expect_eq(audit_log_claim_id(log, id, &found), 0, "the failed batch's id stayed claimed");
+    audit_log_abort(log);
+    audit_log_destroy(&log);
+    cr_expect_eq(log_inspect_count_ids(s_dir), (long)done);
+
+    o.map_initial = o.map_max = 1 << 23;
+    cr_assert_eq(audit_log_open(s_dir, &o, &log, err, sizeof err), 0, "%s", err);
+    s_expect_all_claimed(log, done);
+    cr_expect_eq(s_try_batch(log, done, BATCH), 0, "a larger map takes the batch");
+    s_expect_all_claimed(log, done + BATCH);
+    audit_log_destroy(&log);
+}
