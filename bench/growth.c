@@ -579,7 +579,11 @@ s_daemon_destroy(struct daemon *d)
  * of the three tables that grow with every event.
  */
 enum table { TB_LOG, TB_IDS, TB_PENDING, TB_COUNT };
-static const char *const g_table[TB_COUNT] = {"log", "ids", "pending"};
+/* LMDB's tables by the column they count in: ids_new is the ids on their way into ids. */
+static const struct {
+    const char *name;
+    enum table column;
+} g_table[] = {{"log", TB_LOG}, {"ids", TB_IDS}, {"ids_new", TB_IDS}, {"pending", TB_PENDING}};
 
 struct disk_usage {
     double file_bytes, used_bytes;
@@ -607,11 +611,11 @@ s_disk_usage(const struct daemon *d, struct disk_usage *ret)
     if (mdb_env_open(env, path, MDB_RDONLY, 0640) == 0 && mdb_env_info(env, &info) == 0 &&
         mdb_env_stat(env, &est) == 0 && mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) == 0) {
         ret->used_bytes = (double)(info.me_last_pgno + 1) * est.ms_psize;
-        for (int t = 0; t < TB_COUNT; t++) {
+        for (size_t t = 0; t < sizeof g_table / sizeof g_table[0]; t++) {
             MDB_dbi dbi;
             MDB_stat ts;
-            if (mdb_dbi_open(txn, g_table[t], 0, &dbi) == 0 && mdb_stat(txn, dbi, &ts) == 0)
-                ret->table_bytes[t] =
+            if (mdb_dbi_open(txn, g_table[t].name, 0, &dbi) == 0 && mdb_stat(txn, dbi, &ts) == 0)
+                ret->table_bytes[g_table[t].column] +=
                     (double)(ts.ms_branch_pages + ts.ms_leaf_pages + ts.ms_overflow_pages) *
                     ts.ms_psize;
         }

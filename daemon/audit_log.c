@@ -14,6 +14,7 @@
 
 #include "daemon/audit_log.h"
 #include "daemon/id_memtable.h"
+#include "daemon/id_streams.h"
 #include "daemon/page_prefill.h"
 #include "proto/be64.h"
 #include "common/clock.h"
@@ -30,16 +31,8 @@ struct audit_log {
     MDB_cursor *log_end, *pending_end, *ids_new_end;
     /* Ids in ids_new and not yet known to be in ids (daemon/id_memtable.h). */
     struct id_memtable *recent;
-    /*
-     * The right edge of `ids`: an id above edge goes straight into `ids`,
-     * where it lands in one of its last few leaves (time-ordered ids, UUIDv7,
-     * nearly all do); the others go through ids_new. edge is the largest id
-     * put straight in EDGE_LAG to 2 EDGE_LAG such puts ago, and at start the
-     * largest id stored: it only rises, and no id above it is in the
-     * memtable, so a put straight into `ids` is the whole check.
-     */
-    uint8_t ids_edge[16], ids_mark[16], ids_max[16];
-    unsigned ids_since_mark;
+    /* Publishers' ascending ids: those go straight into `ids` (daemon/id_streams.h). */
+    struct id_streams streams;
     uint64_t snap_gen; /* id_memtable_gen() before the snapshot began */
     MDB_txn *snap;     /* the loop thread's read snapshot (reset between uses), or NULL */
     bool snap_open;
@@ -224,10 +217,9 @@ s_mkdir_p(const char *path)
 }
 
 /*
- * Reads ids_new back into the memtable, in seq order, and takes the right
- * edge of `ids` from its last key. An entry that is not
- * an 8-byte seq and a 16-byte id refuses the log: an id it hid would be
- * taken for new.
+ * Reads ids_new back into the memtable, in seq order. An entry that is
+ * not an 8-byte seq and a 16-byte id refuses the log: an id it hid would
+ * be taken for new.
  */
 static int
 s_load_recent_ids(struct audit_log *log, char *errbuf, size_t errlen)
@@ -244,15 +236,6 @@ s_load_recent_ids(struct audit_log *log, char *errbuf, size_t errlen)
             mdb_txn_abort(txn);
         return -EIO;
     }
-    MDB_cursor *last;
-    if (mdb_cursor_open(txn, log->db_ids, &last) == 0) {
-        if (mdb_cursor_get(last, &key, &val, MDB_LAST) == 0 && key.mv_size == 16) {
-            memcpy(log->ids_edge, key.mv_data, 16);
-            memcpy(log->ids_mark, key.mv_data, 16);
-            memcpy(log->ids_max, key.mv_data, 16);
-        }
-        mdb_cursor_close(last);
-    }
     uint64_t n = 0;
     for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
@@ -265,14 +248,6 @@ s_load_recent_ids(struct audit_log *log, char *errbuf, size_t errlen)
             break;
         }
         id_memtable_load(log->recent, val.mv_data, be64_get(key.mv_data));
-        /* A batch that failed may have raised the edge past `ids` before it
-         * was written: the ids that went to the memtable below it must stay
-         * below it now. */
-        if (memcmp(val.mv_data, log->ids_edge, 16) > 0) {
-            memcpy(log->ids_edge, val.mv_data, 16);
-            memcpy(log->ids_mark, val.mv_data, 16);
-            memcpy(log->ids_max, val.mv_data, 16);
-        }
         n++;
     }
     mdb_cursor_close(cur);
@@ -371,6 +346,7 @@ audit_log_open(const char *state_dir, const struct audit_log_options *opts,
     if (!log->opts.ids_in_memory)
         log->opts.ids_in_memory = AUDIT_IDS_IN_MEMORY_DEFAULT;
     log->recent = id_memtable_new();
+    id_streams_init(&log->streams);
     if (!log->recent) {
         snprintf(errbuf, errlen, "audit log: libsodium cannot start");
         free(log);
@@ -608,11 +584,9 @@ audit_log_find_id(struct audit_log *log, const uint8_t id[16], uint64_t *ret_seq
     return s_find_id(log, log->txn, id, ret_seq);
 }
 
-#define EDGE_LAG 4096
-
-/* The old way, for an id at the right edge: one B-tree operation claims or finds it. */
+/* An id not in the memtable, straight into `ids`: one B-tree operation claims or finds it. */
 static int
-s_claim_at_edge(struct audit_log *log, const uint8_t id[16], uint64_t *ret_seq)
+s_claim_in_ids(struct audit_log *log, const uint8_t id[16], uint64_t *ret_seq)
 {
     uint8_t v[8];
     be64_put(v, log->batch_seq + 1);
@@ -625,30 +599,24 @@ s_claim_at_edge(struct audit_log *log, const uint8_t id[16], uint64_t *ret_seq)
         *ret_seq = be64_get(val.mv_data);
         return -EEXIST;
     }
-    if (rc)
-        return s_mdb_errno(log, rc);
-    /* A batch that aborts may leave these past what `ids` holds: they only
-     * steer ids, and rising early keeps the rule. */
-    if (memcmp(id, log->ids_max, 16) > 0)
-        memcpy(log->ids_max, id, 16);
-    if (++log->ids_since_mark == EDGE_LAG) {
-        memcpy(log->ids_edge, log->ids_mark, 16);
-        memcpy(log->ids_mark, log->ids_max, 16);
-        log->ids_since_mark = 0;
-    }
-    return 0;
+    return rc ? s_mdb_errno(log, rc) : 0;
 }
 
 int
 audit_log_claim_id(struct audit_log *log, const uint8_t id[16], uint64_t *ret_seq)
 {
-    if (memcmp(id, log->ids_edge, 16) > 0)
-        return s_claim_at_edge(log, id, ret_seq);
-    int rc = audit_log_find_id(log, id, ret_seq);
+    /* The memtable first, whatever the id: one of its ids is not in `ids` yet,
+     * and a put there would take it for new. */
+    if (id_memtable_size(log->recent) && id_memtable_find(log->recent, id, ret_seq))
+        return -EEXIST;
+    if (id_streams_continue(&log->streams, id))
+        return s_claim_in_ids(log, id, ret_seq);
+    int rc = s_find_id(log, log->txn, id, ret_seq);
     if (rc == 0)
         return -EEXIST;
     if (rc != -ENOENT)
         return rc;
+    id_streams_start(&log->streams, id);
     uint8_t k[8];
     uint64_t seq = log->batch_seq + 1;
     be64_put(k, seq);
