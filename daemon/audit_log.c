@@ -217,9 +217,11 @@ s_mkdir_p(const char *path)
 }
 
 /*
- * Reads ids_new back into the memtable, in seq order. An entry that is
- * not an 8-byte seq and a 16-byte id refuses the log: an id it hid would
- * be taken for new.
+ * Reads ids_new back into the memtable, in seq order. The broker writes
+ * each entry with its `accepted` record, so one that is not an 8-byte seq
+ * of a stored record and a 16-byte id held once refuses the log: an id it
+ * hid would be taken for new, and one held twice or past the last record
+ * would be another event's claim. Called after s_recover() (last_seq).
  */
 static int
 s_load_recent_ids(struct audit_log *log, char *errbuf, size_t errlen)
@@ -239,16 +241,31 @@ s_load_recent_ids(struct audit_log *log, char *errbuf, size_t errlen)
     uint64_t n = 0;
     for (rc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+        n++;
         if (key.mv_size != 8 || val.mv_size != 16 || be64_get(key.mv_data) == 0) {
             snprintf(errbuf, errlen,
                      "audit log: ids_new entry %llu is a %zu-byte key and a %zu-byte value, not "
-                     "a seq and an event id; run `mandatectl verify`",
-                     (unsigned long long)n + 1, key.mv_size, val.mv_size);
+                     "a seq and an event id",
+                     (unsigned long long)n, key.mv_size, val.mv_size);
             rc = -EBADMSG;
             break;
         }
-        id_memtable_load(log->recent, val.mv_data, be64_get(key.mv_data));
-        n++;
+        uint64_t seq = be64_get(key.mv_data);
+        if (seq > log->last_seq) {
+            snprintf(errbuf, errlen,
+                     "audit log: ids_new entry %llu names seq %llu, past the last record (%llu)",
+                     (unsigned long long)n, (unsigned long long)seq,
+                     (unsigned long long)log->last_seq);
+            rc = -EBADMSG;
+            break;
+        }
+        if (!id_memtable_load(log->recent, val.mv_data, seq)) {
+            snprintf(errbuf, errlen,
+                     "audit log: ids_new entry %llu (seq %llu) repeats the id of an earlier entry",
+                     (unsigned long long)n, (unsigned long long)seq);
+            rc = -EBADMSG;
+            break;
+        }
     }
     mdb_cursor_close(cur);
     mdb_txn_abort(txn);
@@ -969,15 +986,10 @@ audit_log_snapshot_find_id(struct audit_log *log, const uint8_t id[16], uint64_t
     if (rc != -ENOENT || id_memtable_gen(log->recent) == log->snap_gen)
         return rc;
     /* Swept into `ids` by a commit newer than the snapshot: look again in a newer one. */
-    log->snap_gen = id_memtable_gen(log->recent);
-    mdb_txn_reset(log->snap);
-    rc = mdb_txn_renew(log->snap);
-    if (rc) {
-        /* Not open any more: the caller's end must not reset it again. */
-        log->snap_open = false;
-        pthread_rwlock_unlock(&log->resize_lock);
-        return s_mdb_errno(log, rc);
-    }
+    audit_log_snapshot_end(log);
+    rc = audit_log_snapshot_begin(log);
+    if (rc < 0)
+        return rc;
     if (id_memtable_find_committed(log->recent, id, ret_seq))
         return 0;
     return s_find_id(log, log->snap, id, ret_seq);

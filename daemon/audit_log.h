@@ -131,7 +131,13 @@ int audit_log_snapshot_begin(struct audit_log *log);
 /* -ENOENT if seq is not in the log. */
 int audit_log_snapshot_get(struct audit_log *log, uint64_t seq, const void **ret_bytes,
                            size_t *ret_len);
-/* The seq of an event id's accepted record, as of the snapshot; -ENOENT. */
+/*
+ * The seq of an event id's accepted record, committed by the time of the call;
+ * -ENOENT. It may begin the snapshot anew (an id the writer moved from the
+ * memtable into `ids` after the snapshot began): bytes from
+ * audit_log_snapshot_get() before it are then no longer valid. On an error
+ * the snapshot is closed.
+ */
 int audit_log_snapshot_find_id(struct audit_log *log, const uint8_t id[16], uint64_t *ret_seq);
 void audit_log_snapshot_end(struct audit_log *log);
 

@@ -190,12 +190,17 @@ s_grow_slots(struct id_memtable *mt)
     free(old);
 }
 
-/* A new entry in the hash, on no list yet; the lock is held. */
+/* A new entry in the hash, on no list yet, or NONE if id is held already: each
+ * id has one slot, which s_probe() and s_remove() rely on. The lock is held. */
 static uint32_t
 s_insert(struct id_memtable *mt, const uint8_t id[16], uint64_t seq, bool committed)
 {
     if ((mt->count + 1) * 2 > mt->mask + 1)
         s_grow_slots(mt);
+    uint32_t h = s_hash(mt, id);
+    size_t at = s_probe(mt, id, h);
+    if (mt->slot[at].entry)
+        return NONE;
     uint32_t i = mt->free_head;
     if (i != NONE) {
         mt->free_head = mt->e[i].next;
@@ -210,9 +215,8 @@ s_insert(struct id_memtable *mt, const uint8_t id[16], uint64_t seq, bool commit
     memcpy(e->id, id, 16);
     e->seq = seq;
     e->next = NONE;
-    e->hash = s_hash(mt, id);
-    mt->slot[s_probe(mt, id, e->hash)] =
-        (struct slot){.entry = i + 1, .tag = e->hash | (committed ? COMMITTED : 0)};
+    e->hash = h;
+    mt->slot[at] = (struct slot){.entry = i + 1, .tag = h | (committed ? COMMITTED : 0)};
     mt->count++;
     return i;
 }
@@ -232,7 +236,6 @@ s_remove(struct id_memtable *mt, uint32_t i)
         }
     }
     mt->slot[hole] = (struct slot){0};
-    mt->e[i].seq = 0;
     mt->e[i].next = mt->free_head;
     mt->free_head = i;
     mt->count--;
@@ -250,12 +253,15 @@ s_list_append(struct id_memtable *mt, uint32_t i)
     mt->tail[r] = i;
 }
 
-void
+bool
 id_memtable_load(struct id_memtable *mt, const uint8_t id[16], uint64_t seq)
 {
     pthread_mutex_lock(&mt->lock);
-    s_list_append(mt, s_insert(mt, id, seq, true));
+    uint32_t i = s_insert(mt, id, seq, true);
+    if (i != NONE)
+        s_list_append(mt, i);
     pthread_mutex_unlock(&mt->lock);
+    return i != NONE;
 }
 
 void
@@ -282,7 +288,8 @@ id_memtable_add(struct id_memtable *mt, const uint8_t id[16], uint64_t seq)
     pthread_mutex_lock(&mt->lock);
     uint32_t i = s_insert(mt, id, seq, false);
     pthread_mutex_unlock(&mt->lock);
-    s_push(&mt->added, &mt->nadded, &mt->cap_added, i);
+    if (i != NONE) /* the caller looked first: it is not */
+        s_push(&mt->added, &mt->nadded, &mt->cap_added, i);
 }
 
 static int

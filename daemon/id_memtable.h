@@ -52,8 +52,9 @@ bool id_memtable_find_committed(struct id_memtable *mt, const uint8_t id[16], ui
 /* Counts the commits that removed ids (they are in `ids` from then on). */
 uint64_t id_memtable_gen(struct id_memtable *mt);
 
-/* A committed id read back from `ids_new` at start, in seq order. */
-void id_memtable_load(struct id_memtable *mt, const uint8_t id[16], uint64_t seq);
+/* A committed id read back from `ids_new` at start, in seq order; false (and
+ * nothing changed) if the table holds that id already. */
+bool id_memtable_load(struct id_memtable *mt, const uint8_t id[16], uint64_t seq);
 
 /* Starts a batch: what id_memtable_abort() returns to. next_seq: its first seq. */
 void id_memtable_begin(struct id_memtable *mt, uint64_t next_seq);

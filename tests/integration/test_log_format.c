@@ -456,12 +456,23 @@ Test(log_format, an_unreadable_pending_entry_is_named_at_start_and_left_as_it_is
     harness_destroy(&h);
 }
 
+/* The broker refuses to start, and its log says why. */
+static void
+s_expect_refused(struct harness *h, const char *why)
+{
+    cr_assert_neq(harness_start(h, 3000), 0, "the broker started; it should refuse: %s", why);
+    char *log = harness_daemon_log(h);
+    cr_expect(strstr(log, why), "the refusal must say '%s':\n%s", why, log);
+    free(log);
+}
+
 /*
- * An ids_new entry that is not an 8-byte seq and a 16-byte id: the id it
- * stood for would be taken for new (and its event accepted twice), so the
- * broker refuses to start, names the entry, and leaves it as it is.
+ * An ids_new entry the broker cannot have written — not an 8-byte seq and a
+ * 16-byte id (the id it stood for would be taken for new, and its event
+ * accepted twice), an id held twice, a seq past the last record — refuses
+ * the start, is named, and is left as it is.
  */
-Test(log_format, an_ids_new_entry_that_is_no_seq_and_id_is_refused_and_named, .timeout = 60)
+Test(log_format, an_ids_new_entry_the_broker_did_not_write_is_refused_and_named, .timeout = 60)
 {
     struct harness *h = harness_new(NULL, NULL);
     cr_assert_eq(harness_start(h, 10000), 0);
@@ -482,18 +493,28 @@ Test(log_format, an_ids_new_entry_that_is_no_seq_and_id_is_refused_and_named, .t
     cr_expect(len == sizeof short_id && memcmp(entry, short_id, len) == 0, "the entry was changed");
     free(entry);
 
-    /* A key that is no seq, after a sound entry: named as the second. */
-    uint8_t id[16] = {0x42};
-    s_put_raw(h, "ids_new", key, sizeof key, id, sizeof id);
-    s_put_raw(h, "ids_new", "seq-ten", 7, id, sizeof id);
-    cr_assert_neq(harness_start(h, 3000), 0, "the broker started on a 7-byte key in ids_new");
-    log = harness_daemon_log(h);
-    cr_expect(strstr(log, "ids_new entry 2 is a 7-byte key and a 16-byte value"),
-              "the refusal must name the entry:\n%s", log);
-    free(log);
+    s_put_raw(h, "ids_new", key, sizeof key, NULL, 0);
 
-    /* Without it, the broker starts, and knows the sound entry's id. */
+    /* A key that is no seq, after a sound entry: named as the second. */
+    uint8_t seq1[8], seq2[8], id[16] = {0x42}, other[16] = {0x43};
+    be64_put(seq1, 1);
+    be64_put(seq2, 2);
+    s_put_raw(h, "ids_new", seq1, sizeof seq1, id, sizeof id);
+    s_put_raw(h, "ids_new", "seq-ten", 7, id, sizeof id);
+    s_expect_refused(h, "ids_new entry 2 is a 7-byte key and a 16-byte value");
     s_put_raw(h, "ids_new", "seq-ten", 7, NULL, 0);
+
+    /* The same id under a later seq: a second event's claim on it. */
+    s_put_raw(h, "ids_new", seq2, sizeof seq2, id, sizeof id);
+    s_expect_refused(h, "ids_new entry 2 (seq 2) repeats the id of an earlier entry");
+
+    /* A seq past the last record (the first start and stop wrote 1 and 2). */
+    s_put_raw(h, "ids_new", seq2, sizeof seq2, NULL, 0);
+    s_put_raw(h, "ids_new", key, sizeof key, other, sizeof other);
+    s_expect_refused(h, "ids_new entry 2 names seq 9, past the last record (2)");
+    s_put_raw(h, "ids_new", key, sizeof key, NULL, 0);
+
+    /* Without them, the broker starts, and knows the sound entry's id. */
     cr_assert_eq(harness_start(h, 10000), 0);
     cr_assert_eq(harness_stop(h, 10000), 0);
     cr_expect_eq(log_inspect_count_ids(harness_state_dir(h)), 1);

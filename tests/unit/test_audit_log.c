@@ -5,6 +5,7 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -494,4 +495,44 @@ Test(audit_log, a_full_map_keeps_every_committed_id_claimed)
     cr_expect_eq(s_try_batch(log, done, BATCH), 0, "a larger map takes the batch");
     s_expect_all_claimed(log, done + BATCH);
     audit_log_destroy(&log);
+}
+
+/* The writer thread's batches after the snapshot began: 500 more spread ids. */
+static void *
+s_write_more(void *arg)
+{
+    s_claim_batch(arg, 10, 250);
+    s_claim_batch(arg, 260, 250);
+    return NULL;
+}
+
+/*
+ * The loop thread's lookup, through a snapshot begun before the writer
+ * moved the id from the memtable into `ids`: it is in neither as that
+ * snapshot sees them, and is still found.
+ */
+Test(audit_log, a_snapshot_finds_an_id_swept_into_ids_after_it_began)
+{
+    struct audit_log *log = s_open_ids(1);
+    uint8_t id[16];
+    uint64_t found = 0;
+    s_claim_batch(log, 0, 10);
+    s_spread_id(0, id);
+    cr_assert_eq(audit_log_snapshot_begin(log), 0);
+    cr_assert_eq(audit_log_snapshot_find_id(log, id, &found), 0, "in the memtable");
+    cr_assert_eq(found, 1);
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, s_write_more, log), 0);
+    cr_assert_eq(pthread_join(t, NULL), 0);
+    found = 0;
+    cr_expect_eq(audit_log_snapshot_find_id(log, id, &found), 0, "lost between the two");
+    cr_expect_eq(found, 1);
+    s_spread_id(400, id);
+    cr_expect_eq(audit_log_snapshot_find_id(log, id, &found), 0);
+    cr_expect_eq(found, 401);
+    s_spread_id(9999, id);
+    cr_expect_eq(audit_log_snapshot_find_id(log, id, &found), -ENOENT);
+    audit_log_snapshot_end(log);
+    audit_log_destroy(&log);
+    cr_expect_eq(log_inspect_count_ids(s_dir), 510);
 }

@@ -178,3 +178,29 @@ Test(id_memtable, the_hash_keeps_every_id_through_growth_and_removals)
     }
     id_memtable_destroy(&mt);
 }
+
+/* An id read back twice (a damaged ids_new) is refused and leaves the first as it was. */
+Test(id_memtable, a_loaded_id_held_already_is_refused_and_changes_nothing)
+{
+    struct id_memtable *mt = id_memtable_new();
+    uint8_t id[16], other[16];
+    uint64_t seq = 0;
+    s_id(id, 7, 1);
+    s_id(other, 7, 2);
+    cr_assert(id_memtable_load(mt, id, 5));
+    cr_assert(id_memtable_load(mt, other, 6));
+    cr_assert_not(id_memtable_load(mt, id, 9));
+    cr_assert_eq(id_memtable_size(mt), 2);
+    cr_assert(id_memtable_find_committed(mt, id, &seq));
+    cr_assert_eq(seq, 5);
+    /* The sweep hands the id out once, and its removal leaves the other found. */
+    id_memtable_begin(mt, 10);
+    const struct id_memtable_item *it;
+    cr_assert_eq(id_memtable_take(mt, 10, &it), 2);
+    cr_assert_eq(it[0].seq, 5);
+    cr_assert_eq(it[1].seq, 6);
+    id_memtable_commit(mt);
+    cr_assert_eq(id_memtable_size(mt), 0);
+    cr_assert_not(id_memtable_find_committed(mt, other, &seq));
+    id_memtable_destroy(&mt);
+}
