@@ -363,12 +363,12 @@ audit_log_open(const char *state_dir, const struct audit_log_options *opts,
     if (!log->opts.ids_in_memory)
         log->opts.ids_in_memory = AUDIT_IDS_IN_MEMORY_DEFAULT;
     log->recent = id_memtable_new();
-    id_streams_init(&log->streams);
     if (!log->recent) {
         snprintf(errbuf, errlen, "audit log: libsodium cannot start");
         free(log);
         return -EIO;
     }
+    id_streams_init(&log->streams);
     log->prefill = (struct page_prefill){.fd = -1};
     msgpack_sbuffer_init(&log->rec);
     msgpack_sbuffer_init(&log->pending_buf);
@@ -624,7 +624,7 @@ audit_log_claim_id(struct audit_log *log, const uint8_t id[16], uint64_t *ret_se
 {
     /* The memtable first, whatever the id: one of its ids is not in `ids` yet,
      * and a put there would take it for new. */
-    if (id_memtable_size(log->recent) && id_memtable_find(log->recent, id, ret_seq))
+    if (id_memtable_find(log->recent, id, ret_seq))
         return -EEXIST;
     if (id_streams_continue(&log->streams, id))
         return s_claim_in_ids(log, id, ret_seq);
@@ -855,7 +855,8 @@ s_sweep(struct audit_log *log)
     for (size_t n = 0;
          rc == 0 && n < PRUNE_MAX && key.mv_size == 8 && be64_get(key.mv_data) < below; n++) {
         rc = mdb_cursor_del(cur, 0);
-        /* After a delete the cursor stands on the entry that followed. */
+        /* After a delete the cursor stands on the entry that followed; with
+         * none left LMDB says MDB_NOTFOUND, or EINVAL once the table is empty. */
         if (rc == 0)
             rc = mdb_cursor_get(cur, &key, &val, MDB_GET_CURRENT);
     }

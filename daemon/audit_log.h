@@ -60,8 +60,9 @@ int audit_log_append(struct audit_log *log, const char *kind, const void *fields
 int audit_log_find_id(struct audit_log *log, const uint8_t id[16], uint64_t *ret_seq);
 /*
  * Claims id for the record the next audit_log_append() will write: 0 if the
- * id was new (appended to ids_new), -EEXIST with *ret_seq set to the
- * original seq if it was already known (nothing written then).
+ * id was new (put into `ids`, or appended to ids_new: daemon/id_streams.h
+ * says which), -EEXIST with *ret_seq set to the original seq if it was
+ * already known (nothing written then).
  */
 int audit_log_claim_id(struct audit_log *log, const uint8_t id[16], uint64_t *ret_seq);
 /* An event entering the log: appends its `accepted` record (the envelope is
