@@ -65,18 +65,17 @@ struct id_memtable {
     size_t cap_items;
 };
 
+/* The writer alone calls this (other threads hash for themselves), so the memo needs no lock. */
 static uint32_t
-s_hash(const struct id_memtable *mt, const uint8_t id[16])
+s_hash(struct id_memtable *mt, const uint8_t id[16])
 {
     if (memcmp(id, mt->last_id, 16) == 0)
         return mt->last_hash;
     uint64_t h;
     crypto_shorthash((unsigned char *)&h, id, 16, mt->key);
-    /* The writer alone calls this, and other threads never read the memo. */
-    struct id_memtable *w = (struct id_memtable *)mt;
-    memcpy(w->last_id, id, 16);
-    w->last_hash = (uint32_t)h & HASH_BITS;
-    return w->last_hash;
+    memcpy(mt->last_id, id, 16);
+    mt->last_hash = (uint32_t)h & HASH_BITS;
+    return mt->last_hash;
 }
 
 static unsigned
@@ -139,7 +138,7 @@ s_probe(const struct id_memtable *mt, const uint8_t id[16], uint32_t h)
 }
 
 bool
-id_memtable_find(const struct id_memtable *mt, const uint8_t id[16], uint64_t *ret_seq)
+id_memtable_find(struct id_memtable *mt, const uint8_t id[16], uint64_t *ret_seq)
 {
     uint32_t s = mt->slot[s_probe(mt, id, s_hash(mt, id))].entry;
     if (!s)

@@ -46,7 +46,7 @@ void id_memtable_destroy(struct id_memtable **mt_p);
 size_t id_memtable_size(const struct id_memtable *mt);
 
 /* The writer's lookup: committed ids and the open batch's. */
-bool id_memtable_find(const struct id_memtable *mt, const uint8_t id[16], uint64_t *ret_seq);
+bool id_memtable_find(struct id_memtable *mt, const uint8_t id[16], uint64_t *ret_seq);
 /* Another thread's lookup: committed ids only. */
 bool id_memtable_find_committed(struct id_memtable *mt, const uint8_t id[16], uint64_t *ret_seq);
 /* Counts the commits that removed ids (they are in `ids` from then on). */
