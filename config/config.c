@@ -98,6 +98,7 @@ static const struct key_def s_keys[] = {
     {SEC_BROKER, "map_max_bytes", K_U64, BROKER(map_max_bytes), MIB, MAX_MAP_BYTES},
     {SEC_BROKER, "map_initial_bytes", K_U64, BROKER(map_initial_bytes), 64 * KIB, MAX_MAP_BYTES},
     {SEC_BROKER, "ids_in_memory", K_UINT, BROKER(ids_in_memory), 1, 100000000},
+    {SEC_BROKER, "ids_filter", K_UINT, BROKER(ids_filter), 0, 200000000},
     {SEC_BROKER, "rejected_log_rate", K_RATE, BROKER(rejected_log_rate), 0, 0},
     {SEC_BROKER, "worker_program", K_PATH, BROKER(worker_program), 0, 0},
     {SEC_BROKER, "catalogue", K_TEXT, BROKER(catalogue), 0, 0},
@@ -1043,6 +1044,7 @@ s_config_new(const char *path)
     cfg->broker.map_max_bytes = 68719476736ull;
     cfg->broker.map_initial_bytes = 67108864ull;
     cfg->broker.ids_in_memory = 1000000;
+    cfg->broker.ids_filter = 16000000;
     cfg->broker.rejected_log_rate = 100;
     cfg->broker.worker_program = xstrdup("");
     cfg->broker.catalogue = xstrdup("");
@@ -1409,6 +1411,7 @@ config_describe(const struct mandated_config *cfg, FILE *out)
     s_print_bytes(out, "map_max_bytes", cfg->broker.map_max_bytes);
     s_print_bytes(out, "map_initial_bytes", cfg->broker.map_initial_bytes);
     fprintf(out, "  %-22s %u\n", "ids_in_memory", cfg->broker.ids_in_memory);
+    fprintf(out, "  %-22s %u\n", "ids_filter", cfg->broker.ids_filter);
     fprintf(out, "  %-22s %s\n", "catalogue",
             cfg->broker.catalogue[0] ? cfg->broker.catalogue : "(embedded)");
     fprintf(out, "  %-22s %s\n", "calendar_dir",

@@ -72,6 +72,7 @@ struct mandated_config {
         uint64_t map_max_bytes;
         uint64_t map_initial_bytes; /* first map size; grows on MDB_MAP_FULL */
         unsigned ids_in_memory;     /* recent ids held before the sweep into `ids` */
+        unsigned ids_filter;        /* ids the filter in front of `ids` is sized for; 0: none */
         double rejected_log_rate;   /* rejected records/s written at most */
         char *worker_program;       /* spawned workers; empty: mandate-worker beside mandated */
         char *catalogue;            /* the type catalogue's file; empty: the embedded one */

@@ -410,6 +410,7 @@ static const struct {
     {"broker.map_max_bytes", K_U64, CFG(broker.map_max_bytes)},
     {"broker.map_initial_bytes", K_U64, CFG(broker.map_initial_bytes)},
     {"broker.ids_in_memory", K_UINT, CFG(broker.ids_in_memory)},
+    {"broker.ids_filter", K_UINT, CFG(broker.ids_filter)},
     {"security.curve", K_BOOL, CFG(security.curve)},
     {"security.workers_curve", K_BOOL, CFG(security.workers_curve)},
     {"security.server_secret_key", K_STR, CFG(security.server_secret_key)},

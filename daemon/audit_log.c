@@ -13,6 +13,7 @@
 #include <msgpack.h>
 
 #include "daemon/audit_log.h"
+#include "daemon/id_filter.h"
 #include "daemon/id_memtable.h"
 #include "daemon/id_streams.h"
 #include "daemon/page_prefill.h"
@@ -21,6 +22,8 @@
 #include "common/alloc.h"
 #include "common/log.h"
 #include "proto/pack.h"
+
+#define FILTER_CHUNK 65536 /* ids the filter's build reads in one read transaction */
 
 struct audit_log {
     MDB_env *env;
@@ -33,6 +36,9 @@ struct audit_log {
     struct id_memtable *recent;
     /* Publishers' ascending ids: those go straight into `ids` (daemon/id_streams.h). */
     struct id_streams streams;
+    /* Which ids `ids` may hold, so that most new ones skip the lookup there
+     * (daemon/id_filter.h); NULL: none, every new id is looked up. */
+    struct id_filter *filter;
     uint64_t snap_gen; /* id_memtable_gen() before the snapshot began */
     MDB_txn *snap;     /* the loop thread's read snapshot (reset between uses), or NULL */
     bool snap_open;
@@ -339,6 +345,73 @@ s_recover(struct audit_log *log, char *errbuf, size_t errlen)
     return rc;
 }
 
+/*
+ * The filter's build thread: every id in `ids`, a chunk of keys per read
+ * transaction, so that a growing map (which waits for the resize lock) waits
+ * for one chunk at most. Ids are never taken out of `ids`, so each later
+ * snapshot still holds every id the first one did; those put in between
+ * reach the filter through the writer (daemon/id_filter.h).
+ */
+static int
+s_fill_filter(void *arg, struct id_filter *f)
+{
+    struct audit_log *log = arg;
+    uint8_t from[16];
+    bool started = false, more = true, stop = false;
+    int rc = 0;
+
+    while (more && !stop && rc == 0) {
+        MDB_txn *txn;
+        MDB_cursor *cur;
+        MDB_val k, v;
+        pthread_rwlock_rdlock(&log->resize_lock);
+        rc = mdb_txn_begin(log->env, NULL, MDB_RDONLY, &txn);
+        if (rc == 0) {
+            rc = mdb_cursor_open(txn, log->db_ids, &cur);
+            if (rc == 0) {
+                k = (MDB_val){.mv_size = sizeof from, .mv_data = from};
+                rc = mdb_cursor_get(cur, &k, &v, started ? MDB_SET_RANGE : MDB_FIRST);
+                for (size_t n = 0; rc == 0 && n < FILTER_CHUNK && !stop; n++) {
+                    if (k.mv_size == sizeof from) {
+                        memcpy(from, k.mv_data, sizeof from);
+                        started = true;
+                        stop = !id_filter_build_add(f, from);
+                    }
+                    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+                }
+                mdb_cursor_close(cur);
+            }
+            mdb_txn_abort(txn);
+        }
+        pthread_rwlock_unlock(&log->resize_lock);
+        if (rc == MDB_NOTFOUND) {
+            more = false;
+            rc = 0;
+        }
+    }
+    return rc > 0 ? s_mdb_errno(log, rc) : rc;
+}
+
+/* Sized for ids_filter ids, or twice those `ids` holds if more: a filter
+ * past its size says "maybe" more often, and the lookups come back. */
+static void
+s_start_filter(struct audit_log *log)
+{
+    MDB_txn *txn;
+    MDB_stat st;
+    if (log->opts.ids_filter == 0)
+        return;
+    size_t capacity = log->opts.ids_filter;
+    if (mdb_txn_begin(log->env, NULL, MDB_RDONLY, &txn) == 0) {
+        if (mdb_stat(txn, log->db_ids, &st) == 0 && st.ms_entries * 2 > capacity)
+            capacity = st.ms_entries * 2;
+        mdb_txn_abort(txn);
+    }
+    if (capacity > ID_FILTER_CAPACITY_MAX)
+        capacity = ID_FILTER_CAPACITY_MAX;
+    log->filter = id_filter_new(capacity, s_fill_filter, log);
+}
+
 int
 audit_log_open(const char *state_dir, const struct audit_log_options *opts,
                struct audit_log **ret_log, char *errbuf, size_t errlen)
@@ -431,6 +504,7 @@ audit_log_open(const char *state_dir, const struct audit_log_options *opts,
     snprintf(data_path, sizeof data_path, "%s/data.mdb", path);
     page_prefill_open(&log->prefill, data_path);
     s_prefill(log);
+    s_start_filter(log);
     *ret_log = log;
     return 0;
 
@@ -451,6 +525,8 @@ audit_log_destroy(struct audit_log **log_p)
     struct audit_log *log = *log_p;
     if (!log)
         return;
+    /* Its build reads the environment: stopped before that closes. */
+    id_filter_destroy(&log->filter);
     if (log->txn)
         mdb_txn_abort(log->txn);
     if (log->snap)
@@ -594,6 +670,12 @@ s_find_id(struct audit_log *log, MDB_txn *txn, const uint8_t id[16], uint64_t *r
 }
 
 int
+audit_log_wait_filter(struct audit_log *log)
+{
+    return log->filter ? id_filter_wait(log->filter) : -ENOENT;
+}
+
+int
 audit_log_find_id(struct audit_log *log, const uint8_t id[16], uint64_t *ret_seq)
 {
     if (id_memtable_find(log->recent, id, ret_seq))
@@ -616,7 +698,11 @@ s_claim_in_ids(struct audit_log *log, const uint8_t id[16], uint64_t *ret_seq)
         *ret_seq = be64_get(val.mv_data);
         return -EEXIST;
     }
-    return rc ? s_mdb_errno(log, rc) : 0;
+    if (rc)
+        return s_mdb_errno(log, rc);
+    if (log->filter)
+        id_filter_add(log->filter, id);
+    return 0;
 }
 
 int
@@ -628,7 +714,9 @@ audit_log_claim_id(struct audit_log *log, const uint8_t id[16], uint64_t *ret_se
         return -EEXIST;
     if (id_streams_continue(&log->streams, id))
         return s_claim_in_ids(log, id, ret_seq);
-    int rc = s_find_id(log, log->txn, id, ret_seq);
+    int rc = !log->filter || id_filter_may_hold(log->filter, id)
+                 ? s_find_id(log, log->txn, id, ret_seq)
+                 : -ENOENT;
     if (rc == 0)
         return -EEXIST;
     if (rc != -ENOENT)
@@ -838,6 +926,8 @@ s_sweep(struct audit_log *log)
             rc = mdb_cursor_put(cur, &key, &val, MDB_NOOVERWRITE);
             if (rc == MDB_KEYEXIST)
                 rc = 0;
+            if (rc == 0 && log->filter)
+                id_filter_add(log->filter, it[i].id);
         }
         mdb_cursor_close(cur);
         if (rc)

@@ -39,6 +39,7 @@ struct audit_log_options {
     uint64_t map_initial; /* first map size in bytes */
     uint64_t map_max;     /* the map may grow to this; past it: -ENOSPC */
     size_t ids_in_memory; /* the sweep keeps about this many; 0: the default */
+    size_t ids_filter;    /* ids the filter in front of `ids` is sized for; 0: no filter */
 };
 
 /* Creates STATE_DIR/audit if needed, opens or creates the environment and checks its chain head. */
@@ -56,6 +57,9 @@ int audit_log_begin(struct audit_log *log);
  */
 int audit_log_append(struct audit_log *log, const char *kind, const void *fields, size_t fields_len,
                      unsigned extra_fields, uint64_t *ret_seq);
+/* Waits until the filter in front of `ids` is built: 0, its -errno, or
+ * -ENOENT when there is none. For tests and benchmarks; the broker never waits. */
+int audit_log_wait_filter(struct audit_log *log);
 /* Seq of the event with this id, visible within the open batch too; -ENOENT if none. */
 int audit_log_find_id(struct audit_log *log, const uint8_t id[16], uint64_t *ret_seq);
 /*

@@ -303,6 +303,7 @@ broker_new(const struct mandated_config *cfg)
         .map_initial = cfg->broker.map_initial_bytes,
         .map_max = cfg->broker.map_max_bytes,
         .ids_in_memory = cfg->broker.ids_in_memory,
+        .ids_filter = cfg->broker.ids_filter,
     };
     if (audit_log_open(cfg->broker.state_dir, &opts, &b->log, err, sizeof err) < 0) {
         log_err("%s", err);
