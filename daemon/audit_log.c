@@ -708,6 +708,8 @@ s_claim_in_ids(struct audit_log *log, const uint8_t id[16], uint64_t *ret_seq)
 int
 audit_log_claim_id(struct audit_log *log, const uint8_t id[16], uint64_t *ret_seq)
 {
+    if (log->filter)
+        id_filter_prefetch(log->filter, id);
     /* The memtable first, whatever the id: one of its ids is not in `ids` yet,
      * and a put there would take it for new. */
     if (id_memtable_find(log->recent, id, ret_seq))

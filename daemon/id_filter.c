@@ -2,26 +2,107 @@
  * id_filter: see id_filter.h. The build fills its own filter; the writer
  * takes it over at its first call after the build ended, adds the ids it
  * kept aside meanwhile, and from then on adds to it directly.
+ *
+ * A blocked Bloom filter: an id sets and tests 8 bits of one 64-byte block,
+ * one cache line, in memory backed by huge pages where the kernel has them,
+ * so that an id costs one cache miss and no TLB miss. libbloom (Debian's
+ * libbloom-dev) was measured first: its 7 bits an id in 7 lines across 19 MB
+ * cost 0.7 µs an event under bench/ingest, 12 % of its throughput, whose
+ * ascending ids it only adds and never saves a lookup for (bench/README,
+ * "The id filter").
  */
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
-#include <bloom.h>
+#include <sodium.h>
 
 #include "common/alloc.h"
 #include "common/log.h"
 #include "daemon/id_filter.h"
 
-#define FALSE_POSITIVES  0.01
+#define BITS_PER_ID      10 /* with 8 bits an id in 512-bit blocks: about 1 % false positives */
+#define BLOCK_WORDS      8  /* 64 bytes */
+#define HUGE_PAGE        ((size_t)2 << 20)
 #define STOP_CHECK_EVERY 4096 /* ids the build adds between two looks at `stopping` */
+
+/* The bits: nblocks blocks, the hash key of this process (ids are chosen by
+ * publishers: a key they do not know keeps them from piling into a block). */
+struct bits {
+    uint64_t *w;
+    size_t nblocks, bytes;
+    unsigned char key[crypto_shorthash_KEYBYTES];
+    /* The last id hashed: a claim asks for its block early (id_filter_prefetch),
+     * then tests or sets it. One thread at a time, as for the bits. */
+    uint8_t last_id[16];
+    uint64_t last_hash;
+    bool memo;
+};
+
+static bool
+s_bits_init(struct bits *b, size_t capacity)
+{
+    b->nblocks = (capacity * BITS_PER_ID + 511) / 512;
+    size_t align = b->nblocks * 64 < HUGE_PAGE ? 64 : HUGE_PAGE;
+    b->bytes = (b->nblocks * 64 + align - 1) / align * align;
+    b->w = aligned_alloc(align, b->bytes);
+    if (!b->w)
+        return false;
+    /* Touched now, at the start: the memory it takes does not grow later. */
+    madvise(b->w, b->bytes, MADV_HUGEPAGE);
+    memset(b->w, 0, b->bytes);
+    randombytes_buf(b->key, sizeof b->key);
+    return true;
+}
+
+static uint64_t
+s_hash(struct bits *b, const uint8_t id[16])
+{
+    if (!b->memo || memcmp(id, b->last_id, 16) != 0) {
+        crypto_shorthash((unsigned char *)&b->last_hash, id, 16, b->key);
+        memcpy(b->last_id, id, 16);
+        b->memo = true;
+    }
+    return b->last_hash;
+}
+
+/* The id's block, and in a and step the first of its 8 bits and the distance between them. */
+static uint64_t *
+s_block(struct bits *b, const uint8_t id[16], unsigned *a, unsigned *step)
+{
+    uint64_t h = s_hash(b, id);
+    *a = (unsigned)h & 511;
+    *step = ((unsigned)(h >> 9) & 511) | 1; /* odd: the 8 bits differ */
+    return b->w + BLOCK_WORDS * (size_t)(((h >> 32) * (uint64_t)b->nblocks) >> 32);
+}
+
+static void
+s_bits_add(struct bits *b, const uint8_t id[16])
+{
+    unsigned a, step;
+    uint64_t *blk = s_block(b, id, &a, &step);
+    for (unsigned i = 0; i < 8; i++, a = (a + step) & 511)
+        blk[a >> 6] |= (uint64_t)1 << (a & 63);
+}
+
+static bool
+s_bits_test(struct bits *b, const uint8_t id[16])
+{
+    unsigned a, step;
+    const uint64_t *blk = s_block(b, id, &a, &step);
+    for (unsigned i = 0; i < 8; i++, a = (a + step) & 511)
+        if (!(blk[a >> 6] & ((uint64_t)1 << (a & 63))))
+            return false;
+    return true;
+}
 
 enum filter_state { FILTER_BUILDING, FILTER_READY, FILTER_UNUSED };
 
 struct id_filter {
     size_t capacity;
-    struct bloom bloom; /* the build's until it ends, then the writer's */
+    struct bits bits; /* the build's until it ends, then the writer's */
 
     pthread_t thread;
     bool joined;
@@ -67,16 +148,14 @@ id_filter_new(size_t capacity, id_filter_fill_fn fill, void *arg)
     f->fill_arg = arg;
     f->joined = true;
     pthread_mutex_init(&f->mu, NULL);
-    if (capacity && capacity < ID_FILTER_CAPACITY_MIN)
-        capacity = f->capacity = ID_FILTER_CAPACITY_MIN;
-    if (capacity == 0 || capacity > ID_FILTER_CAPACITY_MAX ||
-        bloom_init(&f->bloom, (int)capacity, FALSE_POSITIVES) != 0) {
+    if (capacity == 0 || capacity > ID_FILTER_CAPACITY_MAX || sodium_init() < 0 ||
+        !s_bits_init(&f->bits, capacity)) {
         log_err("id filter: cannot size it for %zu ids", capacity);
         goto out_free;
     }
     if (pthread_create(&f->thread, NULL, s_build_main, f) != 0) {
         log_err("id filter: cannot start its build");
-        bloom_free(&f->bloom);
+        free(f->bits.w);
         goto out_free;
     }
     pthread_setname_np(f->thread, "id-filter");
@@ -107,7 +186,7 @@ id_filter_destroy(struct id_filter **f_p)
     f->stopping = true;
     pthread_mutex_unlock(&f->mu);
     s_join(f);
-    bloom_free(&f->bloom);
+    free(f->bits.w);
     pthread_mutex_destroy(&f->mu);
     free(f->aside);
     free(f);
@@ -117,7 +196,7 @@ id_filter_destroy(struct id_filter **f_p)
 bool
 id_filter_build_add(struct id_filter *f, const uint8_t id[16])
 {
-    bloom_add(&f->bloom, id, 16);
+    s_bits_add(&f->bits, id);
     if (++f->build_added % STOP_CHECK_EVERY)
         return true;
     pthread_mutex_lock(&f->mu);
@@ -129,7 +208,7 @@ id_filter_build_add(struct id_filter *f, const uint8_t id[16])
 static void
 s_add(struct id_filter *f, const uint8_t id[16])
 {
-    bloom_add(&f->bloom, id, 16);
+    s_bits_add(&f->bits, id);
     if (++f->count > f->capacity && !f->said_full) {
         f->said_full = true;
         log_notice("id filter: it now holds more ids than the %zu it was sized for, so more "
@@ -182,11 +261,19 @@ id_filter_add(struct id_filter *f, const uint8_t id[16])
     }
 }
 
+void
+id_filter_prefetch(struct id_filter *f, const uint8_t id[16])
+{
+    unsigned a, step;
+    if (f->state == FILTER_READY)
+        __builtin_prefetch(s_block(&f->bits, id, &a, &step), 1);
+}
+
 bool
 id_filter_may_hold(struct id_filter *f, const uint8_t id[16])
 {
     s_take_build(f);
-    return f->state != FILTER_READY || bloom_check(&f->bloom, id, 16) != 0;
+    return f->state != FILTER_READY || s_bits_test(&f->bits, id);
 }
 
 bool
