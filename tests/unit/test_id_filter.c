@@ -97,8 +97,9 @@ Test(id_filter, ids_put_while_the_build_runs_are_held_once_it_is_taken_up)
         s_id(id, 2, i);
         cr_assert(id_filter_may_hold(f, id), "id %u, put during the build", i);
     }
-    /* And after: added directly. */
+    /* And after: added directly (asked for first, as a claim does). */
     s_id(id, 3, 0);
+    id_filter_prefetch(f, id);
     id_filter_add(f, id);
     cr_expect(id_filter_may_hold(f, id));
     cr_expect_eq(id_filter_count(f), 2001);
