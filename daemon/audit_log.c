@@ -345,6 +345,40 @@ s_recover(struct audit_log *log, char *errbuf, size_t errlen)
     return rc;
 }
 
+/* Up to FILTER_CHUNK ids of `ids` in one read transaction, from the key in
+ * from (the last one added) when started. 0: more to read; MDB_NOTFOUND: all
+ * read; -ECANCELED: the filter is going away; else an LMDB error. */
+static int
+s_fill_filter_chunk(struct audit_log *log, struct id_filter *f, uint8_t from[16], bool *started)
+{
+    MDB_txn *txn;
+    MDB_cursor *cur;
+    MDB_val k = {.mv_size = 16, .mv_data = from}, v;
+    int rc = mdb_txn_begin(log->env, NULL, MDB_RDONLY, &txn);
+    if (rc)
+        return rc;
+    rc = mdb_cursor_open(txn, log->db_ids, &cur);
+    if (rc) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    rc = mdb_cursor_get(cur, &k, &v, *started ? MDB_SET_RANGE : MDB_FIRST);
+    for (size_t n = 0; rc == 0 && n < FILTER_CHUNK; n++) {
+        /* Any other size is no id: a lookup could never find it either. */
+        if (k.mv_size == 16) {
+            memcpy(from, k.mv_data, 16);
+            *started = true;
+            if (!id_filter_build_add(f, from))
+                rc = -ECANCELED;
+        }
+        if (rc == 0)
+            rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(cur); /* a read-only transaction's cursor outlives it otherwise */
+    mdb_txn_abort(txn);
+    return rc;
+}
+
 /*
  * The filter's build thread: every id in `ids`, a chunk of keys per read
  * transaction, so that a growing map (which waits for the resize lock) waits
@@ -357,39 +391,16 @@ s_fill_filter(void *arg, struct id_filter *f)
 {
     struct audit_log *log = arg;
     uint8_t from[16];
-    bool started = false, more = true, stop = false;
-    int rc = 0;
-
-    while (more && !stop && rc == 0) {
-        MDB_txn *txn;
-        MDB_cursor *cur;
-        MDB_val k, v;
+    bool started = false;
+    int rc;
+    do {
         pthread_rwlock_rdlock(&log->resize_lock);
-        rc = mdb_txn_begin(log->env, NULL, MDB_RDONLY, &txn);
-        if (rc == 0) {
-            rc = mdb_cursor_open(txn, log->db_ids, &cur);
-            if (rc == 0) {
-                k = (MDB_val){.mv_size = sizeof from, .mv_data = from};
-                rc = mdb_cursor_get(cur, &k, &v, started ? MDB_SET_RANGE : MDB_FIRST);
-                for (size_t n = 0; rc == 0 && n < FILTER_CHUNK && !stop; n++) {
-                    if (k.mv_size == sizeof from) {
-                        memcpy(from, k.mv_data, sizeof from);
-                        started = true;
-                        stop = !id_filter_build_add(f, from);
-                    }
-                    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-                }
-                mdb_cursor_close(cur);
-            }
-            mdb_txn_abort(txn);
-        }
+        rc = s_fill_filter_chunk(log, f, from, &started);
         pthread_rwlock_unlock(&log->resize_lock);
-        if (rc == MDB_NOTFOUND) {
-            more = false;
-            rc = 0;
-        }
-    }
-    return rc > 0 ? s_mdb_errno(log, rc) : rc;
+    } while (rc == 0);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    return rc > 0 ? s_mdb_errno(log, rc) : rc; /* -ECANCELED: stopped */
 }
 
 /* Sized for ids_filter ids, or twice those `ids` holds if more: a filter

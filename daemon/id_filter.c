@@ -33,7 +33,7 @@
  * publishers: a key they do not know keeps them from piling into a block). */
 struct bits {
     uint64_t *w;
-    size_t nblocks, bytes;
+    size_t nblocks;
     unsigned char key[crypto_shorthash_KEYBYTES];
     /* The last id hashed: a claim asks for its block early (id_filter_prefetch),
      * then tests or sets it. One thread at a time, as for the bits. */
@@ -47,13 +47,13 @@ s_bits_init(struct bits *b, size_t capacity)
 {
     b->nblocks = (capacity * BITS_PER_ID + 511) / 512;
     size_t align = b->nblocks * 64 < HUGE_PAGE ? 64 : HUGE_PAGE;
-    b->bytes = (b->nblocks * 64 + align - 1) / align * align;
-    b->w = aligned_alloc(align, b->bytes);
+    size_t bytes = (b->nblocks * 64 + align - 1) / align * align;
+    b->w = aligned_alloc(align, bytes);
     if (!b->w)
         return false;
     /* Touched now, at the start: the memory it takes does not grow later. */
-    madvise(b->w, b->bytes, MADV_HUGEPAGE);
-    memset(b->w, 0, b->bytes);
+    madvise(b->w, bytes, MADV_HUGEPAGE);
+    memset(b->w, 0, bytes);
     randombytes_buf(b->key, sizeof b->key);
     return true;
 }

@@ -290,17 +290,27 @@ Test(audit_log, a_pending_value_that_does_not_decode_is_reported_not_trusted)
     audit_log_destroy(&log);
 }
 
+/* ids_filter 0: no filter; else one sized so, and built before this returns. */
 static struct audit_log *
-s_open_ids(size_t ids_in_memory)
+s_open_filtered(size_t ids_in_memory, size_t ids_filter)
 {
     struct audit_log_options o = {.durable = false,
                                   .map_initial = 1 << 27,
                                   .map_max = 1 << 27,
-                                  .ids_in_memory = ids_in_memory};
+                                  .ids_in_memory = ids_in_memory,
+                                  .ids_filter = ids_filter};
     struct audit_log *log = NULL;
     char err[256];
     cr_assert_eq(audit_log_open(s_dir, &o, &log, err, sizeof err), 0, "%s", err);
+    if (ids_filter)
+        cr_assert_eq(audit_log_wait_filter(log), 0);
     return log;
+}
+
+static struct audit_log *
+s_open_ids(size_t ids_in_memory)
+{
+    return s_open_filtered(ids_in_memory, 0);
 }
 
 /* Event k's id: spread over the whole key space, as random (UUIDv4) ids are. */
@@ -382,31 +392,17 @@ Test(audit_log, spread_ids_are_swept_into_ids_and_stay_claimed_across_a_reopen)
     cr_expect_eq(log_inspect_count_ids(s_dir), N + BATCH);
 }
 
-static struct audit_log *
-s_open_filtered(size_t ids_in_memory, size_t ids_filter)
-{
-    struct audit_log_options o = {.durable = false,
-                                  .map_initial = 1 << 27,
-                                  .map_max = 1 << 27,
-                                  .ids_in_memory = ids_in_memory,
-                                  .ids_filter = ids_filter};
-    struct audit_log *log = NULL;
-    char err[256];
-    cr_assert_eq(audit_log_open(s_dir, &o, &log, err, sizeof err), 0, "%s", err);
-    cr_assert_eq(audit_log_wait_filter(log), 0);
-    return log;
-}
-
 /*
  * With the filter in front of `ids`: a filter of the least size, soon full of
  * false positives, then one built at a reopen from `ids` with room to spare
- * (most new ids then skip the lookup). Each swept id stays claimed and each
- * new id is taken for new, both ways: an id the sweep put into `ids` without
+ * (most new ids then skip the lookup), over more than one read transaction
+ * of the build (65,536 ids each). Each swept id stays claimed and each new
+ * id is taken for new, both ways: an id the sweep put into `ids` without
  * telling the filter, or a build that missed one, is a duplicate accepted.
  */
 Test(audit_log, with_the_filter_swept_ids_stay_claimed_and_new_ones_are_new)
 {
-    enum { N = 20000, BATCH = 250 };
+    enum { N = 140000, BATCH = 1000 };
     struct audit_log *log = s_open_filtered(100, 1);
     for (uint64_t k = 0; k < N; k += BATCH)
         s_claim_batch(log, k, BATCH);

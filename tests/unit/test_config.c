@@ -529,6 +529,15 @@ Test(config_errors, out_of_range)
     s_fails(AREA "credit = 8x\n", 3, "area.a.credit");
     s_fails("[delivery]\ndrain_timeout_ms = 600001\n" AREA, 2, "delivery.drain_timeout_ms");
     s_fails("[broker]\nworker_program =\n" AREA, 2, "broker.worker_program");
+    err = s_fails("[broker]\nids_filter = 200000001\n" AREA, 2, "broker.ids_filter");
+    cr_expect_not_null(strstr(err.message, "0..200000000"), "%s", err.message);
+    s_fails("[broker]\nids_filter = -1\n" AREA, 2, "broker.ids_filter");
+    cfg = s_loads("[broker]\nids_filter = 0\n" AREA);
+    cr_expect_eq(cfg->broker.ids_filter, 0, "0: no filter");
+    config_destroy(&cfg);
+    cfg = s_loads("[broker]\nids_filter = 200000000\n" AREA);
+    cr_expect_eq(cfg->broker.ids_filter, 200000000);
+    config_destroy(&cfg);
 }
 
 Test(config_errors, negative)

@@ -556,7 +556,8 @@ Test(config_diff, restart_only_keys_kept_and_listed)
         s_load("[broker]\ningress = tcp://127.0.0.1:7999\nworkers = ipc://@/w.ipc\n"
                "http = 127.0.0.1:7998\nstate_dir = @/state\ndurability = relaxed\n"
                "max_event_bytes = 1024\ncommit_max_batch = 8\nmap_max_bytes = 1048576\n"
-               "map_initial_bytes = 65536\ncommit_max_delay_ms = 3\n"
+               "map_initial_bytes = 65536\ncommit_max_delay_ms = 3\nids_in_memory = 10\n"
+               "ids_filter = 0\n"
                "[security]\nserver_secret_key = @/s.key_secret\nserver_public_key = @/p.key\n"
                "sources_dir = @/src\n[area a]\n",
                true);
@@ -574,6 +575,8 @@ Test(config_diff, restart_only_keys_kept_and_listed)
     cr_expect_eq(new->broker.commit_max_batch, old->broker.commit_max_batch);
     cr_expect_eq(new->broker.map_max_bytes, old->broker.map_max_bytes);
     cr_expect_eq(new->broker.map_initial_bytes, old->broker.map_initial_bytes);
+    cr_expect_eq(new->broker.ids_in_memory, old->broker.ids_in_memory);
+    cr_expect_eq(new->broker.ids_filter, old->broker.ids_filter);
     cr_expect_str_eq(new->security.server_secret_key, old->security.server_secret_key);
     cr_expect_str_eq(new->security.server_public_key, old->security.server_public_key);
     cr_expect_eq(new->broker.commit_max_delay_ms, 3, "reloadable: applied");
@@ -587,8 +590,9 @@ Test(config_diff, restart_only_keys_kept_and_listed)
     s_expect_list(&p, "restart_needed",
                   LIST("broker.ingress", "broker.workers", "broker.http", "broker.state_dir",
                        "broker.durability", "broker.max_event_bytes", "broker.commit_max_batch",
-                       "broker.map_max_bytes", "broker.map_initial_bytes",
-                       "security.server_secret_key", "security.server_public_key"));
+                       "broker.map_max_bytes", "broker.map_initial_bytes", "broker.ids_in_memory",
+                       "broker.ids_filter", "security.server_secret_key",
+                       "security.server_public_key"));
     s_packed_free(&p);
 
     /* Again: the values are old's now, nothing more is listed. */
@@ -603,7 +607,8 @@ Test(config_diff, restart_only_keys_kept_and_listed)
     cr_expect_str_eq(line, "restart needed for broker.ingress broker.workers broker.http "
                            "broker.state_dir broker.durability broker.max_event_bytes "
                            "broker.commit_max_batch broker.map_max_bytes "
-                           "broker.map_initial_bytes security.server_secret_key "
+                           "broker.map_initial_bytes broker.ids_in_memory broker.ids_filter "
+                           "security.server_secret_key "
                            "security.server_public_key");
     config_diff_release(&d);
     config_destroy(&old);
